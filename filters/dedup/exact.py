@@ -1,0 +1,81 @@
+"""Exact duplicate removal on normalised text: the first occurrence is kept.
+
+Library use: `exact_duplicates(frame)` adds `duplicate_of` (null for first occurrences).
+Pipeline use: the `ExactDedup` corpus stage, whose decisions span every shard of the run.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+
+from filters.dedup.normalize import DEFAULT, Normalization, normalize_expr
+from pipeline.batch import ID, ORDER, REASON, TEXT
+from pipeline.stage import CorpusStage
+
+REASON_EXACT = "exact_duplicate"
+#: two independent 64-bit hashes: a 128-bit key, so collisions are negligible at any corpus size
+HASH_SEEDS = (0x5EED_0001, 0x5EED_0002)
+KEYS = ("hash_a", "hash_b")
+
+
+class ExactDedupConfig(BaseModel):
+    """Recipe table for `type = "exact_dedup"`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["exact_dedup"] = "exact_dedup"
+    normalization: Normalization = DEFAULT
+
+    def build(self) -> ExactDedup:
+        return ExactDedup(self.normalization)
+
+
+def text_hashes(text: pl.Expr, normalization: Normalization = DEFAULT) -> list[pl.Expr]:
+    """The 128-bit key of normalised text, as two u64 columns."""
+    normalized = normalize_expr(text, normalization)
+    return [normalized.hash(seed=seed).alias(key) for seed, key in zip(HASH_SEEDS, KEYS, strict=True)]
+
+
+def exact_duplicates(
+    frame: pl.DataFrame, *, text: str = TEXT, id: str = ID, normalization: Normalization = DEFAULT
+) -> pl.DataFrame:
+    """`frame` with `duplicate_of`: the id of the first row with the same normalised text, null for firsts."""
+    keyed = frame.with_columns(*text_hashes(pl.col(text), normalization))
+    first = pl.col(id).first().over(KEYS)
+    return keyed.with_columns(pl.when(pl.int_range(pl.len()).over(KEYS) > 0).then(first).alias("duplicate_of")
+                              ).drop(KEYS)
+
+
+class ExactDedup(CorpusStage):
+    """Remove documents whose normalised text equals an earlier one's (`reason=exact_duplicate`)."""
+
+    kind: ClassVar[str] = "exact_dedup"
+    detail_columns: ClassVar[tuple[str, ...]] = ("duplicate_of",)
+
+    def __init__(self, normalization: Normalization = DEFAULT) -> None:
+        self.normalization = normalization
+
+    def __repr__(self) -> str:
+        return f"ExactDedup({self.normalization!r})"
+
+    def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
+        return batch.select(ORDER, ID, *text_hashes(pl.col(TEXT), self.normalization))
+
+    def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
+        firsts = (
+            summaries.group_by(KEYS)
+            .agg(pl.col(ORDER).min().alias("first"), pl.len().alias("copies"))
+            .filter(pl.col("copies") > 1)
+        )
+        ids = summaries.select(pl.col(ORDER).alias("first"), pl.col(ID).alias("duplicate_of"))
+        return (
+            summaries.join(firsts, on=KEYS)
+            .filter(pl.col(ORDER) != pl.col("first"))
+            .join(ids, on="first")
+            .select(ORDER, pl.lit(REASON_EXACT).alias(REASON), "duplicate_of")
+            .sort(ORDER)
+            .collect()
+        )

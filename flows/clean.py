@@ -1,0 +1,48 @@
+"""`clean_corpus`: the Prefect flow that cleans a corpus with a recipe's stages.
+
+A thin wrapper over `pipeline.runner.run`: the Prefect engine makes one task per stage per shard, logs go
+to Prefect's logger and the per-stage table becomes a markdown artifact. Without `PREFECT_API_URL` the
+flow runs on Prefect's temporary local server (nothing to start).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from flows.engine import PrefectEngine
+from flows.recipe import Recipe
+from pipeline.report import markdown
+from pipeline.runner import run
+
+
+@flow(name="clean_corpus", flow_run_name="clean {out}", log_prints=False, validate_parameters=True)
+def clean_corpus(
+    inputs: list[str],
+    out: str,
+    recipe: Recipe | None = None,
+    text_field: str | None = None,
+    id_field: str | None = None,
+    on_error: Literal["fail", "quarantine"] | None = None,
+    input_format: Literal["auto", "jsonl", "parquet", "csv", "hf"] | None = None,
+    output_format: Literal["parquet", "jsonl"] | None = None,
+    batch_size: int | None = None,
+) -> dict[str, Any]:
+    """Clean `inputs` into the run folder `out`; returns the run's stats (with `already_complete`)."""
+    recipe = recipe or Recipe()
+    options = recipe.run_options(text_field=text_field, id_field=id_field, on_error=on_error,
+                                 format=input_format, batch_size=batch_size, output_format=output_format)
+    result = run(inputs, Path(out), recipe.build_stages(), options, engine=PrefectEngine(),
+                 recipe=recipe.identity())
+    logger = get_run_logger()
+    if result.already_complete:
+        logger.info(f"{out}: run is already complete; nothing to do")
+    else:
+        stats = result.stats
+        logger.info(f"kept {stats['kept']}, removed {stats['removed']}, quarantined {stats['quarantined']} "
+                    f"of {stats['input']} documents")
+        create_markdown_artifact(markdown(stats), key="winnow-clean", description=f"winnow clean run {out}")
+    return {**result.stats, "already_complete": result.already_complete}

@@ -1,0 +1,204 @@
+"""The `winnow` command line. Exit codes: 0 success, 1 bad input (or a failed run), 2 usage error."""
+
+from __future__ import annotations
+
+import os
+
+# Nothing reaches a model hub or Prefect's telemetry at run time; set before Prefect or HF libraries load.
+for _name, _value in (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("HF_HUB_OFFLINE", "1"),
+                      ("HF_DATASETS_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1")):
+    os.environ.setdefault(_name, _value)
+
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from enum import StrEnum  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated, Any  # noqa: E402
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from pipeline.errors import WinnowError  # noqa: E402
+
+app = typer.Typer(
+    name="winnow",
+    help="Spend LLM compute only on the data that earns it: clean training corpora, compress prompts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out_console = Console()
+err_console = Console(stderr=True)
+
+
+class OnError(StrEnum):
+    fail = "fail"
+    quarantine = "quarantine"
+
+
+class InputFormat(StrEnum):
+    auto = "auto"
+    jsonl = "jsonl"
+    parquet = "parquet"
+    csv = "csv"
+    hf = "hf"
+
+
+class OutputFormat(StrEnum):
+    parquet = "parquet"
+    jsonl = "jsonl"
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a WinnowError into a one-line message and exit code 1 (no traceback)."""
+    try:
+        yield
+    except WinnowError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _show_progress(flag: bool | None) -> bool:
+    return sys.stderr.isatty() if flag is None else flag
+
+
+@app.command()
+def clean(
+    inputs: Annotated[list[str], typer.Argument(
+        help="Input files or folders: JSON Lines (.jsonl, .gz, .zst), Parquet (a file or a folder of "
+             "shards), CSV/TSV, or a Hugging Face save_to_disk folder.", show_default=False)],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Run folder to write: kept/, removed/, quarantine/, stats.json, report.md.",
+        show_default=False)],
+    recipe: Annotated[Path | None, typer.Option(help="TOML recipe choosing the stages and their parameters "
+                                                "(default: exact dedup).")] = None,
+    text_field: Annotated[str | None, typer.Option(help="Field holding the text [default: text].")] = None,
+    id_field: Annotated[str | None, typer.Option(
+        help="Field holding a unique id [default: 'id' when present, else FILE:LINE].")] = None,
+    on_error: Annotated[OnError | None, typer.Option(
+        help="Bad records: stop with an error naming file, line and field, or quarantine them and go on "
+             "[default: quarantine].")] = None,
+    input_format: Annotated[InputFormat | None, typer.Option(
+        "--input-format", help="Input format; 'hf' loads local files through the datasets library "
+                               "[default: auto, from the extension].")] = None,
+    output_format: Annotated[OutputFormat | None, typer.Option(
+        "--output-format", help="Format of kept/ shards [default: parquet].")] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        min=1, help="Documents per shard; memory stays bounded by it [default: 20000].")] = None,
+    progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress", help="Progress bars [default: when stderr is a terminal].")] = None,
+) -> None:
+    """Clean a corpus: every document ends up kept, removed (with stage and reason) or quarantined."""
+    with user_errors():
+        stats = run_clean(inputs, out, recipe=recipe, text_field=text_field, id_field=id_field,
+                          on_error=on_error.value if on_error else None,
+                          input_format=input_format.value if input_format else None,
+                          output_format=output_format.value if output_format else None,
+                          batch_size=batch_size, progress=_show_progress(progress))
+    print_run(out, stats)
+
+
+def run_clean(inputs: list[str], out: Path, *, recipe: Path | None = None, progress: bool = False,
+              **options: Any) -> dict[str, Any]:
+    """Validate everything that can be checked up front, then run the `clean_corpus` flow."""
+    from flows.recipe import Recipe, load_recipe
+    from pipeline.readers import resolve_sources
+
+    loaded = load_recipe(recipe) if recipe else Recipe()
+    run_options = loaded.run_options(format=options.get("input_format"),
+                                     **{k: v for k, v in options.items() if k != "input_format"})
+    resolve_sources(inputs, run_options.read)  # a missing path fails here, before any Prefect start
+
+    from flows.clean import clean_corpus
+    from flows.engine import hide_user_error_tracebacks, showing_progress
+    from flows.progress import RichProgress
+
+    hide_user_error_tracebacks()
+    display = RichProgress() if progress else contextlib.nullcontext()
+    with display as bars, showing_progress(bars) if bars else contextlib.nullcontext():
+        return clean_corpus(inputs=[str(i) for i in inputs], out=str(out), recipe=loaded, **options)
+
+
+def print_run(out: Path, stats: dict[str, Any]) -> None:
+    """The end of a run: counts and where the outputs are."""
+    if stats.get("already_complete"):
+        out_console.print(f"{out}: run is complete (nothing to do). `winnow stats {out}` shows its counts.")
+        return
+    out_console.print(stats_table(stats))
+    out_console.print(f"kept corpus: {stats['paths']['kept']}")
+    out_console.print(f"ledger:      {stats['paths']['removed']}  (removed)")
+    out_console.print(f"             {stats['paths']['quarantine']}  (quarantined)")
+    root = Path(out).resolve()
+    out_console.print(f"report:      {root / 'report.md'}  and  {root / 'stats.json'}")
+
+
+def stats_table(stats: dict[str, Any]) -> Table:
+    """The per-step table of a run."""
+    from pipeline.report import summary_rows
+
+    table = Table(title=f"{stats['input']} in: {stats['kept']} kept, {stats['removed']} removed, "
+                        f"{stats['quarantined']} quarantined ({stats['seconds']:.1f} s)")
+    for column, justify in (("step", "left"), ("in", "right"), ("kept", "right"),
+                            ("removed (by reason)", "left"), ("seconds", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in summary_rows(stats):
+        table.add_row(*row)
+    return table
+
+
+@app.command()
+def stats(
+    run: Annotated[Path, typer.Argument(help="A run folder written by `winnow clean`.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print stats.json as it is.")] = False,
+) -> None:
+    """Print a finished run's counts: input, kept, removed by stage and reason, quarantined."""
+    with user_errors():
+        path = run / "stats.json"
+        if not path.is_file():
+            raise WinnowError(f"{run}: no stats.json; not a finished winnow run")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise WinnowError(f"{path}: unreadable ({error})") from None
+    if as_json:
+        out_console.print_json(data=data)
+        return
+    out_console.print(stats_table(data))
+    errors = data["read"]["quarantine_errors"]
+    if errors:
+        out_console.print("quarantined: " + ", ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo corpus and its run.")] = Path(
+        "demo-output"),
+    docs: Annotated[int, typer.Option(min=10, help="Documents in the generated corpus.")] = 3000,
+    seed: Annotated[int, typer.Option(help="Seed of the corpus generator.")] = 0,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
+) -> None:
+    """Generate a corpus with planted duplicates and junk, then clean it with the default recipe."""
+    from flows.demo_corpus import write_demo_corpus
+
+    with user_errors():
+        corpus_path = out / f"corpus-{docs}-seed{seed}.jsonl.gz"
+        if not corpus_path.exists():
+            out.mkdir(parents=True, exist_ok=True)
+            corpus = write_demo_corpus(corpus_path, n_docs=docs, seed=seed)
+            planted = ", ".join(f"{kind}: {count}" for kind, count in corpus.counts.items())
+            out_console.print(f"demo corpus: {corpus_path} ({corpus.n_records} records; {planted})")
+        stats = run_clean([str(corpus_path)], out / "run", progress=_show_progress(progress))
+    print_run(out / "run", stats)
+
+
+def main() -> None:
+    """Entry point of the `winnow` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""The Prefect engine: every runner task becomes a Prefect task run (one per stage per shard)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+
+from pipeline.engine import NoProgress, Progress
+from pipeline.errors import WinnowError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_progress: Progress = NoProgress()
+
+
+@contextlib.contextmanager
+def showing_progress(progress: Progress) -> Iterator[None]:
+    """Show the steps of flows run inside this block on `progress` (the CLI's rich bars)."""
+    global _progress
+    previous, _progress = _progress, progress
+    try:
+        yield
+    finally:
+        _progress = previous
+
+
+def _label(item: Any) -> str:
+    if isinstance(item, tuple) and len(item) == 2 and hasattr(item[1], "label"):
+        return str(item[1].label)
+    return str(item)
+
+
+class PrefectEngine:
+    """Run each item of a step as a Prefect task, on the flow's task runner."""
+
+    def map(self, step: str, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        by_label = {_label(item): item for item in items}
+        if len(by_label) != len(items):
+            by_label = {f"{i}:{_label(item)}": item for i, item in enumerate(items)}
+
+        def run_item(shard: str) -> R:
+            return fn(by_label[shard])
+
+        prefect_task = task(run_item, name=step, task_run_name=f"{step} [{{shard}}]", cache_policy=NO_CACHE,
+                            persist_result=False)
+        progress = _progress
+        progress.start(step, len(items))
+        try:
+            futures = prefect_task.map(list(by_label))
+            for _ in as_completed(futures):
+                progress.advance(step)
+            return [future.result() for future in futures]
+        finally:
+            progress.finish(step)
+
+    def log(self, message: str) -> None:
+        get_run_logger().info(message)
+
+
+class _HideUserErrorTracebacks(logging.Filter):
+    """Keep the message of a WinnowError (bad input, bad recipe) but not its traceback on the console."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], WinnowError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def hide_user_error_tracebacks() -> None:
+    """Install the filter on the console handlers of Prefect's loggers."""
+    quiet = _HideUserErrorTracebacks()
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, _HideUserErrorTracebacks) for f in handler.filters):
+                handler.addFilter(quiet)

@@ -1,0 +1,78 @@
+"""Where tasks run. The runner describes the work as steps of independent tasks; an engine runs them.
+
+`LocalEngine` runs tasks in this process (optionally on threads). The Prefect engine in `flows/` turns
+each task into a Prefect task run (and, with prefect-dask, a Dask task); the runner does not change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+logger = logging.getLogger("winnow")
+
+
+class Progress(Protocol):
+    """Progress display for the steps of a run (the CLI shows rich progress bars)."""
+
+    def start(self, step: str, total: int) -> None: ...
+
+    def advance(self, step: str, amount: int = 1) -> None: ...
+
+    def finish(self, step: str) -> None: ...
+
+
+class Engine(Protocol):
+    """Runs one step: a task per item, results in item order."""
+
+    def map(self, step: str, fn: Callable[[T], R], items: Sequence[T]) -> list[R]: ...
+
+    def log(self, message: str) -> None: ...
+
+
+class NoProgress:
+    """Progress that shows nothing."""
+
+    def start(self, step: str, total: int) -> None:
+        pass
+
+    def advance(self, step: str, amount: int = 1) -> None:
+        pass
+
+    def finish(self, step: str) -> None:
+        pass
+
+
+class LocalEngine:
+    """Run tasks in this process, on `workers` threads (1: one after the other)."""
+
+    def __init__(self, workers: int = 1, progress: Progress | None = None) -> None:
+        self.workers = workers
+        self.progress = progress or NoProgress()
+
+    def map(self, step: str, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        self.progress.start(step, len(items))
+        try:
+            if self.workers <= 1 or len(items) <= 1:
+                results = []
+                for item in items:
+                    results.append(fn(item))
+                    self.progress.advance(step)
+                return results
+            with ThreadPoolExecutor(self.workers) as pool:
+                futures = [pool.submit(fn, item) for item in items]
+                results = []
+                for future in futures:
+                    results.append(future.result())
+                    self.progress.advance(step)
+                return results
+        finally:
+            self.progress.finish(step)
+
+    def log(self, message: str) -> None:
+        logger.info(message)

@@ -1,0 +1,51 @@
+"""Run reports: the per-stage table as rows (for the CLI) and as markdown (Prefect artifact, report.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def summary_rows(stats: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """One row per step: name, documents in, kept, removed (by reason), seconds."""
+    read = stats["read"]
+    rows = [("read", str(stats["input"]), str(stats["input"] - stats["quarantined"]),
+             _reasons({"quarantined": stats["quarantined"]} if stats["quarantined"] else {}),
+             f"{read['seconds']:.2f}")]
+    for stage in stats["stages"]:
+        rows.append((stage["name"], str(stage["input"]), str(stage["kept"]), _reasons(stage["reasons"]),
+                     f"{stage['seconds']:.2f}"))
+    return rows
+
+
+def _reasons(reasons: dict[str, int]) -> str:
+    return ", ".join(f"{reason}: {count}" for reason, count in reasons.items()) or "-"
+
+
+def markdown(stats: dict[str, Any]) -> str:
+    """The run as a markdown report: totals, the per-stage table, quarantine errors and warnings."""
+    lines = [
+        "# winnow run",
+        "",
+        f"**{stats['input']}** documents in: **{stats['kept']}** kept, **{stats['removed']}** removed, "
+        f"**{stats['quarantined']}** quarantined, in {stats['seconds']:.1f} s.",
+        "",
+        "| step | in | kept | removed (by reason) | seconds |",
+        "|---|---:|---:|---|---:|",
+    ]
+    lines += [f"| {' | '.join(row)} |" for row in summary_rows(stats)]
+    errors = stats["read"]["quarantine_errors"]
+    if errors:
+        lines += ["", "## Quarantined", "", "| error | records |", "|---|---:|"]
+        lines += [f"| {error} | {count} |" for error, count in errors.items()]
+    if stats["read"]["warnings"]:
+        lines += ["", "## Warnings", ""] + [f"- {warning}" for warning in stats["read"]["warnings"]]
+    lines += ["", "## Where", ""] + [f"- {name}: `{path}`" for name, path in stats["paths"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(root: Path, stats: dict[str, Any]) -> Path:
+    """Write `report.md` into the run folder."""
+    path = root / "report.md"
+    path.write_text(markdown(stats))
+    return path

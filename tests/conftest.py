@@ -1,0 +1,38 @@
+"""Test set-up: offline, no telemetry, a private Prefect home; fixtures for ../shared/data and Prefect."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="winnow-prefect-")
+for _name, _value in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                      ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("PREFECT_HOME", _PREFECT_HOME),
+                      ("PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.3")):
+    os.environ.setdefault(_name, _value)
+
+import pytest  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_file(name: str) -> Path:
+    """A file of ../shared/data: missing fails under CI=true (never a silent skip there), else skips."""
+    path = SHARED / name
+    if not path.is_file():
+        message = f"{path} is missing (the shared evaluation data sits beside the checkout)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """One real temporary Prefect server (API + SQLite) for every flow test of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
