@@ -193,6 +193,30 @@ def demo(
             out_console.print(f"demo corpus: {corpus_path} ({corpus.n_records} records; {planted})")
         stats = run_clean([str(corpus_path)], out / "run", progress=_show_progress(progress))
     print_run(out / "run", stats)
+    out_console.print(planted_table(out / "run"))
+
+
+def planted_table(run: Path) -> Table:
+    """What became of each planted kind of demo document (the corpus's `kind` column)."""
+    import polars as pl
+
+    kept = pl.scan_parquet(run / "kept" / "*.parquet").select("kind", pl.lit("kept").alias("outcome"))
+    frames = [kept]
+    if any((run / "removed").glob("*.parquet")):
+        removed = pl.scan_parquet(run / "removed" / "*.parquet", missing_columns="insert",
+                                  extra_columns="ignore")
+        frames.append(removed.select("kind", pl.col("reason").alias("outcome")))
+    counts = pl.concat(frames).group_by("kind", "outcome").len().collect()
+    table = Table(title="planted kind -> outcome (quarantined bad records are not in this table)")
+    outcomes = sorted(counts["outcome"].unique().to_list())
+    table.add_column("kind")
+    for outcome in outcomes:
+        table.add_column(outcome, justify="right")
+    for kind in sorted(counts["kind"].unique().to_list()):
+        row = counts.filter(pl.col("kind") == kind)
+        cells = dict(zip(row["outcome"].to_list(), row["len"].to_list(), strict=True))
+        table.add_row(kind, *[str(cells.get(outcome, 0)) for outcome in outcomes])
+    return table
 
 
 def main() -> None:

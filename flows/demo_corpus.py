@@ -9,7 +9,7 @@ word-5-gram Jaccard, several kinds of junk and four bad records for the quaranti
 from __future__ import annotations
 
 import gzip
-import io
+import itertools
 import json
 import math
 import re
@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from random import Random
+from typing import BinaryIO
 
-__all__ = ["DemoCorpus", "KINDS", "write_demo_corpus"]
+__all__ = ["KINDS", "TOPICS", "DemoCorpus", "jaccard", "word_shingles", "write_demo_corpus"]
 
 KINDS = ("original", "exact_duplicate", "near_duplicate", "junk", "bad_record")
 
@@ -193,7 +194,12 @@ _LISTS: dict[str, tuple[str, ...]] = {
         "the ferry timetable changes next month, the school choir is looking for tenors,"
         "the lending library now opens on Sundays, a lost tortoise was found by the pond,"
         "the bakery on the square is changing hands, the autumn show needs more volunteers,"
-        "the new footpath signs have finally arrived, the bus company is hiring drivers"
+        "the new footpath signs have finally arrived, the bus company is hiring drivers,"
+        "the swimming baths reopen after the holidays, a film night is planned for the village hall,"
+        "the post office queue has moved next door, the quiz team won the county shield,"
+        "the orchard group pressed a record amount of juice, the toddler group needs a new home,"
+        "the repair cafe fixed forty toasters, someone has been painting the phone box purple,"
+        "the chess club meets upstairs now, the war of the hedge trimmers is finally over"
     ),
     "site": _split(
         "Bramford Daily, Kestwick Courier, Tarnmere Post, Lumby Herald, Wickhaven Notes, Pellport Echo"
@@ -330,6 +336,25 @@ def _fill(parts: tuple[_Part, ...], ctx: _CtxDict, rng: Random) -> str:
 
 _TEMPLATES: dict[str, list[str]] = {
     "council": [
+        "[Funding|Money|Cash] for the {civic_thing} [will come|is expected|may come] from the {year} reserve,"
+        " [said|according to] {person2}.",
+        "The [minutes|notes] [record|show] that {person} [abstained|voted against|declared an interest]"
+        " on [item|point] {n_small}.",
+        "[Sadly|Regrettably|Once again], the [grant|bid|application] for {civic_request} [was turned down|"
+        "failed|fell short] by {money}.",
+        "A [site visit|walkabout|survey] of {street} [is planned|was arranged|took place] [for|on] {day}"
+        " [morning|afternoon] with {n_small} [councillors|officers|residents].",
+        "{surname_p} [suggested|proposed|floated] [asking|inviting|writing to] the county about"
+        " {civic_issue}.",
+        "[Insurance|Maintenance|Cleaning] [costs|bills] for the {civic_thing} [rose|fell|doubled] to {money}"
+        " [last|this] year.",
+        "The [bonfire|summer fete|lantern parade|carol evening] [will go ahead|is cancelled|moves] [on|to]"
+        " {day} [after|despite] [complaints|a vote|the forecast].",
+        "[Children|Pupils] from the [primary|village|church] school [presented|showed|read out] {n_small}"
+        " [posters|poems|ideas] about {civic_issue}.",
+        "[Dog|Litter|Parking] [fines|warnings] [issued|handed out] near {street} [reached|totalled] {n_mid}"
+        " [in|during] {month}.",
+        "The [lease|contract|agreement] [on|for] the {civic_thing} [runs out|ends|is up] in {month} {year}.",
         "The {town} council met on {day} evening in the {venue} with {n_small} members present.",
         "Councillor {surname_p} [opened|began|started] the [session|meeting] by"
         " [reading|reviewing|summarising] the minutes of the [last|previous|{month}] meeting.",
@@ -369,6 +394,25 @@ _TEMPLATES: dict[str, list[str]] = {
         " since the [last|previous] meeting.",
     ],
     "review": [
+        "[Cleaning|Emptying|Charging] it [takes|needs] [about|around] {n_mid} [seconds|minutes], [and|but]"
+        " the {part} [gets|becomes] [grubby|warm|stiff] [quickly|over time].",
+        "[The|My] [box|parcel|package] [arrived|turned up|came] on {day} with the {part} [loose|taped on|"
+        "missing].",
+        "[Fit|Build quality|Design] [is|seems] [a step up|a step down|about the same] [from|compared to] my"
+        " {colour} {brand}.",
+        "{first} [thinks|reckons|insists] the {part} [is|looks] [ugly|lovely|fussy], [which|and that]"
+        " [matters|is fair|I ignore].",
+        "[Warranty|Guarantee] [cover|length] [is|runs] {n_small} years [if you register|from purchase|"
+        "with receipt].",
+        "[In use|Day to day|Most days] the {product} [copes|manages|struggles] with {use_case}.",
+        "[One|A small|An odd] [quirk|niggle|flaw]: the {part} [clicks|hums|flashes] [when|whenever|each time]"
+        " the {part} [moves|opens|is pressed].",
+        "[At|For] {money} [it is|this is] [a bargain|fair value|overpriced|about right] [next to|beside]"
+        " the {brand} [alternative|rival|equivalent].",
+        "[I|We] [keep|store|hang] it [in|on|by] the [hall|shed|cupboard|garage] [and|so] [space|room|"
+        "clutter] [is|was] [not a problem|a worry].",
+        "[Packaging|The box|The wrapping] [was|is] [mostly|partly|all] [card|plastic|paper], [which|and"
+        " that] {first} [liked|noticed|grumbled about].",
         "I bought the {product} {time_ago} and have used it [almost daily|most weekends|twice a week|on and"
         " off] [since|ever since].",
         "[Out of the box|At first|Straight away], the {product} felt [solid|flimsy|heavier than expected|"
@@ -408,6 +452,26 @@ _TEMPLATES: dict[str, list[str]] = {
         " from {first}.",
     ],
     "weather": [
+        "[Visibility|Sight lines] [on|across] {road} [could|may|will] [fall|drop] [below|to] {n_mid} metres"
+        " [early|by dawn|at times].",
+        "[Humidity|The air] [stays|remains|feels] [damp|muggy|crisp|dry] [through|into] {day} with {sky}"
+        " [patches|periods|intervals].",
+        "[Ferries|Crossings|Boat trips] from {town2} [may|could] [face|see] [delays|cancellations] [if|as]"
+        " [winds|gusts] [top|pass] {n_mid} knots.",
+        "[School|Village|Farm] [sports|fetes|markets] on {day} [should|ought to] [escape|miss|dodge] the"
+        " {precip} [until|before] {time_pm}.",
+        "[Snow|Sleet|Ice] [is unlikely|may settle|could linger] above {n_big} metres [on|over|across] the"
+        " {valley} [hills|tops|fells].",
+        "{person} [adds|points out|reminds us] [that|how] {month} [has been|was] [the wettest|the driest|"
+        "a mild|a cold] [one|month] [since|for] {year}.",
+        "[A|The] {direction} [wind|breeze|airflow] [turns|veers|backs] {direction} [overnight|by dawn|"
+        "towards evening].",
+        "[Lightning|Thunder|Heavy bursts] [are|is] [possible|likely|not expected] [around|near|over] {town2}"
+        " [late|early] on {day}.",
+        "[Air quality|Ozone|Dust] [is|stays] {level} [in|around] {town} [because of|after|despite] the"
+        " {sky} [spell|days|weather].",
+        "[Overnight|Tonight], [skies|clouds] [clear|thicken|break] [and|while] [temperatures|readings]"
+        " [slip|sink|hover] to {temp_low}.",
         "[Good morning|Good evening|Hello], this is the {town} weather [report|update|summary] for {day}.",
         "[Skies|Conditions] will [start|begin] {sky} [before|then] [turning|becoming] {sky} by {time}.",
         "Temperatures [will reach|should peak at|may climb to] {temp} degrees [in the afternoon|around"
@@ -442,6 +506,25 @@ _TEMPLATES: dict[str, list[str]] = {
         "[Average|Typical|Normal] [highs|temperatures] for {month} [are|sit] [near|around] {temp} degrees.",
     ],
     "harbour": [
+        "[Divers|Engineers|Surveyors] [inspected|checked|examined] the {quay} [gates|wall|piles] on {day}"
+        " [and|but] [found|reported] [no|minor|serious] [damage|wear|cracks].",
+        "[Anglers|Walkers|Visitors] [are|have been] [asked|told|warned] to [keep off|avoid|stay clear of]"
+        " the {quay} [steps|ladder|slip] [at|during] [high water|night|gales].",
+        "[The|A] {boat_type} [registered|based|from] [in|at] {port} [landed|unloaded|brought in] {n_big}"
+        " kilos of {fish} on {day}.",
+        "[Moorings|Pontoon spaces|Berths] [for|through] {month} [are|remain] [full|half empty|available]"
+        " [at|from] {money} a [night|week].",
+        "{person} [on|aboard] the {boat} [spotted|saw|reported] [seals|a whale|porpoises|a drifting log]"
+        " [off|near] {headland} [at|around] {time}.",
+        "[Harbour|Port] [charges|fees] [rise|will rise|go up] by {pct} percent [from|in] {month}.",
+        "[Tonnage|Cargo|Traffic] [through|across|at] {town} [is|was] [up|down] {pct} percent on [last|the"
+        " previous] {month}.",
+        "The [old|new|spare] [crane|winch|fork lift] on the {quay} [quay|side] [failed|broke|jammed]"
+        " [twice|again|once] [this|last] week.",
+        "[Tide|Current] [tables|charts] for {month} [are|can be] [posted|pinned|collected] [at|by|outside]"
+        " the [office|chandlery|slipway].",
+        "{person2} [leaves|retires from|steps down from] the [pilot|harbour|port] [service|board] after"
+        " {n_mid} years.",
         "The harbour master at {town} [reported|logged|recorded] {n_mid} [arrivals|departures|vessel"
         " movements] on {day}.",
         "The {boat_type} {boat} [came in|docked|tied up|left] at {time} [with|carrying] {n_big} tonnes of"
@@ -480,6 +563,25 @@ _TEMPLATES: dict[str, list[str]] = {
         " a day [until|through] {month}.",
     ],
     "recipe": [
+        "[Toast|Warm|Dry] {measure} of {ingredient} [in|under] a [hot|dry|low] [pan|grill|oven] [until|till]"
+        " [fragrant|coloured|crisp].",
+        "[Fold|Stir|Mix] the {ingredient} [through|into|over] the {surface} [gently|quickly|at the end].",
+        "[Kids|Children|Guests] [usually|often|always] [ask|beg|come back] for [seconds|more|the recipe]"
+        " [when|if] {ingredient} [goes|is] in.",
+        "[For|To make] a [vegan|lighter|richer|cheaper] [version|take], [swap|replace|trade] the {fat} for"
+        " {fat}.",
+        "[Preheat|Heat|Switch on] the oven to {oven} degrees [and|while you] [gather|weigh|prepare] the"
+        " {ingredient}.",
+        "[Knead|Work|Press] the [dough|mixture|batter] for {n_small} minutes [until|so] it [feels|turns|is]"
+        " [smooth|springy|glossy].",
+        "[Cover|Wrap|Top] the [tin|dish|bowl] [with|in] [foil|a cloth|a plate] [for|during] the [first|last]"
+        " {n_mid} minutes.",
+        "{first} [served|brought|made] this [at|for] [a party|the harvest supper|a picnic] in {town}"
+        " [last|one] {month}.",
+        "[Squeeze|Grate|Add] [half a|one|the juice of a] lemon [over|into|onto] the {surface} [just|right]"
+        " before [serving|eating].",
+        "[Double|Halve|Triple] the {ingredient} [if|when] [cooking|baking|feeding] for {n_mid}"
+        " [people|guests].",
         "This {dish} serves {n_small} and takes about {n_min} minutes [from start to finish|in total|"
         "including prep].",
         "[Start by|Begin by|First, try] [heating|warming] {measure} of {fat} in a [heavy|wide|deep|small]"
@@ -515,6 +617,25 @@ _TEMPLATES: dict[str, list[str]] = {
         " for [more flavour|a deeper taste|extra warmth].",
     ],
     "sports": [
+        "[Attendance|Gate receipts|Takings] [rose|fell|climbed] to {n_big} [after|despite|because of] the"
+        " [cup run|bad weather|new stand].",
+        "{team3} [sacked|appointed|lost] their [coach|manager|captain] on {day} [after|before|amid]"
+        " [a poor run|the derby|rumours].",
+        "[The|A] [penalty|free kick|drop goal] from {player2} in minute {minute} [sealed|settled|decided]"
+        " [it|the game|matters].",
+        "[Youth|Junior|Academy] [trials|sessions|camps] at {ground} [begin|start|run] [in|from|through]"
+        " {month} for [ages|players aged] {n_small} to {n_mid}.",
+        "[Referee|Umpire|Official] {person2} [showed|gave|handed out] {n_small} [yellow cards|warnings|"
+        "penalties] [in|during] a [scrappy|tense|bad-tempered] [game|match].",
+        "[Supporters|Fans] [travelled|drove|took coaches] {n_mid} miles to [watch|see|back] {team} at"
+        " {town2}.",
+        "{team} [are|sit|remain] {points} points [clear|behind|adrift] with {n_small} [games|fixtures] [left|"
+        "to play].",
+        "[Floodlights|The scoreboard|The clubhouse bar] at {ground} [failed|broke|closed] [during|before|"
+        "after] the [match|game].",
+        "[Boots|Kit|Shirts] [donated|given|sent] by a {town2} [firm|bakery|garage] [arrived|turned up] on"
+        " {day}.",
+        "{player} [signed|agreed|penned] a [new|one-year|two-year] [deal|contract] [on|after|before] {day}.",
         "{team} [beat|defeated|edged past|saw off] {team2} {score} at {ground} on {day}.",
         "[A crowd of|Some|Around] {n_big} [spectators|fans|supporters] [watched|saw|turned out for]"
         " the [match|game|fixture].",
@@ -551,6 +672,15 @@ _TEMPLATES: dict[str, list[str]] = {
 }
 
 _GENERIC: list[str] = [
+    "[By the way|Incidentally|On a related note], {first} [says|thinks|reports] that {filler_clause}.",
+    "[A correction|An update|A reminder]: {filler_clause}, [as|so|and] {person2} [noted|confirmed|said].",
+    "[Photos|Pictures|Notes] from {day} [are|can be] [pinned up|posted|left] [at|in|by] the {town} [library|"
+    "post office|hall].",
+    "[Last|This] {month}, {filler_clause}, [which|and this] [surprised|pleased|annoyed] [many|some|few].",
+    "[Write|Send word|Get in touch] to {person2} [if|when] [you spot|you hear of|anyone reports] [an error|"
+    "a mistake|news].",
+    "[Spare|Extra|Printed] copies [cost|are] {money} [from|at] the {town} [shop|kiosk|office].",
+    "[Word|News|Talk] [around|in|about] {town} is that {filler_clause}.",
     "[In other news|Separately|Meanwhile|Elsewhere], {person} [said|mentioned|added] that {filler_clause}.",
     "[Readers|Listeners|Members] [may|might] [recall|remember] that {filler_clause} [last|in] {month}.",
     "[More details|Further information|Updates] will [follow|be posted|be shared] [next week|soon|on {day}].",
@@ -633,12 +763,16 @@ def _original(topic: str, rng: Random) -> tuple[str, _CtxDict]:
     order: list[int] = []
     sentences: list[str] = []
     words = 0
+    generic: list[int] = []
     while words < target:
         if not order:
             order = list(range(len(templates)))
             rng.shuffle(order)
-        if rng.random() < 0.1:
-            sentence = _render(rng.choice(_COMPILED_GENERIC), ctx, rng)
+        if not generic:
+            generic = list(range(len(_COMPILED_GENERIC)))
+            rng.shuffle(generic)
+        if rng.random() < 0.15:
+            sentence = _render(_COMPILED_GENERIC[generic.pop()], ctx, rng)
         else:
             sentence = _render(templates[order.pop()], ctx, rng)
         n = sentence.count(" ") + 1
@@ -649,7 +783,7 @@ def _original(topic: str, rng: Random) -> tuple[str, _CtxDict]:
     n_par = min(rng.randint(2, 8), max(2, len(sentences) // 2))
     cuts = sorted(rng.sample(range(1, len(sentences)), n_par - 1))
     bounds = [0, *cuts, len(sentences)]
-    text = "\n\n".join(" ".join(sentences[a:b]) for a, b in zip(bounds, bounds[1:], strict=False))
+    text = "\n\n".join(" ".join(sentences[a:b]) for a, b in itertools.pairwise(bounds))
     return text, ctx
 
 
@@ -854,9 +988,7 @@ def _junk_short(rng: Random) -> str:
 def _junk_spam(rng: Random) -> str:
     item, place = rng.choice(_PRODUCT), rng.choice(_TOWNS)
     keys = [f"{w} {item}" for w in rng.sample(_SPAM_WORDS, 4)] + [f"{item} {place}", f"{place} {item} shop"]
-    out: list[str] = []
-    while len(out) < rng.randint(40, 160):
-        out.append(rng.choice(keys))
+    out = [rng.choice(keys) for _ in range(rng.randint(25, 120))]
     return rng.choice((" ", ", ", " | ")).join(out)
 
 
@@ -977,15 +1109,16 @@ def write_demo_corpus(path: Path, n_docs: int = 3000, seed: int = 0) -> DemoCorp
     for pos, (_, _, text, kind, orig, sim, topic) in enumerate(items):
         dup_of = ident(line_of[position[orig]]) if orig >= 0 else None
         lines[line_of[pos]] = _dumps(ident(line_of[pos]), text, kind, dup_of, sim, topic)
-    data = ("\n".join(lines) + "\n").encode("utf-8")
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.name.endswith(".gz"):
-        buf = io.BytesIO()
-        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=6) as gz:
-            gz.write(data)
-        data = buf.getvalue()
-    path.write_bytes(data)
+    with path.open("wb") as raw:
+        out: BinaryIO = raw
+        if path.name.endswith(".gz"):
+            # no file name and mtime=0 in the header, so the bytes depend on the seed only
+            out = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=4)
+        for start in range(0, n_records, 2000):
+            out.write(("\n".join(lines[start : start + 2000]) + "\n").encode("utf-8"))
+        if out is not raw:
+            out.close()
     return DemoCorpus(path=path, n_records=n_records, counts=counts)
 
 

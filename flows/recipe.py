@@ -73,7 +73,14 @@ class Recipe(BaseModel):
                     f"stage {position + 1}: unknown type '{stage['type']}' "
                     f"(one of: {', '.join(STAGE_CONFIGS)})"
                 )
-            typed.append(config.model_validate(stage))
+            try:
+                typed.append(config.model_validate(stage))
+            except ValidationError as error:
+                raise ValidationError.from_exception_data(error.title, [
+                    {"type": item["type"], "loc": (position, *item["loc"]), "input": item["input"],
+                     **({"ctx": item["ctx"]} if "ctx" in item else {})}
+                    for item in error.errors()
+                ]) from None
         return typed
 
     def build_stages(self) -> list[Stage]:

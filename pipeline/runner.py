@@ -127,7 +127,10 @@ def run(
     names = [info.shard for info in shards]
     paths = [shard_path(folder.work / "ingest", name) for name in names]
     schema = union_schema(paths)
-    renames = output_renames(options.read, list(schema))
+    # input columns named like a ledger or stage column travel as NAME__input and get their name back in kept/
+    clashes = {name: f"{name}__input" for name in schema if name in reserved_columns(stages)}
+    schema = {clashes.get(name, name): dtype for name, dtype in schema.items()}
+    renames = {**output_renames(options.read, list(schema)), **{new: old for old, new in clashes.items()}}
     stage_stats = []
     current = folder.work / "ingest"
     steps: list[Stage | None] = list(stages) or [None]
@@ -138,11 +141,11 @@ def run(
         stage_started = time.perf_counter()
         decisions = None
         if isinstance(stage, CorpusStage):
-            decisions = decide_stage(engine, stage, index, folder, current, names, schema)
+            decisions = decide_stage(engine, stage, index, folder, current, names, schema, clashes)
         task = partial(
             shard_task, stage=stage, index=index, folder=folder, source=current, target=target,
-            final=final, schema=schema, renames=renames, output_format=options.output_format,
-            decisions=decisions,
+            final=final, schema=schema, clashes=clashes, renames=renames,
+            output_format=options.output_format, decisions=decisions,
         )
         results = engine.map(label, task, names)
         stage_stats.append(summarize_stage(label, stage, results, time.perf_counter() - stage_started))
@@ -304,8 +307,20 @@ def union_schema(paths: Sequence[Path]) -> dict[str, pl.DataType]:
         return merged
 
 
-def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def reserved_columns(stages: Sequence[Stage]) -> set[str]:
+    """Column names the ledger and the stages write: an input column of that name must step aside."""
+    names = {REASON, STAGE, "source", "line"}
+    for stage in stages:
+        names.update(stage.detail_columns, stage.score_columns)
+    return names
+
+
+def conform(
+    frame: pl.DataFrame, schema: dict[str, pl.DataType], clashes: dict[str, str] | None = None
+) -> pl.DataFrame:
     """Give `frame` exactly the columns of `schema` (missing ones null), then any extra (score) columns."""
+    if clashes:
+        frame = frame.rename({old: new for old, new in clashes.items() if old in frame.columns})
     columns = []
     for name, dtype in schema.items():
         if name not in frame.columns:
@@ -327,21 +342,22 @@ def _json(value: Any) -> str:
 
 def decide_stage(
     engine: Engine, stage: CorpusStage, index: int, folder: RunFolder, source: Path, names: Sequence[str],
-    schema: dict[str, pl.DataType],
+    schema: dict[str, pl.DataType], clashes: dict[str, str],
 ) -> Path:
     """Summarize every shard, then decide once; returns the decisions file."""
     work = folder.work / f"{index:02d}-{stage.name}-decide"
-    engine.map(f"{stage.name}: summarize",
-               partial(summarize_task, stage=stage, source=source, target=work / "summaries", schema=schema),
-               list(names))
+    summarize = partial(summarize_task, stage=stage, source=source, target=work / "summaries", schema=schema,
+                        clashes=clashes)
+    engine.map(f"{stage.name}: summarize", summarize, list(names))
     return engine.map(f"{stage.name}: decide", partial(decide_task, stage=stage, work=work), ["all"])[0]
 
 
 def summarize_task(
-    shard: str, *, stage: CorpusStage, source: Path, target: Path, schema: dict[str, pl.DataType]
+    shard: str, *, stage: CorpusStage, source: Path, target: Path, schema: dict[str, pl.DataType],
+    clashes: dict[str, str],
 ) -> int:
     """One shard's summary for a corpus stage."""
-    batch = conform(read_frame(shard_path(source, shard)), schema)
+    batch = conform(read_frame(shard_path(source, shard)), schema, clashes)
     summary = stage.summarize(batch)
     write_frame(summary, shard_path(target, shard))
     return summary.height
@@ -367,13 +383,14 @@ def shard_task(
     target: Path,
     final: bool,
     schema: dict[str, pl.DataType],
+    clashes: dict[str, str],
     renames: dict[str, str],
     output_format: OutputFormat,
     decisions: Path | None,
 ) -> ShardResult:
     """Run one stage on one shard: removed documents to the ledger, survivors onward."""
     started = time.perf_counter()
-    batch = conform(read_frame(shard_path(source, shard)), schema)
+    batch = conform(read_frame(shard_path(source, shard)), schema, clashes)
     if stage is None:
         marked = batch.with_columns(pl.lit(None, pl.String).alias(REASON))
     elif isinstance(stage, CorpusStage):

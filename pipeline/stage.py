@@ -28,6 +28,8 @@ class Stage(ABC):
     kind: ClassVar[str]
     #: columns that explain a removal; dropped from kept documents
     detail_columns: ClassVar[tuple[str, ...]] = ()
+    #: columns this stage adds to every document (scores), kept with the documents
+    score_columns: ClassVar[tuple[str, ...]] = ()
 
     @property
     def name(self) -> str:

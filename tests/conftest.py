@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 _PREFECT_HOME = tempfile.mkdtemp(prefix="winnow-prefect-")
@@ -30,9 +33,30 @@ def shared_file(name: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def prefect_server() -> Iterator[None]:
-    """One real temporary Prefect server (API + SQLite) for every flow test of the session."""
+def prefect_server() -> Iterator[str]:
+    """One real temporary Prefect server (API + SQLite) for every flow test of the session; its API URL."""
+    from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
-        yield
+        yield str(PREFECT_API_URL.value())
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    output: str
+
+
+@pytest.fixture
+def winnow(prefect_server: str) -> Callable[..., CliResult]:
+    """Run the installed `winnow` command as a user would, against the session's Prefect server."""
+    command = Path(sys.executable).parent / "winnow"
+
+    def invoke(*args: str | Path) -> CliResult:
+        env = {**os.environ, "PREFECT_API_URL": prefect_server, "COLUMNS": "200"}
+        done = subprocess.run([str(command), *map(str, args)], capture_output=True, text=True, env=env,
+                              timeout=300, stdin=subprocess.DEVNULL)
+        return CliResult(done.returncode, done.stdout + done.stderr)
+
+    return invoke

@@ -25,7 +25,11 @@ def load(source: Source) -> Any:
     try:
         if source.path.is_dir():
             loaded = datasets.load_from_disk(str(source.path))
-            return loaded[source.split] if source.split is not None else loaded
+            if isinstance(loaded, datasets.DatasetDict):
+                if source.split is None:
+                    raise InputError("a saved dataset dictionary needs a split", source=source.label)
+                return loaded[source.split]
+            return loaded
         fmt = detect_format(source.path)
         if fmt is None:
             raise InputError("cannot tell the dataset builder from the file name", source=source.label)
@@ -46,7 +50,4 @@ def _frames(dataset: Any, options: ReadOptions) -> Iterator[pl.DataFrame]:
 
 def read_hf(source: Source, options: ReadOptions) -> Iterator[ReadBatch]:
     """Stream a datasets.Dataset in batches of at most batch_size rows, rows numbered from 0."""
-    dataset = load(source)
-    if hasattr(dataset, "keys") and not hasattr(dataset, "with_format"):
-        raise InputError("a dataset dictionary needs a split", source=source.label)
-    return table_batches(_frames(dataset, options), source.label, options, "row", 0)
+    return table_batches(_frames(load(source), options), source.label, options, "row", 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import struct
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from pipeline.readers.validate import empty_docs, empty_file, finalize, json_typ
 
 READ_SIZE = 1 << 20
 MIN_BLOCK = 1 << 20
+BOM = b"\xef\xbb\xbf"
 
 
 class Truncated(Exception):
@@ -124,9 +126,22 @@ def _arrow_read(data: bytes, schema: pa.Schema, block_size: int) -> pa.Table:
     )
 
 
+def valid_utf8(data: bytes) -> bool:
+    """Whether `data` is valid UTF-8 (checked by Arrow without decoding; pyarrow.json does not check)."""
+    offsets = pa.py_buffer(struct.pack("<qq", 0, len(data)))
+    array = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        array.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def fast_parse(lines: list[bytes], options: ReadOptions) -> pl.DataFrame | None:
     """Parse a chunk with pyarrow; None when the chunk needs the line-by-line fallback."""
     data = b"\n".join(lines) + b"\n"
+    if not valid_utf8(data):
+        return None
     block_size = max(MIN_BLOCK, max(map(len, lines)) + 2)
     try:
         table = _arrow_read(data, pa.schema([(options.text_field, pa.string())]), block_size)
@@ -208,9 +223,7 @@ def records_frame(records: list[dict], options: ReadOptions) -> pl.DataFrame:
     return pl.DataFrame([_column(name, [r.get(name) for r in records]) for name in names])
 
 
-def slow_parse(
-    lines: list[bytes], numbers: list[int], label: str, options: ReadOptions
-) -> ReadBatch:
+def slow_parse(lines: list[bytes], numbers: list[int], label: str, options: ReadOptions) -> ReadBatch:
     """The fallback: parse and classify each line with orjson, then validate the good records."""
     id_col = options.id_field if options.id_field is not None else (ID if options.text_field != ID else None)
     records, good_lines, good_numbers = [], [], []
@@ -276,6 +289,10 @@ def read_jsonl(source: Source, options: ReadOptions) -> Iterator[ReadBatch]:
         try:
             for line in iter_lines(open_blocks(fh, source.path)):
                 number += 1
+                if line.endswith(b"\r"):
+                    line = line[:-1]
+                if number == 1 and line.startswith(BOM):
+                    line = line[len(BOM) :]
                 if not line or line.isspace():
                     continue
                 seen = True

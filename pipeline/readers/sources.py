@@ -95,7 +95,7 @@ def _folder_entries(folder: Path, options: ReadOptions, given: str) -> list[_Ent
 
 def _path_entries(raw: str | os.PathLike[str], options: ReadOptions) -> list[_Entry]:
     given = str(raw)
-    path = Path(raw).expanduser().absolute()
+    path = Path(os.path.abspath(Path(raw).expanduser()))
     if not path.exists():
         raise InputError("no such file or directory", source=given)
     if path.is_dir():
