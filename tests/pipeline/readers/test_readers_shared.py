@@ -1,9 +1,8 @@
-"""The shared evaluation corpora read completely and quickly."""
+"""The shared evaluation corpora read completely, with their own column types."""
 
 from __future__ import annotations
 
-import time
-
+import polars as pl
 import pytest
 
 from pipeline.readers import ReadOptions, read_documents
@@ -11,14 +10,14 @@ from tests.conftest import shared_file
 
 
 @pytest.mark.shared_data
-def test_reuters_reads_fast() -> None:
+def test_reuters_reads_completely() -> None:
     path = shared_file("reuters21578.jsonl.gz")
-    start = time.perf_counter()
     batches = list(read_documents([path], ReadOptions(on_error="fail")))
-    elapsed = time.perf_counter() - start
     assert sum(b.docs.height for b in batches) == 19_043
-    assert batches[0].docs.columns == ["id", "text", "title", "date", "__source", "__line"]
-    assert elapsed < 3.0
+    assert all(b.quarantined.is_empty() for b in batches)
+    docs = batches[0].docs
+    assert docs.columns == ["id", "text", "title", "date", "__source", "__line"]
+    assert docs.schema["date"] == pl.String  # date-like strings are not turned into timestamps
 
 
 @pytest.mark.shared_data
