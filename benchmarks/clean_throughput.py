@@ -49,7 +49,7 @@ def make_corpus(path: Path, docs: int, seed: int = 0) -> int:
 def run_engine(engine: str, corpus: Path, out: Path, batch_size: int) -> tuple[float, float, dict]:
     """Run one engine in a fresh process; returns (seconds, peak RSS GiB, stats)."""
     code = f"""
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 start = time.perf_counter()
 if {engine!r} == "local":
@@ -61,7 +61,9 @@ if {engine!r} == "local":
 else:
     from flows.clean import clean_corpus
     stats = clean_corpus(inputs=[{str(corpus)!r}], out={str(out)!r}, batch_size={batch_size})
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+# VmHWM belongs to this process image; ru_maxrss would carry the parent's peak across fork and exec
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+rss = int(hwm.split()[1]) / 2**20
 print(json.dumps({{"seconds": time.perf_counter() - start, "rss": rss, "stats": stats}}))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
