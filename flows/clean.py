@@ -33,16 +33,25 @@ def clean_corpus(
 ) -> dict[str, Any]:
     """Clean `inputs` into the run folder `out`; returns the run's stats (with `already_complete`)."""
     recipe = recipe or Recipe()
-    options = recipe.run_options(text_field=text_field, id_field=id_field, on_error=on_error,
-                                 format=input_format, batch_size=batch_size, output_format=output_format)
-    result = run(inputs, Path(out), recipe.build_stages(), options, engine=PrefectEngine(),
-                 recipe=recipe.identity())
+    options = recipe.run_options(
+        text_field=text_field,
+        id_field=id_field,
+        on_error=on_error,
+        format=input_format,
+        batch_size=batch_size,
+        output_format=output_format,
+    )
+    result = run(
+        inputs, Path(out), recipe.build_stages(), options, engine=PrefectEngine(), recipe=recipe.identity()
+    )
     logger = get_run_logger()
     if result.already_complete:
         logger.info(f"{out}: run is already complete; nothing to do")
     else:
         stats = result.stats
-        logger.info(f"kept {stats['kept']}, removed {stats['removed']}, quarantined {stats['quarantined']} "
-                    f"of {stats['input']} documents")
+        logger.info(
+            f"kept {stats['kept']}, removed {stats['removed']}, quarantined {stats['quarantined']} "
+            f"of {stats['input']} documents"
+        )
         create_markdown_artifact(markdown(stats), key="winnow-clean", description=f"winnow clean run {out}")
     return {**result.stats, "already_complete": result.already_complete}

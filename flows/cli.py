@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 
 # Nothing reaches a model hub or Prefect's telemetry at run time; set before Prefect or HF libraries load.
-for _name, _value in (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("HF_HUB_OFFLINE", "1"),
-                      ("HF_DATASETS_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1")):
+for _name, _value in (
+    ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
+    ("HF_HUB_OFFLINE", "1"),
+    ("HF_DATASETS_OFFLINE", "1"),
+    ("TRANSFORMERS_OFFLINE", "1"),
+):
     os.environ.setdefault(_name, _value)
 
 import contextlib  # noqa: E402
@@ -68,49 +72,91 @@ def _show_progress(flag: bool | None) -> bool:
 
 @app.command()
 def clean(
-    inputs: Annotated[list[str], typer.Argument(
-        help="Input files or folders: JSON Lines (.jsonl, .gz, .zst), Parquet (a file or a folder of "
-             "shards), CSV/TSV, or a Hugging Face save_to_disk folder.", show_default=False)],
-    out: Annotated[Path, typer.Option(
-        "--out", "-o", help="Run folder to write: kept/, removed/, quarantine/, stats.json, report.md.",
-        show_default=False)],
-    recipe: Annotated[Path | None, typer.Option(help="TOML recipe choosing the stages and their parameters "
-                                                "(default: exact dedup).")] = None,
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Input files or folders: JSON Lines (.jsonl, .gz, .zst), Parquet (a file or a folder of "
+            "shards), CSV/TSV, or a Hugging Face save_to_disk folder.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Run folder to write: kept/, removed/, quarantine/, stats.json, report.md.",
+            show_default=False,
+        ),
+    ],
+    recipe: Annotated[
+        Path | None,
+        typer.Option(help="TOML recipe choosing the stages and their parameters (default: exact dedup)."),
+    ] = None,
     text_field: Annotated[str | None, typer.Option(help="Field holding the text [default: text].")] = None,
-    id_field: Annotated[str | None, typer.Option(
-        help="Field holding a unique id [default: 'id' when present, else FILE:LINE].")] = None,
-    on_error: Annotated[OnError | None, typer.Option(
-        help="Bad records: stop with an error naming file, line and field, or quarantine them and go on "
-             "[default: quarantine].")] = None,
-    input_format: Annotated[InputFormat | None, typer.Option(
-        "--input-format", help="Input format; 'hf' loads local files through the datasets library "
-                               "[default: auto, from the extension].")] = None,
-    output_format: Annotated[OutputFormat | None, typer.Option(
-        "--output-format", help="Format of kept/ shards [default: parquet].")] = None,
-    batch_size: Annotated[int | None, typer.Option(
-        min=1, help="Documents per shard; memory stays bounded by it [default: 20000].")] = None,
-    progress: Annotated[bool | None, typer.Option(
-        "--progress/--no-progress", help="Progress bars [default: when stderr is a terminal].")] = None,
+    id_field: Annotated[
+        str | None,
+        typer.Option(help="Field holding a unique id [default: 'id' when present, else FILE:LINE]."),
+    ] = None,
+    on_error: Annotated[
+        OnError | None,
+        typer.Option(
+            help="Bad records: stop with an error naming file, line and field, or quarantine them and go on "
+            "[default: quarantine]."
+        ),
+    ] = None,
+    input_format: Annotated[
+        InputFormat | None,
+        typer.Option(
+            "--input-format",
+            help="Input format; 'hf' loads local files through the datasets library "
+            "[default: auto, from the extension].",
+        ),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat | None,
+        typer.Option("--output-format", help="Format of kept/ shards [default: parquet]."),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Documents per shard; memory stays bounded by it [default: 20000]."),
+    ] = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bars [default: when stderr is a terminal]."),
+    ] = None,
 ) -> None:
     """Clean a corpus: every document ends up kept, removed (with stage and reason) or quarantined."""
     with user_errors():
-        stats = run_clean(inputs, out, recipe=recipe, text_field=text_field, id_field=id_field,
-                          on_error=on_error.value if on_error else None,
-                          input_format=input_format.value if input_format else None,
-                          output_format=output_format.value if output_format else None,
-                          batch_size=batch_size, progress=_show_progress(progress))
+        from flows.recipe import Recipe, load_recipe
+
+        loaded = load_recipe(recipe) if recipe else Recipe()
+        stats = run_clean(
+            inputs,
+            out,
+            recipe=loaded,
+            text_field=text_field,
+            id_field=id_field,
+            on_error=on_error.value if on_error else None,
+            input_format=input_format.value if input_format else None,
+            output_format=output_format.value if output_format else None,
+            batch_size=batch_size,
+            progress=_show_progress(progress),
+        )
     print_run(out, stats)
 
 
-def run_clean(inputs: list[str], out: Path, *, recipe: Path | None = None, progress: bool = False,
-              **options: Any) -> dict[str, Any]:
+def run_clean(
+    inputs: list[str], out: Path, *, recipe: Any = None, progress: bool = False, **options: Any
+) -> dict[str, Any]:
     """Validate everything that can be checked up front, then run the `clean_corpus` flow."""
-    from flows.recipe import Recipe, load_recipe
+    from flows.recipe import Recipe
     from pipeline.readers import resolve_sources
 
-    loaded = load_recipe(recipe) if recipe else Recipe()
-    run_options = loaded.run_options(format=options.get("input_format"),
-                                     **{k: v for k, v in options.items() if k != "input_format"})
+    loaded = recipe or Recipe()
+    run_options = loaded.run_options(
+        format=options.get("input_format"), **{k: v for k, v in options.items() if k != "input_format"}
+    )
     resolve_sources(inputs, run_options.read)  # a missing path fails here, before any Prefect start
 
     from flows.clean import clean_corpus
@@ -140,14 +186,98 @@ def stats_table(stats: dict[str, Any]) -> Table:
     """The per-step table of a run."""
     from pipeline.report import summary_rows
 
-    table = Table(title=f"{stats['input']} in: {stats['kept']} kept, {stats['removed']} removed, "
-                        f"{stats['quarantined']} quarantined ({stats['seconds']:.1f} s)")
-    for column, justify in (("step", "left"), ("in", "right"), ("kept", "right"),
-                            ("removed (by reason)", "left"), ("seconds", "right")):
+    table = Table(
+        title=f"{stats['input']} in: {stats['kept']} kept, {stats['removed']} removed, "
+        f"{stats['quarantined']} quarantined ({stats['seconds']:.1f} s)"
+    )
+    for column, justify in (
+        ("step", "left"),
+        ("in", "right"),
+        ("kept", "right"),
+        ("removed (by reason)", "left"),
+        ("seconds", "right"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in summary_rows(stats):
         table.add_row(*row)
     return table
+
+
+class Unit(StrEnum):
+    word = "word"
+    char = "char"
+
+
+@app.command()
+def dedup(
+    inputs: Annotated[
+        list[str], typer.Argument(help="Input files or folders (as for `winnow clean`).", show_default=False)
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Run folder to write (as for `winnow clean`).", show_default=False),
+    ],
+    threshold: Annotated[
+        float, typer.Option(min=0.01, max=1.0, help="Jaccard similarity of duplicates.")
+    ] = 0.8,
+    num_perm: Annotated[int, typer.Option(min=8, max=1024, help="MinHash permutations.")] = 128,
+    ngram: Annotated[int, typer.Option(min=1, max=64, help="Tokens per shingle.")] = 5,
+    unit: Annotated[Unit, typer.Option(help="Shingle tokens: words or characters.")] = Unit.word,
+    keep: Annotated[
+        str,
+        typer.Option(
+            help="Which document of a cluster stays: first, longest, or a column name (its highest value)."
+        ),
+    ] = "first",
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            help="Index folder of earlier runs: documents that duplicate anything indexed are removed."
+        ),
+    ] = None,
+    update_index: Annotated[
+        bool, typer.Option("--update-index", help="Add this run's kept documents to the --against index.")
+    ] = False,
+    text_field: Annotated[str | None, typer.Option(help="Field holding the text [default: text].")] = None,
+    id_field: Annotated[str | None, typer.Option(help="Field holding a unique id.")] = None,
+    on_error: Annotated[OnError | None, typer.Option(help="Bad records: fail or quarantine.")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Documents per shard.")] = None,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
+) -> None:
+    """Remove near duplicates: MinHash LSH, candidates verified by exact Jaccard, clusters by scipy."""
+    if update_index and against is None:
+        raise typer.BadParameter("--update-index needs --against INDEX_DIR", param_hint="--update-index")
+    with user_errors():
+        from flows.recipe import Recipe, parse_recipe
+
+        recipe: Recipe = parse_recipe(
+            {
+                "stages": [
+                    {
+                        "type": "minhash_dedup",
+                        "threshold": threshold,
+                        "num_perm": num_perm,
+                        "ngram": ngram,
+                        "unit": unit.value,
+                        "keep": keep,
+                        "index": str(against) if against else None,
+                        "update_index": update_index,
+                    }
+                ]
+            },
+            origin="winnow dedup",
+        )
+        stats = run_clean(
+            inputs,
+            out,
+            recipe=recipe,
+            text_field=text_field,
+            id_field=id_field,
+            on_error=on_error.value if on_error else None,
+            batch_size=batch_size,
+            progress=_show_progress(progress),
+        )
+    print_run(out, stats)
 
 
 @app.command()
@@ -176,7 +306,8 @@ def stats(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo corpus and its run.")] = Path(
-        "demo-output"),
+        "demo-output"
+    ),
     docs: Annotated[int, typer.Option(min=10, help="Documents in the generated corpus.")] = 3000,
     seed: Annotated[int, typer.Option(help="Seed of the corpus generator.")] = 0,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
@@ -203,8 +334,9 @@ def planted_table(run: Path) -> Table:
     kept = pl.scan_parquet(run / "kept" / "*.parquet").select("kind", pl.lit("kept").alias("outcome"))
     frames = [kept]
     if any((run / "removed").glob("*.parquet")):
-        removed = pl.scan_parquet(run / "removed" / "*.parquet", missing_columns="insert",
-                                  extra_columns="ignore")
+        removed = pl.scan_parquet(
+            run / "removed" / "*.parquet", missing_columns="insert", extra_columns="ignore"
+        )
         frames.append(removed.select("kind", pl.col("reason").alias("outcome")))
     counts = pl.concat(frames).group_by("kind", "outcome").len().collect()
     table = Table(title="planted kind -> outcome (quarantined bad records are not in this table)")

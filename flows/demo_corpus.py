@@ -953,8 +953,20 @@ def _junk_navigation(rng: Random) -> str:
         elif kind == 2:
             lines.append(f"Copyright {rng.randint(2003, 2024)} {site}. All rights reserved.")
         else:
-            lines.append(rng.choice(("Skip to content", "Menu", "Log in", "Sign up for our newsletter",
-                                     "Follow us", "Accept cookies", "Back to top", "Show more")))
+            lines.append(
+                rng.choice(
+                    (
+                        "Skip to content",
+                        "Menu",
+                        "Log in",
+                        "Sign up for our newsletter",
+                        "Follow us",
+                        "Accept cookies",
+                        "Back to top",
+                        "Show more",
+                    )
+                )
+            )
     return "\n".join(lines)
 
 

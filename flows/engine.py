@@ -48,8 +48,13 @@ class PrefectEngine:
         def run_item(shard: str) -> R:
             return fn(by_label[shard])
 
-        prefect_task = task(run_item, name=step, task_run_name=f"{step} [{{shard}}]", cache_policy=NO_CACHE,
-                            persist_result=False)
+        prefect_task = task(
+            run_item,
+            name=step,
+            task_run_name=f"{step} [{{shard}}]",
+            cache_policy=NO_CACHE,
+            persist_result=False,
+        )
         progress = _progress
         progress.start(step, len(items))
         try:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from filters.dedup.exact import ExactDedupConfig
+from filters.dedup.minhash import MinHashConfig
 from pipeline.errors import RecipeError
 from pipeline.readers import ReadOptions
 from pipeline.runner import RunOptions
@@ -17,6 +18,7 @@ from pipeline.stage import Stage
 #: stage type -> its typed config; each config's `build()` makes the stage
 STAGE_CONFIGS: dict[str, type[BaseModel]] = {
     "exact_dedup": ExactDedupConfig,
+    "minhash_dedup": MinHashConfig,
 }
 
 
@@ -43,7 +45,7 @@ class OutputSection(BaseModel):
 
 def default_stages() -> list[Any]:
     """The cleaning pipeline used without a recipe: cheap stages that stay fast on millions of documents."""
-    return [ExactDedupConfig()]
+    return [ExactDedupConfig(), MinHashConfig()]
 
 
 class Recipe(BaseModel):
@@ -76,11 +78,18 @@ class Recipe(BaseModel):
             try:
                 typed.append(config.model_validate(stage))
             except ValidationError as error:
-                raise ValidationError.from_exception_data(error.title, [
-                    {"type": item["type"], "loc": (position, *item["loc"]), "input": item["input"],
-                     **({"ctx": item["ctx"]} if "ctx" in item else {})}
-                    for item in error.errors()
-                ]) from None
+                raise ValidationError.from_exception_data(
+                    error.title,
+                    [
+                        {
+                            "type": item["type"],
+                            "loc": (position, *item["loc"]),
+                            "input": item["input"],
+                            **({"ctx": item["ctx"]} if "ctx" in item else {}),
+                        }
+                        for item in error.errors()
+                    ],
+                ) from None
         return typed
 
     def build_stages(self) -> list[Stage]:

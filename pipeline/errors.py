@@ -27,12 +27,16 @@ class InputError(WinnowError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = [part for part in (
-            self.source,
-            f"line {self.line}" if self.line is not None else None,
-            f"row {self.row}" if self.row is not None else None,
-            f"field '{self.field}'" if self.field is not None else None,
-        ) if part]
+        where = [
+            part
+            for part in (
+                self.source,
+                f"line {self.line}" if self.line is not None else None,
+                f"row {self.row}" if self.row is not None else None,
+                f"field '{self.field}'" if self.field is not None else None,
+            )
+            if part
+        ]
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
 

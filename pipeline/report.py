@@ -9,12 +9,25 @@ from typing import Any
 def summary_rows(stats: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     """One row per step: name, documents in, kept, removed (by reason), seconds."""
     read = stats["read"]
-    rows = [("read", str(stats["input"]), str(stats["input"] - stats["quarantined"]),
-             _reasons({"quarantined": stats["quarantined"]} if stats["quarantined"] else {}),
-             f"{read['seconds']:.2f}")]
+    rows = [
+        (
+            "read",
+            str(stats["input"]),
+            str(stats["input"] - stats["quarantined"]),
+            _reasons({"quarantined": stats["quarantined"]} if stats["quarantined"] else {}),
+            f"{read['seconds']:.2f}",
+        )
+    ]
     for stage in stats["stages"]:
-        rows.append((stage["name"], str(stage["input"]), str(stage["kept"]), _reasons(stage["reasons"]),
-                     f"{stage['seconds']:.2f}"))
+        rows.append(
+            (
+                stage["name"],
+                str(stage["input"]),
+                str(stage["kept"]),
+                _reasons(stage["reasons"]),
+                f"{stage['seconds']:.2f}",
+            )
+        )
     return rows
 
 

@@ -113,12 +113,14 @@ def run(
         path.mkdir(parents=True, exist_ok=True)
 
     read = engine.map(
-        "read", partial(read_task, folder=folder, options=options.read, total=len(sources)),
+        "read",
+        partial(read_task, folder=folder, options=options.read, total=len(sources)),
         list(enumerate(sources)),
     )
     shards = [info for result in read for info in result.shards]
     id_check = engine.map(
-        "ids", partial(check_ids_task, folder=folder, shards=shards, sources=sources, options=options.read),
+        "ids",
+        partial(check_ids_task, folder=folder, shards=shards, sources=sources, options=options.read),
         ["all"],
     )[0]
     for result in read:
@@ -131,6 +133,7 @@ def run(
     clashes = {name: f"{name}__input" for name in schema if name in reserved_columns(stages)}
     schema = {clashes.get(name, name): dtype for name, dtype in schema.items()}
     renames = {**output_renames(options.read, list(schema)), **{new: old for old, new in clashes.items()}}
+    layout = ledger_layout(stages)
     stage_stats = []
     current = folder.work / "ingest"
     steps: list[Stage | None] = list(stages) or [None]
@@ -143,9 +146,19 @@ def run(
         if isinstance(stage, CorpusStage):
             decisions = decide_stage(engine, stage, index, folder, current, names, schema, clashes)
         task = partial(
-            shard_task, stage=stage, index=index, folder=folder, source=current, target=target,
-            final=final, schema=schema, clashes=clashes, renames=renames,
-            output_format=options.output_format, decisions=decisions,
+            shard_task,
+            stage=stage,
+            index=index,
+            folder=folder,
+            source=current,
+            target=target,
+            final=final,
+            schema=schema,
+            layout=layout,
+            clashes=clashes,
+            renames=renames,
+            output_format=options.output_format,
+            decisions=decisions,
         )
         results = engine.map(label, task, names)
         stage_stats.append(summarize_stage(label, stage, results, time.perf_counter() - stage_started))
@@ -153,9 +166,12 @@ def run(
             engine.log(stage_line(stage_stats[-1]))
         current = target
 
-    stats = build_stats(folder, sources, read, id_check, stage_stats, options, started_at,
-                        time.perf_counter() - started)
+    stats = build_stats(
+        folder, sources, read, id_check, stage_stats, options, started_at, time.perf_counter() - started
+    )
     check_accounting(stats)
+    for stage in stages:
+        stage.commit()
     folder.stats.write_text(json.dumps(stats, indent=2))
     write_report(folder.root, stats)
     if not options.keep_work:
@@ -182,8 +198,13 @@ def describe_source(source: Source) -> dict[str, Any]:
     if source.path is not None:
         path = Path(source.path).resolve()
         stat = path.stat()
-        return {"label": source.label, "path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                "split": source.split}
+        return {
+            "label": source.label,
+            "path": str(path),
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "split": source.split,
+        }
     fingerprint = getattr(source.dataset, "_fingerprint", None) or repr(source.dataset)
     return {"label": source.label, "dataset": fingerprint, "split": source.split}
 
@@ -214,13 +235,15 @@ def read_task(item: tuple[int, Source], *, folder: RunFolder, options: ReadOptio
             errors.update(error_kind(error) for error in batch.quarantined["error"].to_list())
         if batch.docs.height:
             first = base + documents
-            docs = batch.docs.with_columns(pl.int_range(first, first + batch.docs.height, dtype=pl.Int64)
-                                           .alias(ORDER))
+            docs = batch.docs.with_columns(
+                pl.int_range(first, first + batch.docs.height, dtype=pl.Int64).alias(ORDER)
+            )
             write_frame(docs, shard_path(folder.work / "ingest", name))
             shards.append(ShardInfo(name, docs.height, first, first + docs.height - 1))
             documents += docs.height
-    return ReadResult(source.label, shards, documents, quarantined, dict(errors), warnings,
-                      time.perf_counter() - started)
+    return ReadResult(
+        source.label, shards, documents, quarantined, dict(errors), warnings, time.perf_counter() - started
+    )
 
 
 def error_kind(error: str) -> str:
@@ -263,7 +286,9 @@ def check_ids_task(
         location = {"row" if first[SOURCE] in row_based else "line": first[LINE]}
         raise InputError(
             f"duplicate id '{first[ID]}' (first used at {where(first['first_source'], first['first_line'])})",
-            source=first[SOURCE], field=field_name, **location,
+            source=first[SOURCE],
+            field=field_name,
+            **location,
         )
     for info in shards:
         hits = repeated.filter(pl.col(ORDER).is_between(info.first, info.last))
@@ -280,9 +305,15 @@ def check_ids_task(
             pl.when(~is_row).then(pl.col(LINE)).alias("line"),
             pl.when(is_row).then(pl.col(LINE)).alias("row"),
             pl.lit(field_name).alias("field"),
-            pl.format("duplicate id '{}' (first used at {}, {} {})", pl.col(ID), pl.col("first_source"),
-                      pl.when(pl.col("first_source").is_in(sorted(row_based))).then(pl.lit("row"))
-                      .otherwise(pl.lit("line")), pl.col("first_line")).alias("error"),
+            pl.format(
+                "duplicate id '{}' (first used at {}, {} {})",
+                pl.col(ID),
+                pl.col("first_source"),
+                pl.when(pl.col("first_source").is_in(sorted(row_based)))
+                .then(pl.lit("row"))
+                .otherwise(pl.lit("line")),
+                pl.col("first_line"),
+            ).alias("error"),
         ).with_columns(raw.to_series().alias("raw"))
         write_frame(quarantine, shard_path(folder.quarantine, f"ids-{info.shard}"))
         write_frame(shard.filter(~pl.col(ORDER).is_in(hits[ORDER].implode())), path)
@@ -341,19 +372,31 @@ def _json(value: Any) -> str:
 
 
 def decide_stage(
-    engine: Engine, stage: CorpusStage, index: int, folder: RunFolder, source: Path, names: Sequence[str],
-    schema: dict[str, pl.DataType], clashes: dict[str, str],
+    engine: Engine,
+    stage: CorpusStage,
+    index: int,
+    folder: RunFolder,
+    source: Path,
+    names: Sequence[str],
+    schema: dict[str, pl.DataType],
+    clashes: dict[str, str],
 ) -> Path:
     """Summarize every shard, then decide once; returns the decisions file."""
     work = folder.work / f"{index:02d}-{stage.name}-decide"
-    summarize = partial(summarize_task, stage=stage, source=source, target=work / "summaries", schema=schema,
-                        clashes=clashes)
+    summarize = partial(
+        summarize_task, stage=stage, source=source, target=work / "summaries", schema=schema, clashes=clashes
+    )
     engine.map(f"{stage.name}: summarize", summarize, list(names))
     return engine.map(f"{stage.name}: decide", partial(decide_task, stage=stage, work=work), ["all"])[0]
 
 
 def summarize_task(
-    shard: str, *, stage: CorpusStage, source: Path, target: Path, schema: dict[str, pl.DataType],
+    shard: str,
+    *,
+    stage: CorpusStage,
+    source: Path,
+    target: Path,
+    schema: dict[str, pl.DataType],
     clashes: dict[str, str],
 ) -> int:
     """One shard's summary for a corpus stage."""
@@ -383,6 +426,7 @@ def shard_task(
     target: Path,
     final: bool,
     schema: dict[str, pl.DataType],
+    layout: tuple[dict[str, pl.DataType], dict[str, pl.DataType]],
     clashes: dict[str, str],
     renames: dict[str, str],
     output_format: OutputFormat,
@@ -407,8 +451,10 @@ def shard_task(
     removed = marked.filter(pl.col(REASON).is_not_null())
     details = [c for c in (stage.detail_columns if stage else ()) if c in marked.columns]
     if removed.height:
-        write_frame(ledger_rows(removed, stage.name if stage else "write", details),
-                    folder.removed / f"part-{index:02d}-{stage.name if stage else 'write'}-{shard}.parquet")
+        write_frame(
+            ledger_rows(removed, stage.name if stage else "write", *layout),
+            folder.removed / f"part-{index:02d}-{stage.name if stage else 'write'}-{shard}.parquet",
+        )
     kept = marked.filter(pl.col(REASON).is_null()).drop(REASON, *details)
     if final:
         if kept.height:
@@ -417,15 +463,41 @@ def shard_task(
     else:
         write_frame(kept, shard_path(target, shard))
     reasons = removed[REASON].value_counts().rows() if removed.height else []
-    return ShardResult(shard, batch.height, kept.height, {reason: count for reason, count in reasons},
-                       time.perf_counter() - started)
+    return ShardResult(
+        shard,
+        batch.height,
+        kept.height,
+        {reason: count for reason, count in reasons},
+        time.perf_counter() - started,
+    )
 
 
-def ledger_rows(removed: pl.DataFrame, stage: str, details: Sequence[str]) -> pl.DataFrame:
-    """Removed documents as ledger rows: id, stage, reason, details, where they came from, then the rest."""
-    lead = [ID, STAGE, REASON, *details, "source", "line"]
+def ledger_layout(stages: Sequence[Stage]) -> tuple[dict[str, pl.DataType], dict[str, pl.DataType]]:
+    """Every stage's detail and score columns: each removed/ file carries them all, so its schema is one."""
+    details: dict[str, pl.DataType] = {}
+    scores: dict[str, pl.DataType] = {}
+    for stage in stages:
+        for name, dtype in stage.detail_columns.items():
+            details.setdefault(name, dtype)
+        for name, dtype in stage.score_columns.items():
+            scores.setdefault(name, dtype)
+    return details, scores
+
+
+def ledger_rows(
+    removed: pl.DataFrame, stage: str, details: dict[str, pl.DataType], scores: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    """Removed documents as ledger rows: id, stage, reason, details, where they came from, the document,
+    then the scores; columns of other stages are null, so every part of removed/ has one schema."""
     frame = removed.with_columns(pl.lit(stage).alias(STAGE)).rename({SOURCE: "source", LINE: "line"})
-    return frame.select(lead + [c for c in frame.columns if c not in lead and c != ORDER])
+    typed = {**details, **scores}
+    frame = frame.with_columns(
+        (pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype)).alias(name)
+        for name, dtype in typed.items()
+    )
+    lead = [ID, STAGE, REASON, *details, "source", "line"]
+    rest = [c for c in frame.columns if c not in lead and c not in scores and c != ORDER]
+    return frame.select(lead + rest + list(scores))
 
 
 # ---------------------------------------------------------------- stats
@@ -457,8 +529,14 @@ def stage_line(stats: dict) -> str:
 
 
 def build_stats(
-    folder: RunFolder, sources: Sequence[Source], read: Sequence[ReadResult], id_quarantined: int,
-    stages: list[dict], options: RunOptions, started_at: str, seconds: float,
+    folder: RunFolder,
+    sources: Sequence[Source],
+    read: Sequence[ReadResult],
+    id_quarantined: int,
+    stages: list[dict],
+    options: RunOptions,
+    started_at: str,
+    seconds: float,
 ) -> dict[str, Any]:
     """stats.json: totals counted from the files written, per-stage counts, timings."""
     errors: Counter[str] = Counter()
@@ -476,8 +554,13 @@ def build_stats(
         "stages": stages,
         "read": {
             "sources": [
-                {"source": r.source, "documents": r.documents, "quarantined": r.quarantined,
-                 "seconds": round(r.seconds, 3)} for r in read
+                {
+                    "source": r.source,
+                    "documents": r.documents,
+                    "quarantined": r.quarantined,
+                    "seconds": round(r.seconds, 3),
+                }
+                for r in read
             ],
             "quarantine_errors": dict(errors.most_common()),
             "warnings": [w for r in read for w in r.warnings],

@@ -26,15 +26,18 @@ class Stage(ABC):
 
     #: stage type, as written in recipes and in the `stage` column of `removed/`
     kind: ClassVar[str]
-    #: columns that explain a removal; dropped from kept documents
-    detail_columns: ClassVar[tuple[str, ...]] = ()
-    #: columns this stage adds to every document (scores), kept with the documents
-    score_columns: ClassVar[tuple[str, ...]] = ()
+    #: columns that explain a removal, with their types; dropped from kept documents
+    detail_columns: ClassVar[dict[str, pl.DataType]] = {}
+    #: columns this stage adds to every document (scores), with their types; kept with the documents
+    score_columns: ClassVar[dict[str, pl.DataType]] = {}
 
     @property
     def name(self) -> str:
         """The stage's name in the ledger and the stats."""
         return self.kind
+
+    def commit(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Called once after the whole run succeeded (e.g. to publish an index update)."""
 
 
 class Filter(Stage):

@@ -11,9 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _PREFECT_HOME = tempfile.mkdtemp(prefix="winnow-prefect-")
-for _name, _value in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
-                      ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("PREFECT_HOME", _PREFECT_HOME),
-                      ("PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.3")):
+for _name, _value in (
+    ("HF_HUB_OFFLINE", "1"),
+    ("HF_DATASETS_OFFLINE", "1"),
+    ("TRANSFORMERS_OFFLINE", "1"),
+    ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
+    ("PREFECT_HOME", _PREFECT_HOME),
+    ("PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.3"),
+):
     os.environ.setdefault(_name, _value)
 
 import pytest  # noqa: E402
@@ -55,8 +60,14 @@ def winnow(prefect_server: str) -> Callable[..., CliResult]:
 
     def invoke(*args: str | Path) -> CliResult:
         env = {**os.environ, "PREFECT_API_URL": prefect_server, "COLUMNS": "200"}
-        done = subprocess.run([str(command), *map(str, args)], capture_output=True, text=True, env=env,
-                              timeout=300, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [str(command), *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
         return CliResult(done.returncode, done.stdout + done.stderr)
 
     return invoke

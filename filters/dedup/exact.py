@@ -45,15 +45,16 @@ def exact_duplicates(
     """`frame` with `duplicate_of`: the id of the first row with the same normalised text, null for firsts."""
     keyed = frame.with_columns(*text_hashes(pl.col(text), normalization))
     first = pl.col(id).first().over(KEYS)
-    return keyed.with_columns(pl.when(pl.int_range(pl.len()).over(KEYS) > 0).then(first).alias("duplicate_of")
-                              ).drop(KEYS)
+    return keyed.with_columns(
+        pl.when(pl.int_range(pl.len()).over(KEYS) > 0).then(first).alias("duplicate_of")
+    ).drop(KEYS)
 
 
 class ExactDedup(CorpusStage):
     """Remove documents whose normalised text equals an earlier one's (`reason=exact_duplicate`)."""
 
     kind: ClassVar[str] = "exact_dedup"
-    detail_columns: ClassVar[tuple[str, ...]] = ("duplicate_of",)
+    detail_columns: ClassVar[dict[str, pl.DataType]] = {"duplicate_of": pl.String()}
 
     def __init__(self, normalization: Normalization = DEFAULT) -> None:
         self.normalization = normalization

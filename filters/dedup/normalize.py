@@ -37,6 +37,22 @@ def normalize_expr(text: pl.Expr, config: Normalization = DEFAULT) -> pl.Expr:
     return text
 
 
+def normalize_series(texts: pl.Series, config: Normalization = DEFAULT, *, layout: bool = True) -> pl.Series:
+    """`normalize_expr` over a Series, with Unicode normalisation only where a text is not plain ASCII.
+
+    `layout=False` skips punctuation and whitespace rules (they do not change word tokens).
+    """
+    if config.unicode != "none":
+        mask = texts.str.contains(r"[^\x00-\x7F]").fill_null(False)
+        if mask.any():
+            indices = mask.arg_true()
+            texts = texts.scatter(indices, texts.gather(indices).str.normalize(config.unicode))
+    plain = config.model_copy(update={"unicode": "none"})
+    if not layout:
+        plain = plain.model_copy(update={"punctuation": False, "whitespace": False})
+    return pl.select(normalize_expr(pl.lit(texts), plain)).to_series().alias(texts.name)
+
+
 def normalize(text: str, config: Normalization = DEFAULT) -> str:
     """Normalise one string (the same rules as `normalize_expr`)."""
     return pl.select(normalize_expr(pl.lit(text, pl.String), config)).item()

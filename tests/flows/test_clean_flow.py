@@ -45,7 +45,8 @@ def test_flow_runs_one_task_per_stage_per_shard(tmp_path: Path, prefect_server: 
         shards = ["00000-000000", "00000-000001", "00000-000002", "00001-000000"]
         assert names == sorted(
             ["read [a.jsonl]", "read [b.jsonl]", "ids [all]", "exact_dedup: decide [all]"]
-            + [f"exact_dedup: summarize [{s}]" for s in shards] + [f"exact_dedup [{s}]" for s in shards]
+            + [f"exact_dedup: summarize [{s}]" for s in shards]
+            + [f"exact_dedup [{s}]" for s in shards]
         )
         assert all(run.state.is_completed() for run in tasks)
         artifacts = client.read_artifacts(
@@ -68,8 +69,14 @@ def test_default_is_prefects_temporary_server(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
     winnow = Path(sys.executable).parent / "winnow"
-    done = subprocess.run([str(winnow), "clean", str(data), "--out", str(tmp_path / "out")], env=env,
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [str(winnow), "clean", str(data), "--out", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr
     assert "Starting temporary server" in done.stderr
     assert "3 in: 2 kept, 1 removed, 0 quarantined" in done.stdout

@@ -192,12 +192,15 @@ def test_bad_recipe_stops_before_work(tmp_path: Path, winnow: Winnow) -> None:
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("args", [
-    ["clean", "x.jsonl"],
-    ["clean", "x.jsonl", "--out", "o", "--on-error", "skip"],
-    ["clean", "x.jsonl", "--out", "o", "--batch-size", "0"],
-    ["frobnicate"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["clean", "x.jsonl"],
+        ["clean", "x.jsonl", "--out", "o", "--on-error", "skip"],
+        ["clean", "x.jsonl", "--out", "o", "--batch-size", "0"],
+        ["frobnicate"],
+    ],
+)
 def test_usage_errors_exit_2(args: list[str]) -> None:
     assert runner.invoke(app, args).exit_code == 2
 
@@ -205,8 +208,17 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
 def test_help_explains_every_option() -> None:
     result = runner.invoke(app, ["clean", "--help"], terminal_width=200)
     assert result.exit_code == 0
-    for option in ("--out", "--recipe", "--text-field", "--id-field", "--on-error", "--input-format",
-                   "--output-format", "--batch-size", "--progress"):
+    for option in (
+        "--out",
+        "--recipe",
+        "--text-field",
+        "--id-field",
+        "--on-error",
+        "--input-format",
+        "--output-format",
+        "--batch-size",
+        "--progress",
+    ):
         assert option in result.output
 
 

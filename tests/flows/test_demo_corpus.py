@@ -158,8 +158,15 @@ def test_originals_mutually_distinct(records: list[dict[str, Any]]) -> None:
 def test_junk_kinds(records: list[dict[str, Any]]) -> None:
     junk = by_kind(records, "junk")
     topics = Counter(r["topic"] for r in junk)
-    expected = {"char_soup", "repeated_line", "navigation", "number_list", "short_fragment", "keyword_spam",
-                "pseudo_foreign"}
+    expected = {
+        "char_soup",
+        "repeated_line",
+        "navigation",
+        "number_list",
+        "short_fragment",
+        "keyword_spam",
+        "pseudo_foreign",
+    }
     assert set(topics) == expected
     for r in junk:
         if r["topic"] == "short_fragment":

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from filters.dedup.exact import ExactDedup
+from filters.dedup.minhash import MinHashDedup
 from flows.recipe import Recipe, load_recipe, parse_recipe
 from pipeline.errors import RecipeError
 
@@ -13,13 +14,17 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_default_recipe_is_exact_dedup() -> None:
+def test_default_recipe_is_exact_then_near_dedup() -> None:
     stages = Recipe().build_stages()
-    assert [type(s) for s in stages] == [ExactDedup]
+    assert [type(s) for s in stages] == [ExactDedup, MinHashDedup]
+    assert stages[1].config.threshold == 0.8 and stages[1].config.band_rows() == (16, 8)
 
 
 def test_recipe_sets_stage_parameters_and_read_options(tmp_path: Path) -> None:
-    recipe = load_recipe(write(tmp_path, """
+    recipe = load_recipe(
+        write(
+            tmp_path,
+            """
 [read]
 text_field = "body"
 on_error = "fail"
@@ -30,7 +35,9 @@ format = "jsonl"
 [[stages]]
 type = "exact_dedup"
 normalization = { lowercase = false, unicode = "none" }
-"""))
+""",
+        )
+    )
     options = recipe.run_options(on_error=None)
     assert options.read.text_field == "body" and options.read.on_error == "fail"
     assert options.output_format == "jsonl"
@@ -44,10 +51,16 @@ normalization = { lowercase = false, unicode = "none" }
         ("[read]\ntext_feild = 'x'\n", "read.text_feild: Extra inputs are not permitted"),
         ("[read]\nbatch_size = 0\n", "read.batch_size: Input should be greater than or equal to 1"),
         ("[[stages]]\ntype = 'exact_dedup'\nlowercase = true\n", "stages.0.lowercase: Extra inputs"),
-        ("[[stages]]\ntype = 'teleport'\n", "stage 1: unknown type 'teleport' (one of: exact_dedup)"),
+        (
+            "[[stages]]\ntype = 'teleport'\n",
+            "stage 1: unknown type 'teleport' (one of: exact_dedup, minhash_dedup)",
+        ),
         ("[[stages]]\nnormalization = {}\n", "stage 1 needs a 'type'"),
         ("[output]\nformat = 'xml'\n", "output.format: Input should be 'parquet' or 'jsonl'"),
         ("stages = [", "not valid TOML"),
+        ("[[stages]]\ntype = 'minhash_dedup'\nthreshold = 1.5\n", "stages.0.threshold: Input should be less"),
+        ("[[stages]]\ntype = 'minhash_dedup'\nbands = 20\nrows = 10\n", "exceeds num_perm = 128"),
+        ("[[stages]]\ntype = 'minhash_dedup'\nupdate_index = true\n", "update_index needs an index folder"),
     ],
 )
 def test_bad_recipe_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:

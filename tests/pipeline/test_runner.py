@@ -1,5 +1,6 @@
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import orjson
 import polars as pl
@@ -33,15 +34,18 @@ def options(**read: object) -> RunOptions:
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    return write_jsonl(tmp_path / "docs.jsonl", [
-        {"id": "a", "text": "The first document.", "lang": "en"},
-        {"id": "b", "text": "A second one.", "lang": "en"},
-        {"id": "c", "text": "the  FIRST document.", "lang": "en"},
-        "{not json",
-        {"id": "d", "text": None},
-        {"id": "e", "text": "A second one.", "lang": "de", "extra": [1, 2]},
-        {"id": "f", "text": "Unique text here."},
-    ])
+    return write_jsonl(
+        tmp_path / "docs.jsonl",
+        [
+            {"id": "a", "text": "The first document.", "lang": "en"},
+            {"id": "b", "text": "A second one.", "lang": "en"},
+            {"id": "c", "text": "the  FIRST document.", "lang": "en"},
+            "{not json",
+            {"id": "d", "text": None},
+            {"id": "e", "text": "A second one.", "lang": "de", "extra": [1, 2]},
+            {"id": "f", "text": "Unique text here."},
+        ],
+    )
 
 
 def test_every_document_is_accounted_for(tmp_path: Path, corpus: Path) -> None:
@@ -75,10 +79,13 @@ def test_results_do_not_depend_on_batch_size(tmp_path: Path, corpus: Path) -> No
 
 
 def test_field_names_are_restored_in_kept(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "in.jsonl", [
-        {"url": "u1", "id": 7, "content": "alpha text"},
-        {"url": "u2", "id": 8, "content": "beta text"},
-    ])
+    path = write_jsonl(
+        tmp_path / "in.jsonl",
+        [
+            {"url": "u1", "id": 7, "content": "alpha text"},
+            {"url": "u2", "id": 8, "content": "beta text"},
+        ],
+    )
     run([path], tmp_path / "out", [], options(text_field="content", id_field="url"))
     kept = read_all(tmp_path / "out" / "kept")
     assert sorted(kept.columns) == ["content", "id", "url"]
@@ -98,9 +105,14 @@ def test_schemas_of_different_inputs_are_unified(tmp_path: Path) -> None:
 
 
 def test_duplicate_ids_are_quarantined_after_the_first(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "ids.jsonl", [
-        {"id": "x", "text": "first"}, {"id": "y", "text": "second"}, {"id": "x", "text": "third"},
-    ])
+    path = write_jsonl(
+        tmp_path / "ids.jsonl",
+        [
+            {"id": "x", "text": "first"},
+            {"id": "y", "text": "second"},
+            {"id": "x", "text": "third"},
+        ],
+    )
     result = run([path], tmp_path / "out", [], options(batch_size=2))
     assert read_all(tmp_path / "out" / "kept")["text"].to_list() == ["first", "second"]
     quarantine = read_all(tmp_path / "out" / "quarantine")
@@ -122,16 +134,21 @@ def test_duplicate_ids_fail_with_location(tmp_path: Path) -> None:
 def test_jsonl_output_and_filter_stage_with_details(tmp_path: Path, corpus: Path) -> None:
     class Short(Filter):
         kind = "short"
-        detail_columns = ("length",)
+        detail_columns: ClassVar[dict[str, pl.DataType]] = {"length": pl.UInt32()}
 
         def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
             length = pl.col(TEXT).str.len_chars()
-            return batch.with_columns(length.alias("length"),
-                                      pl.when(length < 15).then(pl.lit("too_short")).alias("reason"))
+            return batch.with_columns(
+                length.alias("length"), pl.when(length < 15).then(pl.lit("too_short")).alias("reason")
+            )
 
     no_digits = FunctionFilter("no_f", lambda batch: pl.when(pl.col("id") == "f").then(pl.lit("is_f")))
-    result = run([corpus], tmp_path / "out", [Short(), no_digits],
-                 RunOptions(read=ReadOptions(), output_format="jsonl"))
+    result = run(
+        [corpus],
+        tmp_path / "out",
+        [Short(), no_digits],
+        RunOptions(read=ReadOptions(), output_format="jsonl"),
+    )
     kept = read_all(tmp_path / "out" / "kept")
     assert list((tmp_path / "out" / "kept").glob("*.jsonl"))
     assert kept["id"].to_list() == ["a", "c"]

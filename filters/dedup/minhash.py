@@ -1,0 +1,411 @@
+"""Near-duplicate removal with MinHash LSH, verified by exact Jaccard, clustered with scipy.
+
+Steps (each its own module): shingles (`shingles`), MinHash signatures and band keys (`signatures`),
+candidate pairs from shared band keys (`lsh`), exact Jaccard of every candidate pair (`verify`), connected
+components and the keep policy (`clusters`), and an optional index of earlier runs (`index`).
+
+Library use: `near_duplicates(frame)` adds `duplicate_of`, `cluster_id` and `similarity`.
+Pipeline use: the `MinHashDedup` corpus stage (`type = "minhash_dedup"` in a recipe, `winnow dedup`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from filters.dedup.clusters import resolve
+from filters.dedup.datasketch_compat import datasketch_signatures
+from filters.dedup.index import DedupIndex
+from filters.dedup.lsh import candidate_pairs, index_pairs
+from filters.dedup.normalize import DEFAULT, Normalization
+from filters.dedup.shingles import shingle_hashes, tokens
+from filters.dedup.signatures import band_keys, band_parameters, band_table, signatures
+from filters.dedup.verify import jaccard
+from pipeline.batch import ID, ORDER, REASON, TEXT
+from pipeline.errors import InputError
+from pipeline.stage import CorpusStage
+
+REASON_NEAR = "near_duplicate"
+
+
+class MinHashConfig(BaseModel):
+    """Parameters of MinHash near-duplicate removal (recipe table `type = "minhash_dedup"`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["minhash_dedup"] = "minhash_dedup"
+    threshold: float = Field(0.8, gt=0.0, le=1.0, description="Jaccard similarity that makes a duplicate")
+    num_perm: int = Field(128, ge=8, le=1024)
+    ngram: int = Field(5, ge=1, le=64)
+    unit: Literal["word", "char"] = "word"
+    normalization: Normalization = DEFAULT
+    seed: int = Field(1, ge=0)
+    scheme: Literal["winnow", "datasketch"] = Field(
+        "winnow",
+        description="signature values: winnow's (fast) or datasketch.MinHash's own (sha1), to query an "
+        "existing datasketch MinHashLSH",
+    )
+    bands: int | None = Field(None, ge=1)
+    rows: int | None = Field(None, ge=1)
+    # candidates are verified exactly, so a false positive costs only time: weigh false negatives more
+    false_positive_weight: float = Field(0.05, ge=0.0, le=1.0)
+    false_negative_weight: float = Field(0.95, ge=0.0, le=1.0)
+    verify: bool = Field(
+        True, description="check candidate pairs by exact Jaccard (else: signature estimate)"
+    )
+    keep: str = Field("first", min_length=1, description="first, longest, or a column: its highest value")
+    index: Path | None = Field(None, description="index folder of earlier runs to deduplicate against")
+    update_index: bool = False
+
+    @model_validator(mode="after")
+    def _bands_and_rows(self) -> MinHashConfig:
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("give both bands and rows, or neither")
+        if self.bands is not None and self.rows is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+        if self.update_index and self.index is None:
+            raise ValueError("update_index needs an index folder")
+        return self
+
+    def band_rows(self) -> tuple[int, int]:
+        """(bands, rows): as given, or datasketch's optimum for the threshold and weights."""
+        if self.bands is not None and self.rows is not None:
+            return self.bands, self.rows
+        return band_parameters(
+            self.threshold, self.num_perm, self.false_positive_weight, self.false_negative_weight
+        )
+
+    def index_params(self) -> dict:
+        """What an index must share with this run."""
+        bands, rows = self.band_rows()
+        return {
+            "num_perm": self.num_perm,
+            "seed": self.seed,
+            "scheme": self.scheme,
+            "bands": bands,
+            "rows": rows,
+            "ngram": self.ngram,
+            "unit": self.unit,
+            "normalization": self.normalization.model_dump(),
+        }
+
+    def build(self) -> MinHashDedup:
+        return MinHashDedup(self)
+
+
+def hash_check(config: MinHashConfig) -> str:
+    """A fingerprint of the shingle hash: indexes built by another implementation are refused."""
+    _, hashes = shingle_hashes(
+        pl.Series(["winnow index check: the quick brown fox 1987"]),
+        ngram=config.ngram,
+        unit=config.unit,
+        normalization=config.normalization,
+    )
+    return ",".join(str(h) for h in hashes[:4])
+
+
+def minhash_signatures(texts: pl.Series, config: MinHashConfig | None = None) -> np.ndarray:
+    """(n, num_perm) uint32 MinHash signatures of `texts` (all 0xFFFFFFFF for a text without tokens).
+
+    With `scheme="datasketch"` they equal `datasketch.MinHash(num_perm, seed)` updated with each of
+    `shingle_strings(text)` as UTF-8, so `to_lean_minhash` objects can query a datasketch `MinHashLSH`.
+    """
+    config = config or MinHashConfig()
+    doc_index, hashes = shingle_hashes(
+        texts, ngram=config.ngram, unit=config.unit, normalization=config.normalization
+    )
+    return _signatures(texts, doc_index, hashes, config)
+
+
+def _signatures(
+    texts: pl.Series, doc_index: np.ndarray, hashes: np.ndarray, config: MinHashConfig
+) -> np.ndarray:
+    if config.scheme == "winnow":
+        return signatures(doc_index, hashes, len(texts), config.num_perm, config.seed)
+    n = config.ngram
+    shingles = [
+        [" ".join(words)]
+        if len(words) < n
+        else [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+        for words in tokens(texts, config.unit, config.normalization).to_list()
+    ]
+    shingles = [s if s != [""] else [] for s in shingles]
+    return datasketch_signatures(shingles, config.num_perm, config.seed).astype(np.uint32)
+
+
+def _rank(values: pl.DataFrame, keep: str) -> pl.Expr:
+    """Lower rank is kept first: input order, longest text, or highest column value."""
+    if keep == "first":
+        return pl.lit(0.0)
+    if keep == "longest":
+        return -pl.col("length").cast(pl.Float64)
+    return (-pl.col("score").cast(pl.Float64)).fill_null(float("inf")).fill_nan(float("inf"))
+
+
+def _keep_values(batch: pl.DataFrame, keep: str, text: str) -> pl.DataFrame:
+    if keep in ("first", "longest"):
+        return batch.select(pl.col(text).str.len_chars().alias("length"))
+    if keep not in batch.columns:
+        raise InputError(
+            f"keep column '{keep}' is not in the documents (columns: {', '.join(batch.columns)})", field=keep
+        )
+    return batch.select(pl.col(keep).alias("score"))
+
+
+def find_duplicates(
+    config: MinHashConfig,
+    bands: pl.DataFrame,
+    shingles_of: Callable[[pl.Series], pl.DataFrame],
+    rank_of: Callable[[pl.Series], pl.DataFrame],
+    estimate: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    index: DedupIndex | None = None,
+) -> pl.DataFrame:
+    """Removals (`doc`, `duplicate_of`, `similarity`, `cluster`) among documents numbered by `order`.
+
+    `bands`: `order`, `band`, `key`. `shingles_of(orders)` gives their shingle sets (`doc`, `h`);
+    `rank_of(orders)` gives `doc`, `rank`. Index documents appear as negative numbers: -(row + 1).
+    """
+    pairs = candidate_pairs(bands)
+    if config.verify:
+        docs = pl.concat([pairs["a"], pairs["b"]]).unique()
+        scored = jaccard(pairs, shingles_of(docs))
+    else:
+        assert estimate is not None
+        scored = estimate(pairs)
+    edges = [scored.filter(pl.col("similarity") >= config.threshold)]
+    pinned = None
+    if index is not None and (index_bands := index.bands()) is not None:
+        old = index_pairs(bands, index_bands)
+        if not old.is_empty():
+            stored = index.docs(old["b"].unique())
+            right = (
+                stored.select(pl.col("row").alias("doc"), pl.col("shingles").alias("h"))
+                .explode("h")
+                .drop_nulls()
+                .unique()
+            )
+            new = shingles_of(old["a"].unique())
+            matched = jaccard(old, new, right).filter(pl.col("similarity") >= config.threshold)
+            edges.append(matched.with_columns(-(pl.col("b") + 1)))
+            pinned = -(stored["row"] + 1)
+    all_edges = pl.concat(edges)
+    if all_edges.is_empty():
+        return resolve(all_edges, pl.DataFrame(schema={"doc": pl.Int64, "rank": pl.Float64}))
+    docs = pl.concat([all_edges["a"], all_edges["b"]]).unique()
+    ranks = pl.concat(
+        [rank_of(docs.filter(docs >= 0)), pl.DataFrame({"doc": docs.filter(docs < 0), "rank": -1.0})],
+        how="vertical_relaxed",
+    )
+    return resolve(all_edges, ranks, pinned)
+
+
+def near_duplicates(
+    frame: pl.DataFrame, config: MinHashConfig | None = None, *, text: str = TEXT, id: str = ID
+) -> pl.DataFrame:
+    """`frame` plus `duplicate_of` (id of the kept near duplicate), `cluster_id` and `similarity`."""
+    config = config or MinHashConfig()
+    n = frame.height
+    doc_index, hashes = shingle_hashes(
+        frame[text], ngram=config.ngram, unit=config.unit, normalization=config.normalization
+    )
+    sigs = _signatures(frame[text], doc_index, hashes, config)
+    bands, rows = config.band_rows()
+    usable = np.bincount(doc_index, minlength=n) > 0
+    table = band_table(np.arange(n, dtype=np.int64), band_keys(sigs, bands, rows), usable)
+    shingles = pl.DataFrame({"doc": doc_index, "h": hashes})
+    values = (
+        _keep_values(frame, config.keep, text)
+        .with_row_index("doc")
+        .with_columns(pl.col("doc").cast(pl.Int64))
+    )
+    ranked = values.select("doc", _rank(values, config.keep).alias("rank"))
+
+    def shingles_of(docs: pl.Series) -> pl.DataFrame:
+        return shingles.filter(pl.col("doc").is_in(docs.implode())).unique()
+
+    def rank_of(docs: pl.Series) -> pl.DataFrame:
+        return ranked.filter(pl.col("doc").is_in(docs.implode()))
+
+    def estimate(pairs: pl.DataFrame) -> pl.DataFrame:
+        a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+        return pairs.with_columns(pl.Series("similarity", (sigs[a] == sigs[b]).mean(axis=1)))
+
+    index = DedupIndex(config.index, config.index_params(), hash_check(config)) if config.index else None
+    removed = find_duplicates(config, table, shingles_of, rank_of, estimate, index)
+    ids = frame[id].cast(pl.String)
+    names = _names(ids, index, removed)
+    details = (
+        removed.join(names.rename({"doc": "duplicate_of", "name": "of"}), on="duplicate_of", how="left")
+        .join(names.rename({"doc": "cluster", "name": "cluster_name"}), on="cluster", how="left")
+        .select(
+            "doc",
+            pl.col("of").alias("duplicate_of"),
+            pl.col("cluster_name").alias("cluster_id"),
+            "similarity",
+        )
+    )
+    out = frame.with_row_index("__doc").with_columns(pl.col("__doc").cast(pl.Int64))
+    out = out.join(details.rename({"doc": "__doc"}), on="__doc", how="left", maintain_order="left")
+    if config.update_index and index is not None:
+        kept = out.filter(pl.col("duplicate_of").is_null())["__doc"]
+        _stage_in_index(index, kept, ids, shingles, table)
+        index.commit()
+    return out.drop("__doc")
+
+
+def _names(ids: pl.Series, index: DedupIndex | None, removed: pl.DataFrame) -> pl.DataFrame:
+    """`doc` -> `name` (id) for documents of this batch and the index rows that `removed` refers to."""
+    names = pl.DataFrame({"doc": np.arange(len(ids), dtype=np.int64), "name": ids})
+    negative = pl.concat([removed["duplicate_of"], removed["cluster"]]).unique()
+    negative = negative.filter(negative < 0)
+    if index is not None and len(negative):
+        stored = index.docs(-negative - 1).select(
+            (-pl.col("row") - 1).alias("doc"), pl.col("id").alias("name")
+        )
+        names = pl.concat([names, stored])
+    return names
+
+
+def _stage_in_index(
+    index: DedupIndex, kept: pl.Series, ids: pl.Series, shingles: pl.DataFrame, table: pl.DataFrame
+) -> None:
+    """Stage kept documents (`kept`: their numbers) with their shingle sets and band keys."""
+    sets = (
+        shingles.filter(pl.col("doc").is_in(kept.implode()))
+        .unique()
+        .sort("doc", "h")
+        .group_by("doc", maintain_order=True)
+        .agg(pl.col("h").alias("shingles"))
+    )
+    docs = pl.DataFrame({"order": kept.cast(pl.Int64), "id": ids.gather(kept)}).join(
+        sets.rename({"doc": "order"}), on="order", how="left"
+    )
+    index.stage(docs.select("order", "id", "shingles"), table.filter(pl.col("order").is_in(kept.implode())))
+
+
+def _list_column(name: str, doc_index: np.ndarray, values: np.ndarray, n: int) -> pl.Series:
+    """A list column of `values` grouped by `doc_index` (sorted) for documents 0..n-1."""
+    offsets = np.r_[0, np.cumsum(np.bincount(doc_index, minlength=n))].astype(np.int64)
+    array = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
+    return pl.Series(name, array)
+
+
+class MinHashDedup(CorpusStage):
+    """Remove near duplicates (`reason=near_duplicate`) across the whole corpus and, optionally, an index."""
+
+    kind: ClassVar[str] = "minhash_dedup"
+    detail_columns: ClassVar[dict[str, pl.DataType]] = {
+        "duplicate_of": pl.String(),
+        "cluster_id": pl.String(),
+        "similarity": pl.Float64(),
+    }
+
+    def __init__(self, config: MinHashConfig | None = None) -> None:
+        self.config = config or MinHashConfig()
+
+    def __repr__(self) -> str:
+        return f"MinHashDedup({self.config!r})"
+
+    def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
+        config = self.config
+        n = batch.height
+        doc_index, hashes = shingle_hashes(
+            batch[TEXT], ngram=config.ngram, unit=config.unit, normalization=config.normalization
+        )
+        sigs = _signatures(batch[TEXT], doc_index, hashes, config)
+        bands, rows = config.band_rows()
+        values = _keep_values(batch, config.keep, TEXT)
+        columns = [
+            batch[ORDER],
+            batch[ID],
+            values.with_columns(_rank(values, config.keep).alias("rank"))["rank"],
+            pl.Series("usable", np.bincount(doc_index, minlength=n) > 0),
+            pl.Series("keys", band_keys(sigs, bands, rows)),
+            _list_column("shingles", doc_index, hashes, n),
+        ]
+        if not config.verify:
+            columns.append(pl.Series("signature", sigs))
+        return pl.DataFrame(columns)
+
+    def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
+        config = self.config
+        usable = summaries.filter(pl.col("usable")).select(ORDER, "keys").collect()
+        keys = usable["keys"].to_numpy()
+        bands = band_table(
+            usable[ORDER].to_numpy(), keys.reshape(len(usable), -1), np.ones(len(usable), bool)
+        )
+
+        def shingles_of(docs: pl.Series) -> pl.DataFrame:
+            chosen = summaries.filter(pl.col(ORDER).is_in(docs.implode())).select(ORDER, "shingles")
+            return chosen.explode("shingles").rename({ORDER: "doc", "shingles": "h"}).unique().collect()
+
+        def rank_of(docs: pl.Series) -> pl.DataFrame:
+            chosen = summaries.filter(pl.col(ORDER).is_in(docs.implode()))
+            return chosen.select(pl.col(ORDER).alias("doc"), "rank").collect()
+
+        def estimate(pairs: pl.DataFrame) -> pl.DataFrame:
+            docs = pl.concat([pairs["a"], pairs["b"]]).unique()
+            sigs = summaries.filter(pl.col(ORDER).is_in(docs.implode())).select(ORDER, "signature").collect()
+            position = {order: i for i, order in enumerate(sigs[ORDER].to_list())}
+            matrix = sigs["signature"].to_numpy()
+            a = np.array([position[x] for x in pairs["a"].to_list()], dtype=np.int64)
+            b = np.array([position[x] for x in pairs["b"].to_list()], dtype=np.int64)
+            similarity = (matrix[a] == matrix[b]).mean(axis=1) if len(a) else np.empty(0)
+            return pairs.with_columns(pl.Series("similarity", similarity))
+
+        index = self._index()
+        removed = find_duplicates(config, bands, shingles_of, rank_of, estimate, index)
+        referenced = pl.concat([removed["duplicate_of"], removed["cluster"]]).unique()
+        names = (
+            summaries.filter(pl.col(ORDER).is_in(referenced.implode()))
+            .select(pl.col(ORDER).alias("doc"), pl.col(ID).alias("name"))
+            .collect()
+        )
+        negative = referenced.filter(referenced < 0)
+        if index is not None and len(negative):
+            stored = index.docs(-negative - 1)
+            names = pl.concat(
+                [names, stored.select((-pl.col("row") - 1).alias("doc"), pl.col("id").alias("name"))]
+            )
+        decisions = (
+            removed.join(names.rename({"doc": "duplicate_of", "name": "of"}), on="duplicate_of", how="left")
+            .join(names.rename({"doc": "cluster", "name": "cluster_name"}), on="cluster", how="left")
+            .select(
+                pl.col("doc").alias(ORDER),
+                pl.lit(REASON_NEAR).alias(REASON),
+                pl.col("of").alias("duplicate_of"),
+                pl.col("cluster_name").alias("cluster_id"),
+                "similarity",
+            )
+            .sort(ORDER)
+        )
+        if config.update_index and index is not None:
+            kept = summaries.join(decisions.lazy().select(ORDER), on=ORDER, how="anti")
+            docs = (
+                kept.select(
+                    pl.col(ORDER).alias("order"),
+                    pl.col(ID).alias("id"),
+                    pl.col("shingles").list.unique().list.sort(),
+                )
+                .sort("order")
+                .collect()
+            )
+            index.stage(docs, bands.filter(pl.col("order").is_in(docs["order"].implode())))
+        return decisions
+
+    def _index(self) -> DedupIndex | None:
+        if self.config.index is None:
+            return None
+        return DedupIndex(self.config.index, self.config.index_params(), hash_check(self.config))
+
+    def commit(self) -> None:
+        """After the run succeeded: add this run's kept documents to the index (with update_index)."""
+        index = self._index()
+        if index is not None and self.config.update_index:
+            index.commit()
