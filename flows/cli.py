@@ -125,6 +125,12 @@ def clean(
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress bars [default: when stderr is a terminal]."),
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Run the shard tasks on a local Dask cluster of N processes.")
+    ] = None,
+    dask_address: Annotated[
+        str | None, typer.Option(help="Run the shard tasks on an existing Dask cluster (tcp://HOST:PORT).")
+    ] = None,
 ) -> None:
     """Clean a corpus: every document ends up kept, removed (with stage and reason) or quarantined."""
     with user_errors():
@@ -142,12 +148,21 @@ def clean(
             output_format=output_format.value if output_format else None,
             batch_size=batch_size,
             progress=_show_progress(progress),
+            workers=workers,
+            dask_address=dask_address,
         )
     print_run(out, stats)
 
 
 def run_clean(
-    inputs: list[str], out: Path, *, recipe: Any = None, progress: bool = False, **options: Any
+    inputs: list[str],
+    out: Path,
+    *,
+    recipe: Any = None,
+    progress: bool = False,
+    dask_address: str | None = None,
+    workers: int | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
     """Validate everything that can be checked up front, then run the `clean_corpus` flow."""
     from flows.recipe import Recipe
@@ -160,13 +175,15 @@ def run_clean(
     resolve_sources(inputs, run_options.read)  # a missing path fails here, before any Prefect start
 
     from flows.clean import clean_corpus
-    from flows.engine import hide_user_error_tracebacks, showing_progress
+    from flows.engine import hide_user_error_tracebacks, showing_progress, task_runner
     from flows.progress import RichProgress
 
     hide_user_error_tracebacks()
+    runner = task_runner(dask_address, workers)
+    flow = clean_corpus.with_options(task_runner=runner) if runner else clean_corpus
     display = RichProgress() if progress else contextlib.nullcontext()
     with display as bars, showing_progress(bars) if bars else contextlib.nullcontext():
-        return clean_corpus(inputs=[str(i) for i in inputs], out=str(out), recipe=loaded, **options)
+        return flow(inputs=[str(i) for i in inputs], out=str(out), recipe=loaded, **options)
 
 
 def print_run(out: Path, stats: dict[str, Any]) -> None:
@@ -243,6 +260,12 @@ def dedup(
     on_error: Annotated[OnError | None, typer.Option(help="Bad records: fail or quarantine.")] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Documents per shard.")] = None,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Run the shard tasks on a local Dask cluster of N processes.")
+    ] = None,
+    dask_address: Annotated[
+        str | None, typer.Option(help="Run the shard tasks on an existing Dask cluster (tcp://HOST:PORT).")
+    ] = None,
 ) -> None:
     """Remove near duplicates: MinHash LSH, candidates verified by exact Jaccard, clusters by scipy."""
     if update_index and against is None:
@@ -276,6 +299,8 @@ def dedup(
             on_error=on_error.value if on_error else None,
             batch_size=batch_size,
             progress=_show_progress(progress),
+            workers=workers,
+            dask_address=dask_address,
         )
     print_run(out, stats)
 

@@ -69,6 +69,25 @@ class PrefectEngine:
         get_run_logger().info(message)
 
 
+def task_runner(dask_address: str | None = None, workers: int | None = None) -> Any:
+    """prefect-dask's DaskTaskRunner on an existing cluster (`dask_address`) or a local one of `workers`
+    processes; None keeps Prefect's default thread pool."""
+    if not dask_address and not (workers and workers > 1):
+        return None
+    from prefect_dask import DaskTaskRunner
+
+    if dask_address:
+        return DaskTaskRunner(address=dask_address)
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        }
+    )
+
+
 class _HideUserErrorTracebacks(logging.Filter):
     """Keep the message of a WinnowError (bad input, bad recipe) but not its traceback on the console."""
 

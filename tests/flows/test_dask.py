@@ -1,0 +1,31 @@
+"""The clean flow on a local Dask cluster (prefect-dask, 2 worker processes) equals the in-process run."""
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from tests.conftest import CliResult
+
+
+def test_dask_workers_give_the_same_result(tmp_path: Path, winnow: Callable[..., CliResult]) -> None:
+    rng = random.Random(4)
+    words = [f"w{i}" for i in range(2000)]
+    texts = [" ".join(rng.choice(words) for _ in range(120)) for _ in range(60)]
+    texts += [t.upper() for t in texts[:5]] + [t.replace(t.split()[3], "x", 1) for t in texts[5:10]]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(orjson.dumps({"text": t}).decode() + "\n" for t in texts))
+    common = ("clean", path, "--batch-size", "9")
+    local = winnow(*common, "--out", tmp_path / "local")
+    dask = winnow(*common, "--out", tmp_path / "dask", "--workers", "2")
+    assert local.exit_code == 0 and dask.exit_code == 0, dask.output
+    kept = [pl.read_parquet(tmp_path / run / "kept")["id"].to_list() for run in ("local", "dask")]
+    assert kept[0] == kept[1] and len(kept[0]) == 60
+    removed = [pl.read_parquet(tmp_path / run / "removed").sort("id") for run in ("local", "dask")]
+    assert (
+        removed[0]
+        .select("id", "reason", "duplicate_of")
+        .equals(removed[1].select("id", "reason", "duplicate_of"))
+    )
