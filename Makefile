@@ -59,4 +59,4 @@ lock: install
 	rm constraints.tmp
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) .venv-bench demo-output .pytest_cache

@@ -128,19 +128,28 @@ def query_then_insert(ids: list[str], texts: list[str], sketch: Callable, lsh) -
 # ------------------------------------------------------------------ one method each
 
 
-def run_winnow() -> tuple[Removed, str]:
+# Each `prepare_*` imports its library and reads the corpus (not timed), then returns the timed job:
+# raw texts in memory -> removed documents with what they duplicate.
+Job = Callable[[], Removed]
+
+
+def prepare_winnow() -> tuple[Job, str]:
     import polars as pl
 
     from filters.dedup.minhash import MinHashConfig, near_duplicates
 
     config = MinHashConfig(threshold=THRESHOLD, num_perm=NUM_PERM, ngram=NGRAM)
-    out = near_duplicates(read_reuters(), config)
-    removed = out.filter(pl.col("duplicate_of").is_not_null())
+    frame = read_reuters()
     bands, rows = config.band_rows()
-    return dict(zip(removed["id"], removed["duplicate_of"], strict=True)), f"{bands} bands x {rows} rows"
+
+    def job() -> Removed:
+        removed = near_duplicates(frame, config).filter(pl.col("duplicate_of").is_not_null())
+        return dict(zip(removed["id"], removed["duplicate_of"], strict=True))
+
+    return job, f"{bands} bands x {rows} rows"
 
 
-def run_datasketch() -> tuple[Removed, str]:
+def prepare_datasketch() -> tuple[Job, str]:
     from datasketch import MinHash, MinHashLSH
 
     frame = read_reuters()
@@ -151,11 +160,11 @@ def run_datasketch() -> tuple[Removed, str]:
         minhash.update_batch([shingle.encode("utf-8") for shingle in shingles(text)])
         return minhash
 
-    removed = query_then_insert(frame["id"].to_list(), frame["text"].to_list(), sketch, lsh)
-    return removed, f"{lsh.b} bands x {lsh.r} rows"
+    ids, texts = frame["id"].to_list(), frame["text"].to_list()
+    return (lambda: query_then_insert(ids, texts, sketch, lsh)), f"{lsh.b} bands x {lsh.r} rows"
 
 
-def run_rensa(bands: int | None = None) -> tuple[Removed, str]:
+def prepare_rensa(bands: int | None = None) -> tuple[Job, str]:
     from rensa import RMinHash, RMinHashLSH
 
     frame = read_reuters()
@@ -170,11 +179,11 @@ def run_rensa(bands: int | None = None) -> tuple[Removed, str]:
         minhash.update(list(shingles(text)))
         return minhash
 
-    removed = query_then_insert(frame["id"].to_list(), frame["text"].to_list(), sketch, lsh)
-    return removed, f"{bands} bands x {rows} rows"
+    ids, texts = frame["id"].to_list(), frame["text"].to_list()
+    return (lambda: query_then_insert(ids, texts, sketch, lsh)), f"{bands} bands x {rows} rows"
 
 
-def run_datatrove() -> tuple[Removed, str]:
+def prepare_datatrove() -> tuple[Job, str]:
     import numpy as np
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.minhash import (
@@ -209,30 +218,41 @@ def run_datatrove() -> tuple[Removed, str]:
         hashes_per_bucket=rows,
         hash_config=HashConfig(precision=64, hash_fc="sha1"),
     )
-    with tempfile.TemporaryDirectory(prefix="winnow-datatrove-") as tmp:
-        work = Path(tmp)
-        sigs, buckets, remove = (str(work / name) for name in ("sigs", "buckets", "remove"))
-        reader = JsonlReader(str(REUTERS.parent), glob_pattern=REUTERS.name)
-        # workers=1: every task runs in this process, so its VmHWM is the pipeline's peak memory
-        signatures = MinhashDedupSignature(sigs, config, language=SplitTokenizer())
-        for name, pipeline, tasks in (
-            ("signatures", [reader, signatures], 1),
-            ("buckets", [MinhashDedupBuckets(sigs, buckets, config=config)], bands),
-            ("clusters", [MinhashDedupCluster(buckets, remove, config=config, save_cluster_id=True)], 1),
-        ):
-            logs = str(work / "logs" / name)
-            LocalPipelineExecutor(pipeline, tasks=tasks, workers=1, logging_dir=logs).run()
-        to_remove = set(np.fromfile(work / "remove" / "000000.remove", dtype="<u4").tolist())
-        clusters = np.fromfile(work / "remove" / "000000.clusters", dtype="<u4").reshape(-1, 2)
-    # datatrove's document numbers count the documents its reader yields: those with non-empty text
+    # its reader reads the JSONL inside the pipeline, so its reading is part of its time
     frame = read_reuters()
     ids = frame.filter(frame["text"].str.len_bytes() > 0)["id"].to_list()
-    kept = {int(cluster): int(doc) for doc, cluster in clusters if int(doc) not in to_remove}
-    removed = {ids[int(doc)]: ids[kept[int(cluster)]] for doc, cluster in clusters if int(doc) in to_remove}
-    return removed, f"{bands} buckets x {rows} hashes ({bands * rows} of {NUM_PERM} permutations)"
+
+    def job() -> Removed:
+        with tempfile.TemporaryDirectory(prefix="winnow-datatrove-") as tmp:
+            work = Path(tmp)
+            sigs, buckets, remove = (str(work / name) for name in ("sigs", "buckets", "remove"))
+            reader = JsonlReader(str(REUTERS.parent), glob_pattern=REUTERS.name)
+            # workers=1: every task runs in this process, so its VmHWM is the pipeline's peak memory
+            signatures = MinhashDedupSignature(sigs, config, language=SplitTokenizer())
+            for name, pipeline, tasks in (
+                ("signatures", [reader, signatures], 1),
+                ("buckets", [MinhashDedupBuckets(sigs, buckets, config=config)], bands),
+                ("clusters", [MinhashDedupCluster(buckets, remove, config=config, save_cluster_id=True)], 1),
+            ):
+                logs = str(work / "logs" / name)
+                LocalPipelineExecutor(pipeline, tasks=tasks, workers=1, logging_dir=logs).run()
+            to_remove = set(np.fromfile(work / "remove" / "000000.remove", dtype="<u4").tolist())
+            clusters = np.fromfile(work / "remove" / "000000.clusters", dtype="<u4").reshape(-1, 2)
+        kept = {int(cluster): int(doc) for doc, cluster in clusters if int(doc) not in to_remove}
+        removed = {
+            ids[int(doc)]: ids[kept[int(cluster)]] for doc, cluster in clusters if int(doc) in to_remove
+        }
+        return removed
+
+    return job, f"{bands} buckets x {rows} hashes ({bands * rows} of {NUM_PERM} permutations)"
 
 
-RUNNERS = {"winnow": run_winnow, "datasketch": run_datasketch, "rensa": run_rensa, "datatrove": run_datatrove}
+PREPARE = {
+    "winnow": prepare_winnow,
+    "datasketch": prepare_datasketch,
+    "rensa": prepare_rensa,
+    "datatrove": prepare_datatrove,
+}
 
 
 def peak_rss_mib() -> float:
@@ -244,8 +264,9 @@ def peak_rss_mib() -> float:
 
 def worker(method: str, result: Path, rensa_bands: int | None = None) -> None:
     """Run one method once, in this (fresh) process, and write its result as JSON."""
+    job, params = prepare_rensa(rensa_bands) if method == "rensa" else PREPARE[method]()
     started = time.perf_counter()
-    removed, params = run_rensa(rensa_bands) if method == "rensa" else RUNNERS[method]()
+    removed = job()
     seconds = time.perf_counter() - started
     result.write_text(
         json.dumps(

@@ -72,10 +72,18 @@ def shingle_hashes(
         span = max(total - ngram + 1, 0)
         full = np.zeros(total, bool)
         full[:span] = docs[:span] == docs[ngram - 1 :]
-        doc_index = np.concatenate([docs[full], *short_docs])
-        hashes = _finalize(np.concatenate([acc[full], *short_hashes]))
-    order = np.argsort(doc_index, kind="stable")
-    return doc_index[order], hashes[order]
+        hashes = _finalize(acc[full])
+        doc_index = docs[full]
+        # documents shorter than `ngram` have one shingle each: merge them in (both parts are sorted by doc)
+        short_doc = np.concatenate(short_docs)
+        if len(short_doc):
+            order = np.argsort(short_doc, kind="stable")
+            short_doc = short_doc[order]
+            short_hash = _finalize(np.concatenate(short_hashes)[order])
+            at = np.searchsorted(doc_index, short_doc)
+            doc_index = np.insert(doc_index, at, short_doc)
+            hashes = np.insert(hashes, at, short_hash)
+    return doc_index, hashes
 
 
 def shingle_strings(
