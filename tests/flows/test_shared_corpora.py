@@ -30,11 +30,20 @@ def test_reuters(tmp_path: Path, winnow: Callable[..., CliResult]) -> None:
     assert kept.columns == ["id", "text", "title", "date"]
     assert kept["id"].is_unique().all()
     removed = pl.read_parquet(tmp_path / "out" / "removed")
-    assert set(removed["reason"]) == {"exact_duplicate"}
-    # every removed document has the same normalised text as the kept document it points at
+    assert stats["stages"][0]["reasons"] == {"exact_duplicate": 347}
+    assert set(removed["reason"]) == {"exact_duplicate", "near_duplicate"}
+    # near duplicates point at a kept document, with a verified similarity at or above the threshold
+    near = removed.filter(pl.col("reason") == "near_duplicate")
+    assert near["duplicate_of"].is_in(kept["id"].implode()).all()
+    assert (near["similarity"] >= 0.8).all()
+    # every exact duplicate has the same normalised text as the document it points at
+    exact = removed.filter(pl.col("reason") == "exact_duplicate")
+    everyone = pl.concat([kept.select("id", "text"), near.select("id", "text")])
     norm = normalize_expr(pl.col("text"))
-    pairs = removed.select("duplicate_of", norm.alias("mine")).join(
-        kept.select(pl.col("id").alias("duplicate_of"), norm.alias("theirs")), on="duplicate_of", how="left"
+    pairs = exact.select("duplicate_of", norm.alias("mine")).join(
+        everyone.select(pl.col("id").alias("duplicate_of"), norm.alias("theirs")),
+        on="duplicate_of",
+        how="left",
     )
     assert pairs["theirs"].null_count() == 0
     assert (pairs["mine"] == pairs["theirs"]).all()
