@@ -160,7 +160,7 @@ def _keep_values(batch: pl.DataFrame, keep: str, text: str) -> pl.DataFrame:
 
 def find_duplicates(
     config: MinHashConfig,
-    bands: pl.DataFrame,
+    band: Callable[[int], pl.DataFrame],
     shingles_of: Callable[[pl.Series], pl.DataFrame],
     rank_of: Callable[[pl.Series], pl.DataFrame],
     estimate: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
@@ -168,10 +168,19 @@ def find_duplicates(
 ) -> pl.DataFrame:
     """Removals (`doc`, `duplicate_of`, `similarity`, `cluster`) among documents numbered by `order`.
 
-    `bands`: `order`, `band`, `key`. `shingles_of(orders)` gives their shingle sets (`doc`, `h`);
+    `band(j)` gives band j's keys (`order`, `band`, `key`): each band is bucketed on its own, so only one
+    band's keys are in memory at a time. `shingles_of(orders)` gives shingle sets (`doc`, `h`);
     `rank_of(orders)` gives `doc`, `rank`. Index documents appear as negative numbers: -(row + 1).
     """
-    pairs = candidate_pairs(bands)
+    n_bands = config.band_rows()[0]
+    index_bands = index.bands() if index is not None else None
+    per_band, per_band_old = [], []
+    for j in range(n_bands):
+        keys = band(j)
+        per_band.append(candidate_pairs(keys))
+        if index_bands is not None:
+            per_band_old.append(index_pairs(keys, index_bands.filter(pl.col("band") == j)))
+    pairs = pl.concat(per_band).unique().sort("a", "b")
     if config.verify:
         docs = pl.concat([pairs["a"], pairs["b"]]).unique()
         scored = jaccard(pairs, shingles_of(docs))
@@ -180,8 +189,8 @@ def find_duplicates(
         scored = estimate(pairs)
     edges = [scored.filter(pl.col("similarity") >= config.threshold)]
     pinned = None
-    if index is not None and (index_bands := index.bands()) is not None:
-        old = index_pairs(bands, index_bands)
+    if index is not None and per_band_old:
+        old = pl.concat(per_band_old).unique().sort("a", "b")
         if not old.is_empty():
             stored = index.docs(old["b"].unique())
             right = (
@@ -237,7 +246,13 @@ def near_duplicates(
         return pairs.with_columns(pl.Series("similarity", (sigs[a] == sigs[b]).mean(axis=1)))
 
     index = DedupIndex(config.index, config.index_params(), hash_check(config)) if config.index else None
-    removed = find_duplicates(config, table, shingles_of, rank_of, estimate, index)
+    by_band = table.partition_by("band", as_dict=True)
+    empty = table.clear()
+
+    def band(j: int) -> pl.DataFrame:
+        return by_band.get((j,), empty)
+
+    removed = find_duplicates(config, band, shingles_of, rank_of, estimate, index)
     ids = frame[id].cast(pl.String)
     names = _names(ids, index, removed)
     details = (
@@ -335,23 +350,33 @@ class MinHashDedup(CorpusStage):
 
     def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
         config = self.config
-        usable = summaries.filter(pl.col("usable")).select(ORDER, "keys").collect()
-        keys = usable["keys"].to_numpy()
-        bands = band_table(
-            usable[ORDER].to_numpy(), keys.reshape(len(usable), -1), np.ones(len(usable), bool)
-        )
+        usable = summaries.filter(pl.col("usable"))
+
+        def band(j: int) -> pl.DataFrame:
+            keys = pl.col("keys").arr.get(j).alias("key")
+            chosen = usable.select(pl.col(ORDER).alias("order"), pl.lit(j, pl.Int16).alias("band"), keys)
+            return chosen.collect(engine="streaming")
 
         def shingles_of(docs: pl.Series) -> pl.DataFrame:
             chosen = summaries.filter(pl.col(ORDER).is_in(docs.implode())).select(ORDER, "shingles")
-            return chosen.explode("shingles").rename({ORDER: "doc", "shingles": "h"}).unique().collect()
+            return (
+                chosen.explode("shingles")
+                .rename({ORDER: "doc", "shingles": "h"})
+                .unique()
+                .collect(engine="streaming")
+            )
 
         def rank_of(docs: pl.Series) -> pl.DataFrame:
             chosen = summaries.filter(pl.col(ORDER).is_in(docs.implode()))
-            return chosen.select(pl.col(ORDER).alias("doc"), "rank").collect()
+            return chosen.select(pl.col(ORDER).alias("doc"), "rank").collect(engine="streaming")
 
         def estimate(pairs: pl.DataFrame) -> pl.DataFrame:
             docs = pl.concat([pairs["a"], pairs["b"]]).unique()
-            sigs = summaries.filter(pl.col(ORDER).is_in(docs.implode())).select(ORDER, "signature").collect()
+            sigs = (
+                summaries.filter(pl.col(ORDER).is_in(docs.implode()))
+                .select(ORDER, "signature")
+                .collect(engine="streaming")
+            )
             position = {order: i for i, order in enumerate(sigs[ORDER].to_list())}
             matrix = sigs["signature"].to_numpy()
             a = np.array([position[x] for x in pairs["a"].to_list()], dtype=np.int64)
@@ -360,7 +385,7 @@ class MinHashDedup(CorpusStage):
             return pairs.with_columns(pl.Series("similarity", similarity))
 
         index = self._index()
-        removed = find_duplicates(config, bands, shingles_of, rank_of, estimate, index)
+        removed = find_duplicates(config, band, shingles_of, rank_of, estimate, index)
         referenced = pl.concat([removed["duplicate_of"], removed["cluster"]]).unique()
         names = (
             summaries.filter(pl.col(ORDER).is_in(referenced.implode()))
@@ -396,7 +421,13 @@ class MinHashDedup(CorpusStage):
                 .sort("order")
                 .collect()
             )
-            index.stage(docs, bands.filter(pl.col("order").is_in(docs["order"].implode())))
+            kept_keys = pl.concat(
+                [
+                    band(j).filter(pl.col("order").is_in(docs["order"].implode()))
+                    for j in range(config.band_rows()[0])
+                ]
+            )
+            index.stage(docs, kept_keys)
         return decisions
 
     def _index(self) -> DedupIndex | None:

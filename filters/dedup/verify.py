@@ -10,14 +10,25 @@ def shingle_sets(doc: pl.Series | list, hashes: pl.Series | list) -> pl.DataFram
     return pl.DataFrame({"doc": doc, "h": hashes}).unique()
 
 
+#: candidate pairs verified at a time: the join holds about this many times a document's shingles
+PAIRS_PER_CHUNK = 20_000
+
+
 def jaccard(pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame | None = None) -> pl.DataFrame:
-    """`pairs` (`a`, `b`) with `similarity` = |A ∩ B| / |A ∪ B|.
+    """`pairs` (`a`, `b`) with `similarity` = |A ∩ B| / |A ∪ B|, computed a chunk of pairs at a time.
 
     `left` holds the shingle sets (`doc`, `h`) of the `a` documents, `right` those of `b` (default: the same).
     """
     right = left if right is None else right
     if pairs.is_empty():
         return pairs.with_columns(pl.lit(None, pl.Float64).alias("similarity"))
+    if pairs.height > PAIRS_PER_CHUNK:
+        chunks = [pairs.slice(start, PAIRS_PER_CHUNK) for start in range(0, pairs.height, PAIRS_PER_CHUNK)]
+        return pl.concat([_jaccard(chunk, left, right) for chunk in chunks])
+    return _jaccard(pairs, left, right)
+
+
+def _jaccard(pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
     sizes_left = left.group_by("doc").len("size_a").rename({"doc": "a"})
     sizes_right = right.group_by("doc").len("size_b").rename({"doc": "b"})
     shared = (
