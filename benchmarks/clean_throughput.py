@@ -1,4 +1,5 @@
-"""Throughput of `winnow clean` (read, id check, exact dedup, write) at scale, local engine vs Prefect.
+"""Throughput of `winnow clean` with the default recipe (read, id check, exact dedup, MinHash near dedup,
+write) at scale: the runner in one process vs the Prefect flow.
 
 Builds a corpus of N documents from Reuters-21578 (../shared/data) with a seeded generator: each document
 is a Reuters text with a few words replaced (unique), and 5% are exact or case/whitespace copies of earlier
@@ -53,10 +54,10 @@ import json, sys, time
 from pathlib import Path
 start = time.perf_counter()
 if {engine!r} == "local":
-    from filters.dedup.exact import ExactDedup
+    from flows.recipe import Recipe
     from pipeline.readers import ReadOptions
     from pipeline.runner import RunOptions, run
-    stats = run([{str(corpus)!r}], Path({str(out)!r}), [ExactDedup()],
+    stats = run([{str(corpus)!r}], Path({str(out)!r}), Recipe().build_stages(),
                 RunOptions(read=ReadOptions(batch_size={batch_size}))).stats
 else:
     from flows.clean import clean_corpus
@@ -92,10 +93,11 @@ def main() -> None:
             seconds, rss, stats = run_engine(engine, corpus, Path(tmp) / f"out-{engine}", args.batch_size)
             timings[engine] = seconds
             removed = stats["stages"][0]["reasons"].get("exact_duplicate", 0)
+            near = stats["stages"][1]["reasons"].get("near_duplicate", 0)
             print(
                 f"{engine:>8}: {seconds:6.1f} s  {args.docs / seconds:9,.0f} docs/s  "
                 f"peak RSS {rss:.2f} GiB  kept {stats['kept']:,}  "
-                f"removed {removed:,} (planted {planted:,})"
+                f"exact {removed:,} (planted {planted:,}), near {near:,}"
             )
         print(f"prefect / local time: {timings['prefect'] / timings['local']:.2f}")
 

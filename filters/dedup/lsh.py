@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import polars as pl
 
-#: buckets larger than this are linked as a star around their first member instead of all pairs
-MAX_BUCKET_PAIRS = 64
+#: buckets up to this size give every pair; larger ones a star and a chain (linear in the bucket's size)
+MAX_BUCKET_PAIRS = 8
 
 
 def candidate_pairs(bands: pl.DataFrame, max_bucket: int = MAX_BUCKET_PAIRS) -> pl.DataFrame:
     """Unique pairs `a` < `b` (document orders) that share a key in some band.
 
-    `bands` has `order`, `band`, `key`. A bucket of more than `max_bucket` documents (a boilerplate page
-    copied thousands of times) gives edges from its first member to the others, not every pair.
+    `bands` has `order`, `band`, `key`. A bucket of more than `max_bucket` documents (a page copied
+    thousands of times, or 50 near copies of one wire story) gives edges from its first member to every
+    other (star) and between neighbours in input order (chain), not all k(k-1)/2 pairs: every member is
+    still verified against the document that will usually be kept, and memory stays linear.
     """
     buckets = (
         bands.group_by("band", "key")
@@ -28,11 +30,14 @@ def candidate_pairs(bands: pl.DataFrame, max_bucket: int = MAX_BUCKET_PAIRS) -> 
         .filter(pl.col("members") < pl.col("members_b"))
         .select(pl.col("members").alias("a"), pl.col("members_b").alias("b"))
     )
-    stars = large.select(
+    star = large.select(
         pl.col("members").list.first().alias("a"), pl.col("members").list.slice(1).alias("b")
-    )
-    pairs = pl.concat([pairs, stars.explode("b")])
-    return pairs.unique().sort("a", "b")
+    ).explode("b")
+    chain = large.select(
+        pl.col("members").list.slice(0, pl.col("members").list.len() - 1).alias("a"),
+        pl.col("members").list.slice(1).alias("b"),
+    ).explode("a", "b")
+    return pl.concat([pairs, star, chain]).unique().sort("a", "b")
 
 
 def index_pairs(bands: pl.DataFrame, index_bands: pl.LazyFrame) -> pl.DataFrame:

@@ -22,10 +22,16 @@ def jaccard(pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame | None 
     right = left if right is None else right
     if pairs.is_empty():
         return pairs.with_columns(pl.lit(None, pl.Float64).alias("similarity"))
-    if pairs.height > PAIRS_PER_CHUNK:
-        chunks = [pairs.slice(start, PAIRS_PER_CHUNK) for start in range(0, pairs.height, PAIRS_PER_CHUNK)]
-        return pl.concat([_jaccard(chunk, left, right) for chunk in chunks])
-    return _jaccard(pairs, left, right)
+    if pairs.height <= PAIRS_PER_CHUNK:
+        return _jaccard(pairs, left, right)
+    results = []
+    for start in range(0, pairs.height, PAIRS_PER_CHUNK):
+        chunk = pairs.slice(start, PAIRS_PER_CHUNK)
+        # only the shingles of this chunk's documents enter its joins
+        mine = left.filter(pl.col("doc").is_in(chunk["a"].unique().implode()))
+        theirs = right.filter(pl.col("doc").is_in(chunk["b"].unique().implode()))
+        results.append(_jaccard(chunk, mine, theirs))
+    return pl.concat(results)
 
 
 def _jaccard(pairs: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
