@@ -14,7 +14,6 @@ class RichProgress:
             TextColumn("[bold]{task.description:<28}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("shards"),
             TimeElapsedColumn(),
             console=console or Console(stderr=True),
             transient=False,
@@ -32,9 +31,15 @@ class RichProgress:
         self._tasks[step] = self._progress.add_task(step, total=total)
 
     def advance(self, step: str, amount: int = 1) -> None:
+        if step not in self._tasks:  # a counter without a known total (documents read so far)
+            self._tasks[step] = self._progress.add_task(step, total=None)
         self._progress.advance(self._tasks[step], amount)
 
     def finish(self, step: str) -> None:
         task = self._tasks.get(step)
         if task is not None:
-            self._progress.update(task, completed=self._progress.tasks[task].total)
+            state = self._progress.tasks[task]
+            if state.total is None:  # a counter: its count becomes its total, and its clock stops
+                self._progress.update(task, total=state.completed)
+            else:
+                self._progress.update(task, completed=state.total)

@@ -35,6 +35,27 @@ class Engine(Protocol):
     def log(self, message: str) -> None: ...
 
 
+_live: Progress | None = None
+
+
+def set_live_progress(progress: Progress | None) -> None:
+    """Where `report` goes in this process (None: nowhere). Tasks on other machines report nothing."""
+    global _live
+    _live = progress
+
+
+def report(step: str, amount: int) -> None:
+    """Progress from inside a task (e.g. documents read so far), shown when a display is attached here."""
+    if _live is not None:
+        _live.advance(step, amount)
+
+
+def report_done(step: str) -> None:
+    """Close a `report` counter."""
+    if _live is not None:
+        _live.finish(step)
+
+
 class NoProgress:
     """Progress that shows nothing."""
 

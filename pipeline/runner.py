@@ -28,7 +28,7 @@ import polars as pl
 
 from pipeline import run_folder
 from pipeline.batch import ID, LINE, ORDER, PROVENANCE, REASON, SOURCE, STAGE, TEXT
-from pipeline.engine import Engine, LocalEngine
+from pipeline.engine import Engine, LocalEngine, report, report_done
 from pipeline.errors import AccountingError, InputError
 from pipeline.readers import ReadOptions, Source, output_renames, read_source, resolve_sources
 from pipeline.report import write_report
@@ -117,6 +117,7 @@ def run(
         partial(read_task, folder=folder, options=options.read, total=len(sources)),
         list(enumerate(sources)),
     )
+    report_done("documents read")
     shards = [info for result in read for info in result.shards]
     id_check = engine.map(
         "ids",
@@ -229,6 +230,7 @@ def read_task(item: tuple[int, Source], *, folder: RunFolder, options: ReadOptio
     for number, batch in enumerate(read_source(source, options)):
         name = f"{index:05d}-{number:06d}"
         warnings.extend(batch.warnings)
+        report("documents read", batch.docs.height + batch.quarantined.height)
         if batch.quarantined.height:
             write_frame(batch.quarantined, shard_path(folder.quarantine, f"read-{name}"))
             quarantined += batch.quarantined.height
