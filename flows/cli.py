@@ -56,6 +56,18 @@ class OutputFormat(StrEnum):
     jsonl = "jsonl"
 
 
+ProgressOption = Annotated[
+    bool | None,
+    typer.Option("--progress/--no-progress", help="Progress bars [default: when stderr is a terminal]."),
+]
+WorkersOption = Annotated[
+    int | None, typer.Option(min=1, help="Run the shard tasks on a local Dask cluster of N processes.")
+]
+DaskAddressOption = Annotated[
+    str | None, typer.Option(help="Run the shard tasks on an existing Dask cluster (tcp://HOST:PORT).")
+]
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Turn a WinnowError into a one-line message and exit code 1 (no traceback)."""
@@ -121,16 +133,9 @@ def clean(
         int | None,
         typer.Option(min=1, help="Documents per shard; memory stays bounded by it [default: 20000]."),
     ] = None,
-    progress: Annotated[
-        bool | None,
-        typer.Option("--progress/--no-progress", help="Progress bars [default: when stderr is a terminal]."),
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Run the shard tasks on a local Dask cluster of N processes.")
-    ] = None,
-    dask_address: Annotated[
-        str | None, typer.Option(help="Run the shard tasks on an existing Dask cluster (tcp://HOST:PORT).")
-    ] = None,
+    progress: ProgressOption = None,
+    workers: WorkersOption = None,
+    dask_address: DaskAddressOption = None,
 ) -> None:
     """Clean a corpus: every document ends up kept, removed (with stage and reason) or quarantined."""
     with user_errors():
@@ -264,13 +269,9 @@ def dedup(
     id_field: Annotated[str | None, typer.Option(help="Field holding a unique id.")] = None,
     on_error: Annotated[OnError | None, typer.Option(help="Bad records: fail or quarantine.")] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Documents per shard.")] = None,
-    progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Run the shard tasks on a local Dask cluster of N processes.")
-    ] = None,
-    dask_address: Annotated[
-        str | None, typer.Option(help="Run the shard tasks on an existing Dask cluster (tcp://HOST:PORT).")
-    ] = None,
+    progress: ProgressOption = None,
+    workers: WorkersOption = None,
+    dask_address: DaskAddressOption = None,
 ) -> None:
     """Remove near duplicates: MinHash LSH, candidates verified by exact Jaccard, clusters by scipy."""
     if update_index and against is None:
@@ -340,7 +341,7 @@ def demo(
     ),
     docs: Annotated[int, typer.Option(min=10, help="Documents in the generated corpus.")] = 3000,
     seed: Annotated[int, typer.Option(help="Seed of the corpus generator.")] = 0,
-    progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
+    progress: ProgressOption = None,
 ) -> None:
     """Generate a corpus with planted duplicates and junk, then clean it with the default recipe."""
     from flows.demo_corpus import write_demo_corpus
