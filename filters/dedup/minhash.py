@@ -359,11 +359,9 @@ class MinHashDedup(CorpusStage):
 
         def shingles_of(docs: pl.Series) -> pl.DataFrame:
             chosen = summaries.filter(pl.col(ORDER).is_in(docs.implode())).select(ORDER, "shingles")
+            # repeats within a document are dropped chunk by chunk during verification
             return (
-                chosen.explode("shingles")
-                .rename({ORDER: "doc", "shingles": "h"})
-                .unique()
-                .collect(engine="streaming")
+                chosen.explode("shingles").rename({ORDER: "doc", "shingles": "h"}).collect(engine="streaming")
             )
 
         def rank_of(docs: pl.Series) -> pl.DataFrame:

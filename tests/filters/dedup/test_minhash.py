@@ -186,3 +186,18 @@ def test_reuters_precision_and_recall() -> None:
     pairs = truth.filter(pl.col("jaccard") >= 0.8)
     recall = np.mean([a in gone or b in gone for a, b, _ in pairs.iter_rows()])
     assert precision >= 0.98 and recall >= 0.95, (precision, recall)
+
+
+def test_chunked_verification_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from filters.dedup import verify
+
+    rng = np.random.default_rng(0)
+    shingles = pl.DataFrame({"doc": rng.integers(0, 40, 4000), "h": rng.integers(0, 300, 4000)}).unique()
+    pairs = (
+        pl.DataFrame({"a": rng.integers(0, 20, 300), "b": rng.integers(20, 45, 300)}).unique().sort("a", "b")
+    )
+    whole = verify.jaccard(pairs, shingles)
+    monkeypatch.setattr(verify, "PAIRS_PER_CHUNK", 7)
+    chunked = verify.jaccard(pairs, shingles)
+    assert whole.sort("a", "b").equals(chunked.sort("a", "b"))
+    assert whole.filter(pl.col("b") >= 40)["similarity"].eq(0).all()  # documents without shingles
