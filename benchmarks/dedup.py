@@ -101,14 +101,9 @@ def lsh_error(threshold: float, bands: int, rows: int) -> float:
     return 0.5 * false_positive + 0.5 * false_negative
 
 
-def best_bands(threshold: float, num_perm: int, exact: bool) -> tuple[int, int]:
-    """(bands, rows) with the least `lsh_error`: bands x rows == num_perm if `exact`, else <= num_perm."""
-    options = [
-        (bands, rows)
-        for bands in range(1, num_perm + 1)
-        for rows in range(1, num_perm // bands + 1)
-        if not exact or bands * rows == num_perm
-    ]
+def divisor_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) with bands x rows == num_perm (rensa's constraint) and the least `lsh_error`."""
+    options = [(bands, num_perm // bands) for bands in range(1, num_perm + 1) if num_perm % bands == 0]
     return min(options, key=lambda option: lsh_error(threshold, *option))
 
 
@@ -169,7 +164,7 @@ def prepare_rensa(bands: int | None = None) -> tuple[Job, str]:
 
     frame = read_reuters()
     if bands is None:
-        bands, rows = best_bands(THRESHOLD, NUM_PERM, exact=True)  # rensa wants num_perm divisible by bands
+        bands, rows = divisor_bands(THRESHOLD, NUM_PERM)  # rensa wants num_perm divisible by bands
     else:
         rows = NUM_PERM // bands
     lsh = RMinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM, num_bands=bands)
@@ -209,7 +204,9 @@ def prepare_datatrove() -> tuple[Job, str]:
         def span_tokenize(self, text: str) -> list[tuple[int, int]]:
             return [(0, len(text))]
 
-    bands, rows = best_bands(THRESHOLD, NUM_PERM, exact=False)
+    from filters.dedup.signatures import band_parameters
+
+    bands, rows = band_parameters(THRESHOLD, NUM_PERM)  # datasketch's equal-weight optimum
     # its default xxhash hash passes str to xxhash, which xxhash >= 4 (pinned by constraints.txt) refuses:
     # "TypeError: Strings must be encoded before hashing"; datatrove's SHA-1 option takes str
     config = MinhashConfig(

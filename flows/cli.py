@@ -180,20 +180,16 @@ def run_clean(
     resolve_sources(inputs, run_options.read)  # a missing path fails here, before any Prefect start
 
     from flows.clean import clean_corpus
-    from flows.engine import hide_user_error_tracebacks, showing_progress, task_runner
+    from flows.engine import hide_user_error_tracebacks, task_runner
     from flows.progress import RichProgress
-    from pipeline.engine import set_live_progress
+    from pipeline.engine import showing_progress
 
     hide_user_error_tracebacks()
     runner = task_runner(dask_address, workers)
     flow = clean_corpus.with_options(task_runner=runner) if runner else clean_corpus
     display = RichProgress() if progress else contextlib.nullcontext()
-    with display as bars, showing_progress(bars) if bars else contextlib.nullcontext():
-        set_live_progress(bars)
-        try:
-            return flow(inputs=[str(i) for i in inputs], out=str(out), recipe=loaded, **options)
-        finally:
-            set_live_progress(None)
+    with display as bars, showing_progress(bars):
+        return flow(inputs=[str(i) for i in inputs], out=str(out), recipe=loaded, **options)
 
 
 def print_run(out: Path, stats: dict[str, Any]) -> None:

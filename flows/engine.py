@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
-from pipeline.engine import NoProgress, Progress
+from pipeline.engine import live_progress
 from pipeline.errors import WinnowError
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-_progress: Progress = NoProgress()
-
-
-@contextlib.contextmanager
-def showing_progress(progress: Progress) -> Iterator[None]:
-    """Show the steps of flows run inside this block on `progress` (the CLI's rich bars)."""
-    global _progress
-    previous, _progress = _progress, progress
-    try:
-        yield
-    finally:
-        _progress = previous
 
 
 def _label(item: Any) -> str:
@@ -55,7 +41,7 @@ class PrefectEngine:
             cache_policy=NO_CACHE,
             persist_result=False,
         )
-        progress = _progress
+        progress = live_progress()
         progress.start(step, len(items))
         try:
             futures = prefect_task.map(list(by_label))

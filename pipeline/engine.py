@@ -6,8 +6,9 @@ each task into a Prefect task run (and, with prefect-dask, a Dask task); the run
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
@@ -38,10 +39,23 @@ class Engine(Protocol):
 _live: Progress | None = None
 
 
-def set_live_progress(progress: Progress | None) -> None:
-    """Where `report` goes in this process (None: nowhere). Tasks on other machines report nothing."""
+@contextlib.contextmanager
+def showing_progress(progress: Progress | None) -> Iterator[None]:
+    """Show steps and `report`s of runs in this process on `progress` (the CLI's rich bars) in this block.
+
+    Tasks on other machines (Dask workers) report nothing; their steps still advance as tasks finish.
+    """
     global _live
-    _live = progress
+    previous, _live = _live, progress
+    try:
+        yield
+    finally:
+        _live = previous
+
+
+def live_progress() -> Progress:
+    """The display attached in this process, or one that shows nothing."""
+    return _live if _live is not None else NoProgress()
 
 
 def report(step: str, amount: int) -> None:

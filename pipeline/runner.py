@@ -114,7 +114,7 @@ def run(
 
     read = engine.map(
         "read",
-        partial(read_task, folder=folder, options=options.read, total=len(sources)),
+        partial(read_task, folder=folder, options=options.read),
         list(enumerate(sources)),
     )
     report_done("documents read")
@@ -130,11 +130,12 @@ def run(
     names = [info.shard for info in shards]
     paths = [shard_path(folder.work / "ingest", name) for name in names]
     schema = union_schema(paths)
+    layout = ledger_layout(stages)
     # input columns named like a ledger or stage column travel as NAME__input and get their name back in kept/
-    clashes = {name: f"{name}__input" for name in schema if name in reserved_columns(stages)}
+    reserved = {REASON, STAGE, "source", "line", *layout[0], *layout[1]}
+    clashes = {name: f"{name}__input" for name in schema if name in reserved}
     schema = {clashes.get(name, name): dtype for name, dtype in schema.items()}
     renames = {**output_renames(options.read, list(schema)), **{new: old for old, new in clashes.items()}}
-    layout = ledger_layout(stages)
     stage_stats = []
     current = folder.work / "ingest"
     steps: list[Stage | None] = list(stages) or [None]
@@ -218,7 +219,7 @@ def describe_stages(stages: Sequence[Stage]) -> dict[str, Any]:
 # ---------------------------------------------------------------- read
 
 
-def read_task(item: tuple[int, Source], *, folder: RunFolder, options: ReadOptions, total: int) -> ReadResult:
+def read_task(item: tuple[int, Source], *, folder: RunFolder, options: ReadOptions) -> ReadResult:
     """Read one source into shards; bad records into quarantine."""
     index, source = item
     started = time.perf_counter()
@@ -338,14 +339,6 @@ def union_schema(paths: Sequence[Path]) -> dict[str, pl.DataType]:
             for name, dtype in schema.items():
                 merged[name] = dtype if merged.get(name, dtype) == dtype else pl.String()
         return merged
-
-
-def reserved_columns(stages: Sequence[Stage]) -> set[str]:
-    """Column names the ledger and the stages write: an input column of that name must step aside."""
-    names = {REASON, STAGE, "source", "line"}
-    for stage in stages:
-        names.update(stage.detail_columns, stage.score_columns)
-    return names
 
 
 def conform(

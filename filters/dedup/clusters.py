@@ -16,9 +16,10 @@ from scipy.sparse.csgraph import connected_components
 def resolve(edges: pl.DataFrame, rank: pl.DataFrame, pinned: pl.Series | None = None) -> pl.DataFrame:
     """Removals from verified `edges` (`a`, `b`, `similarity`).
 
-    `rank` has `doc` and `rank` (lower is better) for every document in an edge. `pinned` documents are
-    kept whatever happens (e.g. documents of an earlier run's index). Returns `doc`, `duplicate_of`
-    (a doc), `similarity` and `cluster` (the component's best-ranked doc) for removed documents.
+    `rank` has `doc` and `rank` (lower is better) for every document in an edge but the `pinned` ones,
+    which rank first and are kept whatever happens (e.g. documents of an earlier run's index).
+    Returns `doc`, `duplicate_of` (a doc), `similarity` and `cluster` (the component's best-ranked doc)
+    for removed documents.
     """
     empty = pl.DataFrame(
         schema={"doc": pl.Int64, "duplicate_of": pl.Int64, "similarity": pl.Float64, "cluster": pl.Int64}

@@ -37,7 +37,7 @@ def candidate_pairs(bands: pl.DataFrame, max_bucket: int = MAX_BUCKET_PAIRS) -> 
         pl.col("members").list.slice(0, pl.col("members").list.len() - 1).alias("a"),
         pl.col("members").list.slice(1).alias("b"),
     ).explode("a", "b")
-    return pl.concat([pairs, star, chain]).unique().sort("a", "b")
+    return pl.concat([pairs, star, chain]).unique()
 
 
 def index_pairs(bands: pl.DataFrame, index_bands: pl.LazyFrame) -> pl.DataFrame:
@@ -46,6 +46,5 @@ def index_pairs(bands: pl.DataFrame, index_bands: pl.LazyFrame) -> pl.DataFrame:
         index_bands.join(bands.lazy(), on=["band", "key"])
         .select(pl.col("order").alias("a"), pl.col("row").alias("b"))
         .unique()
-        .sort("a", "b")
         .collect()
     )

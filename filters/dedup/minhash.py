@@ -32,6 +32,7 @@ from pipeline.errors import InputError
 from pipeline.stage import CorpusStage
 
 REASON_NEAR = "near_duplicate"
+DETAILS = ("duplicate_of", "cluster_id", "similarity")
 
 
 class MinHashConfig(BaseModel):
@@ -139,23 +140,42 @@ def _signatures(
     return datasketch_signatures(shingles, config.num_perm, config.seed).astype(np.uint32)
 
 
-def _rank(values: pl.DataFrame, keep: str) -> pl.Expr:
-    """Lower rank is kept first: input order, longest text, or highest column value."""
+def _ranks(batch: pl.DataFrame, keep: str, text: str) -> pl.Series:
+    """Each document's `rank` (lower is kept first): input order, longest text, or highest column value."""
     if keep == "first":
-        return pl.lit(0.0)
+        return pl.Series("rank", np.zeros(batch.height))
     if keep == "longest":
-        return -pl.col("length").cast(pl.Float64)
-    return (-pl.col("score").cast(pl.Float64)).fill_null(float("inf")).fill_nan(float("inf"))
-
-
-def _keep_values(batch: pl.DataFrame, keep: str, text: str) -> pl.DataFrame:
-    if keep in ("first", "longest"):
-        return batch.select(pl.col(text).str.len_chars().alias("length"))
+        return batch.select(-pl.col(text).str.len_chars().cast(pl.Float64).alias("rank")).to_series()
     if keep not in batch.columns:
         raise InputError(
             f"keep column '{keep}' is not in the documents (columns: {', '.join(batch.columns)})", field=keep
         )
-    return batch.select(pl.col(keep).alias("score"))
+    rank = (-pl.col(keep).cast(pl.Float64)).fill_null(float("inf")).fill_nan(float("inf"))
+    return batch.select(rank.alias("rank")).to_series()
+
+
+def _index_names(index: DedupIndex | None, removed: pl.DataFrame) -> pl.DataFrame:
+    """`doc` -> `name` (id) of the index documents that `removed` points at (negative numbers)."""
+    referenced = pl.concat([removed["duplicate_of"], removed["cluster"]]).unique()
+    negative = referenced.filter(referenced < 0)
+    if index is None or not len(negative):
+        return pl.DataFrame(schema={"doc": pl.Int64, "name": pl.String})
+    stored = index.docs(-negative - 1)
+    return stored.select((-pl.col("row") - 1).alias("doc"), pl.col("id").alias("name"))
+
+
+def _named(removed: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
+    """Removals with ids: `doc`, `duplicate_of`, `cluster_id` (the cluster's kept document), `similarity`."""
+    return (
+        removed.join(names.rename({"doc": "duplicate_of", "name": "of"}), on="duplicate_of", how="left")
+        .join(names.rename({"doc": "cluster", "name": "cluster_name"}), on="cluster", how="left")
+        .select(
+            "doc",
+            pl.col("of").alias("duplicate_of"),
+            pl.col("cluster_name").alias("cluster_id"),
+            "similarity",
+        )
+    )
 
 
 def find_duplicates(
@@ -169,7 +189,7 @@ def find_duplicates(
     """Removals (`doc`, `duplicate_of`, `similarity`, `cluster`) among documents numbered by `order`.
 
     `band(j)` gives band j's keys (`order`, `band`, `key`): each band is bucketed on its own, so only one
-    band's keys are in memory at a time. `shingles_of(orders)` gives shingle sets (`doc`, `h`);
+    band's keys are in memory at a time. `shingles_of(orders)` gives their shingles (`doc`, `h`);
     `rank_of(orders)` gives `doc`, `rank`. Index documents appear as negative numbers: -(row + 1).
     """
     n_bands = config.band_rows()[0]
@@ -197,7 +217,6 @@ def find_duplicates(
                 stored.select(pl.col("row").alias("doc"), pl.col("shingles").alias("h"))
                 .explode("h")
                 .drop_nulls()
-                .unique()
             )
             new = shingles_of(old["a"].unique())
             matched = jaccard(old, new, right).filter(pl.col("similarity") >= config.threshold)
@@ -207,11 +226,7 @@ def find_duplicates(
     if all_edges.is_empty():
         return resolve(all_edges, pl.DataFrame(schema={"doc": pl.Int64, "rank": pl.Float64}))
     docs = pl.concat([all_edges["a"], all_edges["b"]]).unique()
-    ranks = pl.concat(
-        [rank_of(docs.filter(docs >= 0)), pl.DataFrame({"doc": docs.filter(docs < 0), "rank": -1.0})],
-        how="vertical_relaxed",
-    )
-    return resolve(all_edges, ranks, pinned)
+    return resolve(all_edges, rank_of(docs.filter(docs >= 0)), pinned)  # resolve ranks pinned docs first
 
 
 def near_duplicates(
@@ -228,15 +243,10 @@ def near_duplicates(
     usable = np.bincount(doc_index, minlength=n) > 0
     table = band_table(np.arange(n, dtype=np.int64), band_keys(sigs, bands, rows), usable)
     shingles = pl.DataFrame({"doc": doc_index, "h": hashes})
-    values = (
-        _keep_values(frame, config.keep, text)
-        .with_row_index("doc")
-        .with_columns(pl.col("doc").cast(pl.Int64))
-    )
-    ranked = values.select("doc", _rank(values, config.keep).alias("rank"))
+    ranked = pl.DataFrame({"doc": np.arange(n, dtype=np.int64), "rank": _ranks(frame, config.keep, text)})
 
     def shingles_of(docs: pl.Series) -> pl.DataFrame:
-        return shingles.filter(pl.col("doc").is_in(docs.implode())).unique()
+        return shingles.filter(pl.col("doc").is_in(docs.implode()))
 
     def rank_of(docs: pl.Series) -> pl.DataFrame:
         return ranked.filter(pl.col("doc").is_in(docs.implode()))
@@ -254,17 +264,10 @@ def near_duplicates(
 
     removed = find_duplicates(config, band, shingles_of, rank_of, estimate, index)
     ids = frame[id].cast(pl.String)
-    names = _names(ids, index, removed)
-    details = (
-        removed.join(names.rename({"doc": "duplicate_of", "name": "of"}), on="duplicate_of", how="left")
-        .join(names.rename({"doc": "cluster", "name": "cluster_name"}), on="cluster", how="left")
-        .select(
-            "doc",
-            pl.col("of").alias("duplicate_of"),
-            pl.col("cluster_name").alias("cluster_id"),
-            "similarity",
-        )
+    names = pl.concat(
+        [pl.DataFrame({"doc": np.arange(n, dtype=np.int64), "name": ids}), _index_names(index, removed)]
     )
+    details = _named(removed, names)
     out = frame.with_row_index("__doc").with_columns(pl.col("__doc").cast(pl.Int64))
     out = out.join(details.rename({"doc": "__doc"}), on="__doc", how="left", maintain_order="left")
     if config.update_index and index is not None:
@@ -272,19 +275,6 @@ def near_duplicates(
         _stage_in_index(index, kept, ids, shingles, table)
         index.commit()
     return out.drop("__doc")
-
-
-def _names(ids: pl.Series, index: DedupIndex | None, removed: pl.DataFrame) -> pl.DataFrame:
-    """`doc` -> `name` (id) for documents of this batch and the index rows that `removed` refers to."""
-    names = pl.DataFrame({"doc": np.arange(len(ids), dtype=np.int64), "name": ids})
-    negative = pl.concat([removed["duplicate_of"], removed["cluster"]]).unique()
-    negative = negative.filter(negative < 0)
-    if index is not None and len(negative):
-        stored = index.docs(-negative - 1).select(
-            (-pl.col("row") - 1).alias("doc"), pl.col("id").alias("name")
-        )
-        names = pl.concat([names, stored])
-    return names
 
 
 def _stage_in_index(
@@ -335,11 +325,10 @@ class MinHashDedup(CorpusStage):
         )
         sigs = _signatures(batch[TEXT], doc_index, hashes, config)
         bands, rows = config.band_rows()
-        values = _keep_values(batch, config.keep, TEXT)
         columns = [
             batch[ORDER],
             batch[ID],
-            values.with_columns(_rank(values, config.keep).alias("rank"))["rank"],
+            _ranks(batch, config.keep, TEXT),
             pl.Series("usable", np.bincount(doc_index, minlength=n) > 0),
             pl.Series("keys", band_keys(sigs, bands, rows)),
             _list_column("shingles", doc_index, hashes, n),
@@ -375,10 +364,10 @@ class MinHashDedup(CorpusStage):
                 .select(ORDER, "signature")
                 .collect(engine="streaming")
             )
-            position = {order: i for i, order in enumerate(sigs[ORDER].to_list())}
-            matrix = sigs["signature"].to_numpy()
-            a = np.array([position[x] for x in pairs["a"].to_list()], dtype=np.int64)
-            b = np.array([position[x] for x in pairs["b"].to_list()], dtype=np.int64)
+            sigs = sigs.sort(ORDER)
+            orders, matrix = sigs[ORDER].to_numpy(), sigs["signature"].to_numpy()
+            a = np.searchsorted(orders, pairs["a"].to_numpy())
+            b = np.searchsorted(orders, pairs["b"].to_numpy())
             similarity = (matrix[a] == matrix[b]).mean(axis=1) if len(a) else np.empty(0)
             return pairs.with_columns(pl.Series("similarity", similarity))
 
@@ -390,22 +379,10 @@ class MinHashDedup(CorpusStage):
             .select(pl.col(ORDER).alias("doc"), pl.col(ID).alias("name"))
             .collect()
         )
-        negative = referenced.filter(referenced < 0)
-        if index is not None and len(negative):
-            stored = index.docs(-negative - 1)
-            names = pl.concat(
-                [names, stored.select((-pl.col("row") - 1).alias("doc"), pl.col("id").alias("name"))]
-            )
+        names = pl.concat([names, _index_names(index, removed)])
         decisions = (
-            removed.join(names.rename({"doc": "duplicate_of", "name": "of"}), on="duplicate_of", how="left")
-            .join(names.rename({"doc": "cluster", "name": "cluster_name"}), on="cluster", how="left")
-            .select(
-                pl.col("doc").alias(ORDER),
-                pl.lit(REASON_NEAR).alias(REASON),
-                pl.col("of").alias("duplicate_of"),
-                pl.col("cluster_name").alias("cluster_id"),
-                "similarity",
-            )
+            _named(removed, names)
+            .select(pl.col("doc").alias(ORDER), pl.lit(REASON_NEAR).alias(REASON), *DETAILS)
             .sort(ORDER)
         )
         if config.update_index and index is not None:

@@ -5,12 +5,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-
-def shingle_sets(doc: pl.Series | list, hashes: pl.Series | list) -> pl.DataFrame:
-    """Unique (`doc`, `h`) rows: each document's shingle set."""
-    return pl.DataFrame({"doc": doc, "h": hashes}).unique()
-
-
 #: candidate pairs verified at a time: the join holds about this many times a document's shingles
 PAIRS_PER_CHUNK = 20_000
 
