@@ -41,7 +41,7 @@ test-slow: install
 BENCH_VENV ?= .venv-bench
 BENCH_BIN := $(BENCH_VENV)/bin
 BENCH_STAMP := $(BENCH_VENV)/.installed
-BENCH_SCRIPTS := benchmarks/clean_throughput.py benchmarks/dedup.py
+BENCH_SCRIPTS := benchmarks/clean_throughput.py benchmarks/dedup.py benchmarks/quality_rules.py
 
 $(BENCH_STAMP): pyproject.toml constraints.txt
 	test -x $(BENCH_BIN)/python || $(PYTHON) -m venv $(BENCH_VENV)

@@ -103,7 +103,11 @@ def clean(
     ],
     recipe: Annotated[
         Path | None,
-        typer.Option(help="TOML recipe choosing the stages and their parameters (default: exact dedup)."),
+        typer.Option(help="TOML recipe choosing the stages and their parameters [default: preset dedup]."),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(help="A recipe that ships with winnow (`winnow recipe --list`): dedup, web."),
     ] = None,
     text_field: Annotated[str | None, typer.Option(help="Field holding the text [default: text].")] = None,
     id_field: Annotated[
@@ -138,10 +142,12 @@ def clean(
     dask_address: DaskAddressOption = None,
 ) -> None:
     """Clean a corpus: every document ends up kept, removed (with stage and reason) or quarantined."""
+    if recipe and preset:
+        raise typer.BadParameter("give --recipe or --preset, not both", param_hint="--preset")
     with user_errors():
-        from flows.recipe import Recipe, load_recipe
+        from flows.recipe import Recipe, load_recipe, preset_recipe
 
-        loaded = load_recipe(recipe) if recipe else Recipe()
+        loaded = load_recipe(recipe) if recipe else preset_recipe(preset) if preset else Recipe()
         stats = run_clean(
             inputs,
             out,
@@ -198,6 +204,10 @@ def print_run(out: Path, stats: dict[str, Any]) -> None:
         out_console.print(f"{out}: run is complete (nothing to do). `winnow stats {out}` shows its counts.")
         return
     out_console.print(stats_table(stats))
+    for stage in stats["stages"]:
+        if stage.get("counters"):
+            counted = ", ".join(f"{name}: {value}" for name, value in stage["counters"].items())
+            out_console.print(f"{stage['name']} counted {counted}", highlight=False)
     out_console.print(f"kept corpus: {stats['paths']['kept']}")
     out_console.print(f"ledger:      {stats['paths']['removed']}  (removed)")
     out_console.print(f"             {stats['paths']['quarantine']}  (quarantined)")
@@ -305,6 +315,25 @@ def dedup(
             dask_address=dask_address,
         )
     print_run(out, stats)
+
+
+@app.command("recipe")
+def show_recipe(
+    name: Annotated[str | None, typer.Argument(help="Preset to print as TOML.", show_default=False)] = None,
+    list_presets: Annotated[bool, typer.Option("--list", help="List the presets.")] = False,
+) -> None:
+    """Print a preset recipe as TOML, to run as it is (`--preset`) or to edit into your own `--recipe`."""
+    from flows.presets import PRESETS
+
+    if list_presets or name is None:
+        for preset_name, text in PRESETS.items():
+            out_console.print(f"{preset_name}: {text.splitlines()[0].lstrip('# ')}", highlight=False)
+        return
+    with user_errors():
+        from flows.recipe import preset_recipe
+
+        preset_recipe(name)
+        print(PRESETS[name], end="")
 
 
 @app.command()

@@ -120,6 +120,15 @@ def parse_recipe(data: dict[str, Any], *, origin: str = "recipe") -> Recipe:
         raise RecipeError(f"{origin}: {problems}") from None
 
 
+def preset_recipe(name: str) -> Recipe:
+    """One of the recipes that ship with winnow (`flows.presets.PRESETS`)."""
+    from flows.presets import PRESETS
+
+    if name not in PRESETS:
+        raise RecipeError(f"unknown preset '{name}' (one of: {', '.join(PRESETS)})")
+    return parse_recipe(tomllib.loads(PRESETS[name]), origin=f"preset {name}")
+
+
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a TOML recipe."""
     path = Path(path)

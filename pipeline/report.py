@@ -47,6 +47,14 @@ def markdown(stats: dict[str, Any]) -> str:
         "|---|---:|---:|---|---:|",
     ]
     lines += [f"| {' | '.join(row)} |" for row in summary_rows(stats)]
+    counted = [
+        (stage["name"], name, value)
+        for stage in stats["stages"]
+        for name, value in stage.get("counters", {}).items()
+    ]
+    if counted:
+        lines += ["", "## Counters", "", "| step | counter | value |", "|---|---|---:|"]
+        lines += [f"| {step} | {name} | {value} |" for step, name, value in counted]
     errors = stats["read"]["quarantine_errors"]
     if errors:
         lines += ["", "## Quarantined", "", "| error | records |", "|---|---:|"]

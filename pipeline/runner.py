@@ -80,6 +80,7 @@ class ShardResult:
     kept: int
     reasons: dict[str, int]
     seconds: float
+    counters: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -464,6 +465,7 @@ def shard_task(
         kept.height,
         {reason: count for reason, count in reasons},
         time.perf_counter() - started,
+        stage.counters(marked) if stage else {},
     )
 
 
@@ -501,8 +503,10 @@ def ledger_rows(
 def summarize_stage(label: str, stage: Stage | None, results: Sequence[ShardResult], seconds: float) -> dict:
     """Per-stage counts by reason and timings."""
     reasons: Counter[str] = Counter()
+    counters: Counter[str] = Counter()
     for result in results:
         reasons.update(result.reasons)
+        counters.update({name: int(value) for name, value in result.counters.items()})
     documents_in = sum(r.input for r in results)
     return {
         "name": label,
@@ -511,6 +515,7 @@ def summarize_stage(label: str, stage: Stage | None, results: Sequence[ShardResu
         "kept": sum(r.kept for r in results),
         "removed": sum(reasons.values()),
         "reasons": dict(reasons.most_common()),
+        "counters": {name: counters[name] for name in sorted(counters)},
         "seconds": round(seconds, 3),
         "docs_per_second": round(documents_in / seconds, 1) if seconds > 0 else None,
     }
@@ -520,7 +525,9 @@ def stage_line(stats: dict) -> str:
     """A log line for a finished stage."""
     reasons = ", ".join(f"{k}: {v}" for k, v in stats["reasons"].items()) or "none"
     name, removed, total = stats["name"], stats["removed"], stats["input"]
-    return f"{name}: removed {removed} of {total} ({reasons}) in {stats['seconds']} s"
+    counted = ", ".join(f"{k}: {v}" for k, v in stats.get("counters", {}).items())
+    counted = f"; counted {counted}" if counted else ""
+    return f"{name}: removed {removed} of {total} ({reasons}){counted} in {stats['seconds']} s"
 
 
 def build_stats(

@@ -36,6 +36,10 @@ class Stage(ABC):
         """The stage's name in the ledger and the stats."""
         return self.kind
 
+    def counters(self, marked: pl.DataFrame) -> dict[str, int]:
+        """Totals worth reporting from one shard's result (e.g. e-mails redacted); summed into the stats."""
+        return {}
+
     def commit(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Called once after the whole run succeeded (e.g. to publish an index update)."""
 

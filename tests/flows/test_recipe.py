@@ -80,3 +80,14 @@ def test_identity_changes_with_parameters() -> None:
     a = parse_recipe({"stages": [{"type": "exact_dedup"}]}).identity()
     b = parse_recipe({"stages": [{"type": "exact_dedup", "normalization": {"lowercase": False}}]}).identity()
     assert a != b
+
+
+def test_presets_parse_and_dedup_is_the_default() -> None:
+    from flows.presets import PRESETS
+    from flows.recipe import preset_recipe
+
+    assert preset_recipe("dedup").identity() == Recipe().identity()
+    for name in PRESETS:
+        assert preset_recipe(name).build_stages()
+    with pytest.raises(RecipeError, match="unknown preset 'nope'"):
+        preset_recipe("nope")

@@ -159,6 +159,36 @@ def test_jsonl_output_and_filter_stage_with_details(tmp_path: Path, corpus: Path
     assert removed.filter(pl.col("stage") == "short")["length"].to_list() == [13, 13]
 
 
+def test_transform_stage_rewrites_text_and_its_counters_add_up_across_shards(
+    tmp_path: Path, corpus: Path
+) -> None:
+    class Upper(Filter):
+        kind = "upper"
+
+        def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
+            return batch.with_columns(
+                pl.col(TEXT).str.to_uppercase(),
+                pl.col(TEXT).str.count_matches("e").alias("e_count"),
+                pl.lit(None, pl.String).alias("reason"),
+            )
+
+        def counters(self, marked: pl.DataFrame) -> dict[str, int]:
+            return {"letters_e": int(marked["e_count"].sum())}
+
+    result = run([corpus], tmp_path / "out", [Upper()], options(batch_size=2))
+    kept = read_all(tmp_path / "out" / "kept").sort("id")
+    assert kept["text"].to_list() == [
+        "THE FIRST DOCUMENT.",
+        "A SECOND ONE.",
+        "THE  FIRST DOCUMENT.",
+        "A SECOND ONE.",
+        "UNIQUE TEXT HERE.",
+    ]
+    (stage,) = result.stats["stages"]
+    assert stage["counters"] == {"letters_e": 2 + 2 + 2 + 2 + 4}
+    assert "| upper | letters_e | 12 |" in (tmp_path / "out" / "report.md").read_text()
+
+
 def test_a_stage_that_loses_documents_fails_the_run(tmp_path: Path, corpus: Path) -> None:
     class Lossy(Filter):
         kind = "lossy"
