@@ -366,19 +366,24 @@ def demo(
     ),
     docs: Annotated[int, typer.Option(min=10, help="Documents in the generated corpus.")] = 3000,
     seed: Annotated[int, typer.Option(help="Seed of the corpus generator.")] = 0,
+    preset: Annotated[
+        str, typer.Option(help="Recipe preset to clean it with (`winnow recipe --list`).")
+    ] = "web",
     progress: ProgressOption = None,
 ) -> None:
-    """Generate a corpus with planted duplicates and junk, then clean it with the default recipe."""
+    """Generate a corpus with planted duplicates and junk, then clean it with a preset (default: web)."""
     from flows.demo_corpus import write_demo_corpus
+    from flows.recipe import preset_recipe
 
     with user_errors():
+        recipe = preset_recipe(preset)
         corpus_path = out / f"corpus-{docs}-seed{seed}.jsonl.gz"
         if not corpus_path.exists():
             out.mkdir(parents=True, exist_ok=True)
             corpus = write_demo_corpus(corpus_path, n_docs=docs, seed=seed)
             planted = ", ".join(f"{kind}: {count}" for kind, count in corpus.counts.items())
             out_console.print(f"demo corpus: {corpus_path} ({corpus.n_records} records; {planted})")
-        stats = run_clean([str(corpus_path)], out / "run", progress=_show_progress(progress))
+        stats = run_clean([str(corpus_path)], out / "run", recipe=recipe, progress=_show_progress(progress))
     print_run(out / "run", stats)
     out_console.print(planted_table(out / "run"))
 
@@ -393,10 +398,12 @@ def planted_table(run: Path) -> Table:
         removed = pl.scan_parquet(
             run / "removed" / "*.parquet", missing_columns="insert", extra_columns="ignore"
         )
-        frames.append(removed.select("kind", pl.col("reason").alias("outcome")))
+        frames.append(removed.select("kind", pl.col("stage").alias("outcome")))
     counts = pl.concat(frames).group_by("kind", "outcome").len().collect()
-    table = Table(title="planted kind -> outcome (quarantined bad records are not in this table)")
-    outcomes = sorted(counts["outcome"].unique().to_list())
+    table = Table(title="planted kind -> kept, or the stage that removed it (bad records are quarantined)")
+    stages = json.loads((run / "stats.json").read_text())["stages"]
+    present = set(counts["outcome"].to_list())
+    outcomes = ["kept"] + [s["name"] for s in stages if s["name"] in present]
     table.add_column("kind")
     for outcome in outcomes:
         table.add_column(outcome, justify="right")

@@ -10,6 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from filters.dedup.exact import ExactDedupConfig
 from filters.dedup.minhash import MinHashConfig
+from filters.quality.c4 import C4BadWordsConfig, C4QualityConfig
+from filters.quality.fineweb import FineWebQualityConfig
+from filters.quality.gopher_quality import GopherQualityConfig
+from filters.quality.gopher_repetition import GopherRepetitionConfig
+from filters.quality.language import LanguageConfig
+from filters.quality.perplexity import PerplexityConfig
+from filters.quality.pii import PiiConfig
 from pipeline.errors import RecipeError
 from pipeline.readers import ReadOptions
 from pipeline.runner import RunOptions
@@ -19,6 +26,14 @@ from pipeline.stage import Stage
 STAGE_CONFIGS: dict[str, type[BaseModel]] = {
     "exact_dedup": ExactDedupConfig,
     "minhash_dedup": MinHashConfig,
+    "language": LanguageConfig,
+    "gopher_quality": GopherQualityConfig,
+    "gopher_repetition": GopherRepetitionConfig,
+    "c4_quality": C4QualityConfig,
+    "c4_badwords": C4BadWordsConfig,
+    "fineweb_quality": FineWebQualityConfig,
+    "perplexity": PerplexityConfig,
+    "pii": PiiConfig,
 }
 
 

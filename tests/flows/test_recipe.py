@@ -53,7 +53,7 @@ normalization = { lowercase = false, unicode = "none" }
         ("[[stages]]\ntype = 'exact_dedup'\nlowercase = true\n", "stages.0.lowercase: Extra inputs"),
         (
             "[[stages]]\ntype = 'teleport'\n",
-            "stage 1: unknown type 'teleport' (one of: exact_dedup, minhash_dedup)",
+            "stage 1: unknown type 'teleport' (one of: exact_dedup, minhash_dedup, language,",
         ),
         ("[[stages]]\nnormalization = {}\n", "stage 1 needs a 'type'"),
         ("[output]\nformat = 'xml'\n", "output.format: Input should be 'parquet' or 'jsonl'"),

@@ -1,0 +1,1 @@
+"""Document quality filters: heuristic rule sets (Gopher, C4, FineWeb), language, PII and more."""
