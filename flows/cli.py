@@ -15,16 +15,24 @@ for _name, _value in (
 
 import contextlib  # noqa: E402
 import json  # noqa: E402
-import sys  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
 from enum import StrEnum  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Any  # noqa: E402
 
 import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from flows.cli_options import (  # noqa: E402
+    DaskAddressOption,
+    InputFormat,
+    OnError,
+    OutputFormat,
+    ProgressOption,
+    WorkersOption,
+    out_console,
+    show_progress,
+    user_errors,
+)
 from pipeline.errors import WinnowError  # noqa: E402
 
 app = typer.Typer(
@@ -34,52 +42,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out_console = Console()
-err_console = Console(stderr=True)
-
-
-class OnError(StrEnum):
-    fail = "fail"
-    quarantine = "quarantine"
-
-
-class InputFormat(StrEnum):
-    auto = "auto"
-    jsonl = "jsonl"
-    parquet = "parquet"
-    csv = "csv"
-    hf = "hf"
-
-
-class OutputFormat(StrEnum):
-    parquet = "parquet"
-    jsonl = "jsonl"
-
-
-ProgressOption = Annotated[
-    bool | None,
-    typer.Option("--progress/--no-progress", help="Progress bars [default: when stderr is a terminal]."),
-]
-WorkersOption = Annotated[
-    int | None, typer.Option(min=1, help="Run the shard tasks on a local Dask cluster of N processes.")
-]
-DaskAddressOption = Annotated[
-    str | None, typer.Option(help="Run the shard tasks on an existing Dask cluster (tcp://HOST:PORT).")
-]
-
-
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn a WinnowError into a one-line message and exit code 1 (no traceback)."""
-    try:
-        yield
-    except WinnowError as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
-        raise typer.Exit(1) from None
-
-
-def _show_progress(flag: bool | None) -> bool:
-    return sys.stderr.isatty() if flag is None else flag
 
 
 @app.command()
@@ -158,7 +120,7 @@ def clean(
             input_format=input_format.value if input_format else None,
             output_format=output_format.value if output_format else None,
             batch_size=batch_size,
-            progress=_show_progress(progress),
+            progress=show_progress(progress),
             workers=workers,
             dask_address=dask_address,
         )
@@ -310,7 +272,7 @@ def dedup(
             id_field=id_field,
             on_error=on_error.value if on_error else None,
             batch_size=batch_size,
-            progress=_show_progress(progress),
+            progress=show_progress(progress),
             workers=workers,
             dask_address=dask_address,
         )
@@ -383,7 +345,7 @@ def demo(
             corpus = write_demo_corpus(corpus_path, n_docs=docs, seed=seed)
             planted = ", ".join(f"{kind}: {count}" for kind, count in corpus.counts.items())
             out_console.print(f"demo corpus: {corpus_path} ({corpus.n_records} records; {planted})")
-        stats = run_clean([str(corpus_path)], out / "run", recipe=recipe, progress=_show_progress(progress))
+        stats = run_clean([str(corpus_path)], out / "run", recipe=recipe, progress=show_progress(progress))
     print_run(out / "run", stats)
     out_console.print(planted_table(out / "run"))
 
@@ -412,6 +374,15 @@ def planted_table(run: Path) -> Table:
         cells = dict(zip(row["outcome"].to_list(), row["len"].to_list(), strict=True))
         table.add_row(kind, *[str(cells.get(outcome, 0)) for outcome in outcomes])
     return table
+
+
+def _mount_subcommands() -> None:
+    from flows.quality_cli import quality_app
+
+    app.add_typer(quality_app, name="quality")
+
+
+_mount_subcommands()
 
 
 def main() -> None:

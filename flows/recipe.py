@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from filters.dedup.exact import ExactDedupConfig
 from filters.dedup.minhash import MinHashConfig
 from filters.quality.c4 import C4BadWordsConfig, C4QualityConfig
+from filters.quality.classifier_stage import QualityClassifierConfig
 from filters.quality.fineweb import FineWebQualityConfig
 from filters.quality.gopher_quality import GopherQualityConfig
 from filters.quality.gopher_repetition import GopherRepetitionConfig
@@ -33,6 +34,7 @@ STAGE_CONFIGS: dict[str, type[BaseModel]] = {
     "c4_badwords": C4BadWordsConfig,
     "fineweb_quality": FineWebQualityConfig,
     "perplexity": PerplexityConfig,
+    "quality_classifier": QualityClassifierConfig,
     "pii": PiiConfig,
 }
 

@@ -1,0 +1,62 @@
+"""What every `winnow` command shares: option types, consoles, and turning user errors into exit code 1."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pipeline.errors import WinnowError
+
+out_console = Console()
+err_console = Console(stderr=True)
+
+
+class OnError(StrEnum):
+    fail = "fail"
+    quarantine = "quarantine"
+
+
+class InputFormat(StrEnum):
+    auto = "auto"
+    jsonl = "jsonl"
+    parquet = "parquet"
+    csv = "csv"
+    hf = "hf"
+
+
+class OutputFormat(StrEnum):
+    parquet = "parquet"
+    jsonl = "jsonl"
+
+
+ProgressOption = Annotated[
+    bool | None,
+    typer.Option("--progress/--no-progress", help="Progress bars [default: when stderr is a terminal]."),
+]
+WorkersOption = Annotated[
+    int | None, typer.Option(min=1, help="Run the shard tasks on a local Dask cluster of N processes.")
+]
+DaskAddressOption = Annotated[
+    str | None, typer.Option(help="Run the shard tasks on an existing Dask cluster (tcp://HOST:PORT).")
+]
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a WinnowError into a one-line message and exit code 1 (no traceback)."""
+    try:
+        yield
+    except WinnowError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def show_progress(flag: bool | None) -> bool:
+    """Progress bars when asked, else when stderr is a terminal."""
+    return sys.stderr.isatty() if flag is None else flag
