@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -197,11 +198,17 @@ def configure_threads() -> None:
         torch.set_num_threads(threads)
 
 
+#: held by every model load: transformers' `from_pretrained` is not thread-safe (it switches torch's default
+#: device to "meta" while it builds a model), and flow tasks of one process run in threads
+LOADING = threading.RLock()
+
+
 def load_causal_lm(
     name_or_path: str | Path | None = None, *, dtype: DType = "bfloat16", device: str = "cpu"
 ) -> tuple[Any, Any]:
     """`(model, tokenizer)` of a causal LM, loaded once per process per (folder, dtype, device)."""
-    return _load_causal_lm(str(causal_lm_path(name_or_path)), dtype, device)
+    with LOADING:
+        return _load_causal_lm(str(causal_lm_path(name_or_path)), dtype, device)
 
 
 @lru_cache(maxsize=4)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.models import ModelError, configure_threads, embedding_model_path
+from pipeline.models import LOADING, ModelError, configure_threads, embedding_model_path
 
 #: the name that stands for the packaged all-MiniLM-L6-v2 (any other name is a local model folder)
 PACKAGED_ENCODER = "all-MiniLM-L6-v2"
@@ -56,7 +56,8 @@ def encode(
     texts: Sequence[str], *, model: str = PACKAGED_ENCODER, batch_size: int = 32, device: str = "cpu"
 ) -> np.ndarray:
     """Unit-length float32 embeddings of `texts`, one row each (shape `(len(texts), dimension)`)."""
-    encoder = sentence_encoder(str(encoder_path(model)), device)
+    with LOADING:
+        encoder = sentence_encoder(str(encoder_path(model)), device)
     if len(texts) == 0:
         return np.zeros((0, encoder.get_embedding_dimension()), dtype=np.float32)
     vectors = encoder.encode(

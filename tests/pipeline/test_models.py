@@ -135,3 +135,14 @@ def test_embedding_model_path_is_the_packaged_minilm() -> None:
     config = json.loads((path / "config.json").read_text())
     assert config["model_type"] == "bert" and config["hidden_size"] == 384
     assert (path / "modules.json").is_file()
+
+
+def test_concurrent_loads_from_flow_threads_give_one_working_model() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    causal_lm_path()  # the conversion, if any, happens once before the race
+    models._load_causal_lm.cache_clear()
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(lambda _: load_causal_lm(dtype="float32"), range(4)))
+    assert all(model is loaded[0][0] for model, _ in loaded)
+    assert not any(p.is_meta for p in loaded[0][0].parameters())
