@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -64,6 +65,8 @@ def task_runner(dask_address: str | None = None, workers: int | None = None) -> 
 
     if dask_address:
         return DaskTaskRunner(address=dask_address)
+    # worker processes inherit the environment: share the cores among their torch thread pools
+    os.environ.setdefault("WINNOW_TORCH_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     return DaskTaskRunner(
         cluster_kwargs={
             "n_workers": workers,

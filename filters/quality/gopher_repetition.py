@@ -26,7 +26,6 @@ from pipeline.stage import Filter
 
 _SPACE = r"[\s\x1c-\x1f]"  # Python's str.isspace
 _PARAGRAPH = r"[^\n]+(?:\n[^\n]+)*"  # the pieces of `re.split(r"\n{2,}", text)` once the text is stripped
-_DOC = "_doc"
 
 NGramThresholds = tuple[tuple[int, float], ...]
 
@@ -67,139 +66,170 @@ class GopherRepetitionConfig(BaseModel):
         return dict.fromkeys(names, pl.Float64())
 
 
-def _per_doc(frame: pl.DataFrame, n_docs: int, values: list[pl.Expr]) -> pl.DataFrame:
-    """Aggregate `frame` (one row per element, `_doc` = document index) to one row per document."""
-    docs = pl.DataFrame({_DOC: pl.arange(0, n_docs, dtype=pl.UInt32, eager=True)})
-    agg = frame.group_by(_DOC).agg(values)
-    return docs.join(agg, on=_DOC, how="left").sort(_DOC).fill_null(0).drop(_DOC)
-
-
-def _elements(lists: pl.Series) -> pl.DataFrame:
-    """One row per list element, with its document index `_doc`; empty lists have no row."""
-    return pl.DataFrame({"el": lists}).with_row_index(_DOC).explode("el").drop_nulls("el")
-
-
 def _duplicates(lists: pl.Series) -> pl.DataFrame:
     """datatrove's `find_duplicates` per list: `dups` (repeated elements), `dup_chars` (their characters)."""
-    dup = ~pl.struct(_DOC, "el").is_first_distinct()
-    return _per_doc(
-        _elements(lists),
-        len(lists),
-        [dup.sum().alias("dups"), pl.col("el").str.len_chars().filter(dup).sum().alias("dup_chars")],
+    repeat = ~pl.element().is_first_distinct()
+    return pl.DataFrame({"el": lists}).select(
+        pl.col("el").list.eval(repeat).list.sum().fill_null(0).alias("dups"),
+        pl.col("el")
+        .list.eval(pl.element().str.len_chars().filter(repeat))
+        .list.sum()
+        .fill_null(0)
+        .alias("dup_chars"),
     )
 
 
-def _token_frame(texts: pl.Series) -> pl.DataFrame:
-    """One row per word: `_doc`, `pos`, `tid` (its hash), `chars` (its length), `words` (in its document)."""
-    tokens = _elements(pl.select(words(pl.lit(texts))).to_series())
-    return tokens.select(
-        _DOC,
-        pl.int_range(pl.len()).over(_DOC).alias("pos"),
-        pl.col("el").hash().alias("tid"),
-        pl.col("el").str.len_chars().cast(pl.Int64).alias("chars"),
-        pl.len().over(_DOC).alias("words"),
-    )
+_MIX_A = np.uint64(0x9E3779B97F4A7C15)
+_MIX_B = np.uint64(0xBF58476D1CE4E5B9)
 
 
-def _with_ngrams(tokens: pl.DataFrame, sizes: list[int]) -> pl.DataFrame:
-    """Add `key_n` (hash of the word sequence) and `chars_n` (characters of its words) for each n in `sizes`,
-    null where fewer than n words are left in the document. Words hold no spaces, so equal word sequences are
-    equal strings however they are joined (datatrove joins them with " " for the top n-grams and "" for the
-    duplicated ones: word sequences that only differ in where a string is cut are not told apart here)."""
-    frame = tokens.with_columns(pl.col("tid").alias("_key"), pl.col("chars").alias("_chars"))
-    for n in range(1, max(sizes, default=1) + 1):
+def _mix(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of the pairs (`left`, `right`) (uint64 arrays; splitmix64's finaliser)."""
+    mixed = (left * _MIX_A) ^ right
+    mixed ^= mixed >> np.uint64(31)
+    mixed *= _MIX_B
+    mixed ^= mixed >> np.uint64(27)
+    return mixed
+
+
+def _duplicated(keys: np.ndarray) -> np.ndarray:
+    """True where a key occurs more than once in `keys`."""
+    return pl.Series(keys).is_duplicated().to_numpy()
+
+
+class _Words:
+    """The words of a batch, one row each in document order: `doc` (its document), `tid` (its hash),
+    `offsets` (each document's first row, then the total) and `ends` (cumulative characters, from 0)."""
+
+    def __init__(self, texts: pl.Series) -> None:
+        lists = pl.select(words(pl.lit(texts))).to_series()
+        counts = lists.list.len().to_numpy().astype(np.int64)
+        tokens = lists.explode().drop_nulls()
+        self.n_docs, self.size = len(texts), len(tokens)
+        self.offsets = np.zeros(self.n_docs + 1, dtype=np.int64)
+        np.cumsum(counts, out=self.offsets[1:])
+        self.doc = np.repeat(np.arange(self.n_docs, dtype=np.int64), counts)
+        self.tid = tokens.hash(0).to_numpy()
+        self.ends = np.zeros(self.size + 1, dtype=np.int64)
+        np.cumsum(tokens.str.len_chars().to_numpy(), out=self.ends[1:])
+
+    def chars(self, starts: np.ndarray, n: int) -> np.ndarray:
+        """Characters of the words of the n-grams at rows `starts` (without separators)."""
+        return self.ends[starts + n] - self.ends[starts]
+
+
+def _repeated_ngrams(tokens: _Words, sizes: list[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """For each n in 1..max(`sizes`) (from 2 unless 1 is in `sizes`): the rows where an n-gram starts that
+    occurs again in its document, and the n-grams' keys (hashes of the document and the word sequence;
+    equal keys = equal word sequences).
+
+    An n-gram can only repeat where both its (n-1)-grams repeat, so after n = 2 only those rows are hashed.
+    Words hold no spaces, so equal word sequences are equal strings however they are joined (datatrove joins
+    them with " " for the top n-grams and "" for the duplicated ones: word sequences that only differ in
+    where a string is cut are not told apart here)."""
+    size, doc, tid = tokens.size, tokens.doc, tokens.tid
+    repeated: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    starts, keys = np.arange(size), _mix(doc.astype(np.uint64), tid)
+    for n in range(1, max(sizes, default=0) + 1):
         if n > 1:
-            frame = frame.with_columns(
-                pl.struct(pl.col("_key").alias("a"), pl.col("tid").shift(-(n - 1)).alias("b"))
-                .hash()
-                .alias("_key"),
-                pl.col("_chars") + pl.col("chars").shift(-(n - 1)),
-            )
-        if n in sizes:
-            valid = pl.col("pos") + n <= pl.col("words")
-            frame = frame.with_columns(
-                pl.when(valid).then("_key").alias(f"key_{n}"),
-                pl.when(valid).then("_chars").alias(f"chars_{n}"),
-            )
-    return frame.drop("_key", "_chars")
+            # the (n-1)-gram one word on must repeat too (then the n-gram ends in the same document)
+            if n - 1 in repeated:
+                is_repeat = np.zeros(size + 1, dtype=bool)
+                is_repeat[starts] = True
+                ok = is_repeat[starts + 1]
+            else:
+                ok = starts + 1 < size
+            if n == 2:
+                ok[ok] = doc[starts[ok] + 1] == doc[starts[ok]]
+            starts, keys = starts[ok], _mix(keys[ok], tid[starts[ok] + n - 1])
+        if n > 1 or 1 in sizes:
+            dup = _duplicated(keys)
+            starts, keys = starts[dup], keys[dup]
+            repeated[n] = (starts, keys)
+    return repeated
 
 
-def _top_ngram_chars(grams: pl.DataFrame, n_docs: int, n: int) -> pl.Series:
-    """datatrove's `find_top_duplicate`: characters of the most frequent n-gram times its count, or 0."""
-    counts = (
-        grams.filter(pl.col(f"key_{n}").is_not_null())
-        .group_by(_DOC, f"key_{n}")
-        .agg(pl.len().alias("count"), pl.col("pos").min().alias("first"), pl.col(f"chars_{n}").first())
-        .filter(pl.col("count") == pl.col("count").max().over(_DOC))
-    )
-    # ties go to the n-gram seen first (`Counter.most_common` keeps insertion order); + the joining spaces
-    top = counts.group_by(_DOC).agg(
-        (pl.col("count") * (pl.col(f"chars_{n}") + (n - 1))).get(pl.col("first").arg_min()).alias("top")
-    )
-    return _per_doc(top, n_docs, [pl.col("top").sum()])["top"]
+def _top_ngram_chars(tokens: _Words, starts: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
+    """datatrove's `find_top_duplicate` per document: characters of the most frequent n-gram (words joined by
+    spaces) times its count, or 0 without n-grams. `starts`/`keys` are the repeated n-grams."""
+    counts = np.diff(tokens.offsets)
+    top = np.zeros(tokens.n_docs, dtype=np.int64)
+    # without repeats: the first n-gram, once (`Counter.most_common` keeps insertion order on ties)
+    has = counts >= n
+    top[has] = tokens.chars(tokens.offsets[:-1][has], n) + (n - 1)
+    if len(starts):
+        groups = (
+            pl.DataFrame({"key": keys, "row": starts})
+            .group_by("key")
+            .agg(pl.len().cast(pl.Int64).alias("count"), pl.col("row").min().alias("first"))
+        )
+        count, first = groups["count"].to_numpy(), groups["first"].to_numpy()
+        # the most frequent n-gram of each document, the first one seen on ties
+        score = (count << 32) | (0xFFFFFFFF - first)
+        best = (
+            pl.DataFrame({"doc": tokens.doc[first], "score": score})
+            .group_by("doc")
+            .agg(pl.col("score").max())
+        )
+        score = best["score"].to_numpy()
+        first = 0xFFFFFFFF - (score & 0xFFFFFFFF)
+        top[best["doc"].to_numpy()] = (score >> 32) * (tokens.chars(first, n) + (n - 1))
+    return top
 
 
-def _dup_ngram_chars(grams: pl.DataFrame, n_docs: int, sizes: list[int]) -> dict[int, pl.Series]:
+def _dup_ngram_chars(
+    tokens: _Words, repeated: dict[int, tuple[np.ndarray, np.ndarray]], sizes: list[int]
+) -> dict[int, np.ndarray]:
     """datatrove's `find_all_duplicate` for each n: characters of the n-grams met again, scanning the words
     left to right and jumping over each repeat.
 
     Only n-grams that occur more than once in their document can be met again, so the scan moves from one
     such n-gram to the next; one scan runs all (document, n) lanes at once, one n-gram a step."""
-    totals = {n: np.zeros(n_docs, dtype=np.int64) for n in sizes}
-    parts = [
-        grams.filter(pl.col(f"key_{n}").is_not_null())
-        .select(
-            pl.lit(n, dtype=pl.Int64).alias("n"),
-            _DOC,
-            "pos",
-            pl.struct(_DOC, f"key_{n}").hash().alias("key"),
-            pl.col(f"chars_{n}").alias("chars"),
-        )
-        .filter(pl.col("key").is_duplicated())
-        for n in sizes
-    ]
-    repeats = pl.concat(parts) if parts else pl.DataFrame()
-    if repeats.is_empty():
-        return {n: pl.Series(values) for n, values in totals.items()}
-    repeats = repeats.with_row_index("row")
-    lanes = repeats.group_by("n", _DOC, maintain_order=True).agg(
-        pl.col("row").min().alias("start"), pl.len().alias("length")
+    totals = {n: np.zeros(tokens.n_docs, dtype=np.int64) for n in sizes}
+    sizes = [n for n in dict.fromkeys(sizes) if n in repeated and len(repeated[n][0])]
+    if not sizes:
+        return totals
+    rows = np.concatenate([repeated[n][0] for n in sizes])
+    size_of_row = np.repeat(np.array(sizes, dtype=np.int64), [len(repeated[n][0]) for n in sizes])
+    chars = np.concatenate([tokens.chars(repeated[n][0], n) for n in sizes])
+    lane_key = np.array(sizes, dtype=np.int64).searchsorted(size_of_row) * tokens.n_docs + tokens.doc[rows]
+    new_lane = np.ones(len(rows), dtype=bool)
+    new_lane[1:] = lane_key[1:] != lane_key[:-1]
+    start = np.flatnonzero(new_lane)
+    end = np.append(start[1:], len(rows))
+    lane_of_row = np.cumsum(new_lane) - 1
+    # (lane, row) as one increasing number, to find the next repeat at or after a jump
+    place = lane_of_row * (tokens.size + max(sizes) + 1) + rows
+    ids = np.concatenate([np.unique(repeated[n][1], return_inverse=True)[1].reshape(-1) for n in sizes])
+    ids += np.repeat(
+        np.cumsum([0] + [len(repeated[n][1]) for n in sizes[:-1]]), [len(repeated[n][1]) for n in sizes]
     )
-    width = int(repeats["pos"].max()) + max(sizes) + 1
-    lane_of_row = np.repeat(np.arange(len(lanes), dtype=np.int64), lanes["length"].to_numpy())
-    # (lane, position) as one increasing number, to find the next repeat at or after a jump
-    place = lane_of_row * width + repeats["pos"].to_numpy().astype(np.int64)
-    ids = repeats.select(pl.struct("n", "key").rank("dense"))
-    ids = ids.to_series().to_numpy().astype(np.int64)
-    chars = repeats["chars"].to_numpy().astype(np.int64)
-    step = lanes["n"].to_numpy().astype(np.int64)
-    end = (lanes["start"] + lanes["length"]).to_numpy().astype(np.int64)
-    at = lanes["start"].to_numpy().astype(np.int64)
+    step = size_of_row[start]
+    at = start.copy()
     seen = np.zeros(int(ids.max()) + 1, dtype=bool)
-    repeated = np.zeros(len(lanes), dtype=np.int64)
-    active = np.arange(len(lanes))
+    total = np.zeros(len(start), dtype=np.int64)
+    active = np.arange(len(start))
     while active.size:
-        rows = at[active]
-        gram = ids[rows]
+        row = at[active]
+        gram = ids[row]
         dup = seen[gram]
         seen[gram[~dup]] = True
-        repeated[active[dup]] += chars[rows[dup]]
+        total[active[dup]] += chars[row[dup]]
         at[active[~dup]] += 1
         jumped = active[dup]
-        at[jumped] = np.searchsorted(place, place[rows[dup]] + step[jumped], side="left")
+        at[jumped] = np.searchsorted(place, place[row[dup]] + step[jumped], side="left")
         active = active[at[active] < end[active]]
-    docs = lanes[_DOC].to_numpy()
+    docs = tokens.doc[rows[start]]
     for n in sizes:
         lane = step == n
-        totals[n][docs[lane]] = repeated[lane]
-    return {n: pl.Series(values) for n, values in totals.items()}
+        totals[n][docs[lane]] = total[lane]
+    return totals
 
 
 def repetition_statistics(texts: pl.Series, config: GopherRepetitionConfig | None = None) -> pl.DataFrame:
     """The `gopher_*` statistics of `texts`, one row per text (in order)."""
     config = config or GopherRepetitionConfig()
     texts = texts.fill_null("")
-    n_docs = len(texts)
     n_chars = texts.str.len_chars().cast(pl.Float64)
     stripped = texts.str.replace_all(rf"^{_SPACE}+|{_SPACE}+$", "")
     paragraphs = stripped.str.extract_all(_PARAGRAPH)
@@ -215,11 +245,13 @@ def repetition_statistics(texts: pl.Series, config: GopherRepetitionConfig | Non
     }
     top_sizes = [n for n, _ in config.top_n_grams]
     dup_sizes = [n for n, _ in config.dup_n_grams]
-    grams = _with_ngrams(_token_frame(texts), sorted(set(top_sizes + dup_sizes)))
+    tokens = _Words(texts)
+    repeated = _repeated_ngrams(tokens, top_sizes + dup_sizes)
     for n in top_sizes:
-        columns[f"gopher_top_{n}_gram_frac"] = _top_ngram_chars(grams, n_docs, n) / n_chars
-    for n, repeated in _dup_ngram_chars(grams, n_docs, dup_sizes).items():
-        columns[f"gopher_dup_{n}_gram_frac"] = repeated / n_chars
+        starts, keys = repeated.get(n, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)))
+        columns[f"gopher_top_{n}_gram_frac"] = pl.Series(_top_ngram_chars(tokens, starts, keys, n)) / n_chars
+    for n, chars in _dup_ngram_chars(tokens, repeated, dup_sizes).items():
+        columns[f"gopher_dup_{n}_gram_frac"] = pl.Series(chars) / n_chars
     return pl.DataFrame({name: values.cast(pl.Float64) for name, values in columns.items()})
 
 

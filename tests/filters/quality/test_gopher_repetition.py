@@ -91,6 +91,35 @@ def test_config_validates_and_stage_keeps_scores_on_request() -> None:
     assert "gopher_dup_6_gram_frac" not in scored.columns
 
 
+def test_ngram_statistics_stay_within_each_document_of_a_batch() -> None:
+    """Ties, n = 1, documents shorter than n and n-grams repeated only across documents, in one batch."""
+    texts = [
+        "red fox red fox blue jay blue jay",  # a tie: the first n-gram seen wins
+        "red fox ran",  # its n-grams repeat only in the other documents
+        "solo",
+        "",
+        "a b a b a b c a b a b a b",
+        "red fox red fox blue jay blue jay",
+    ]
+    sizes = ((1, 0.9), (2, 0.9), (3, 0.9))
+    out = gopher_repetition(
+        pl.DataFrame({"text": texts}), GopherRepetitionConfig(top_n_grams=sizes, dup_n_grams=sizes)
+    ).with_columns(words(pl.col("text")).alias("w"))
+    for row in out.iter_rows(named=True):
+        tokens, length = row["w"], len(row["text"])
+        for n, _ in sizes:
+            grams = [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+            top = 0
+            if grams:
+                gram, times = Counter(grams).most_common(1)[0]
+                top = len(gram) * times
+            if length:
+                assert row[f"gopher_top_{n}_gram_frac"] == pytest.approx(top / length)
+                assert row[f"gopher_dup_{n}_gram_frac"] == pytest.approx(_all_duplicates(tokens, n) / length)
+    assert out["gopher_top_2_gram_frac"][1] == pytest.approx(len("red fox") / len(texts[1]))
+    assert out["gopher_dup_2_gram_frac"][1] == 0
+
+
 def _duplicates(items: list[str]) -> tuple[int, int]:
     seen: set[str] = set()
     count = chars = 0
