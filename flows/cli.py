@@ -110,20 +110,26 @@ def clean(
         from flows.recipe import Recipe, load_recipe, preset_recipe
 
         loaded = load_recipe(recipe) if recipe else preset_recipe(preset) if preset else Recipe()
-        stats = run_clean(
+        clean_and_print(
             inputs,
             out,
-            recipe=loaded,
+            loaded,
             text_field=text_field,
             id_field=id_field,
-            on_error=on_error.value if on_error else None,
-            input_format=input_format.value if input_format else None,
-            output_format=output_format.value if output_format else None,
+            on_error=on_error,
+            input_format=input_format,
+            output_format=output_format,
             batch_size=batch_size,
-            progress=show_progress(progress),
+            progress=progress,
             workers=workers,
             dask_address=dask_address,
         )
+
+
+def clean_and_print(inputs: list[str], out: Path, recipe: Any, progress: bool | None, **options: Any) -> None:
+    """What every cleaning command ends with: run `clean_corpus` with the CLI's options, print the result."""
+    values = {k: v.value if isinstance(v, StrEnum) else v for k, v in options.items()}
+    stats = run_clean(inputs, out, recipe=recipe, progress=show_progress(progress), **values)
     print_run(out, stats)
 
 
@@ -264,19 +270,18 @@ def dedup(
             },
             origin="winnow dedup",
         )
-        stats = run_clean(
+        clean_and_print(
             inputs,
             out,
-            recipe=recipe,
+            recipe,
             text_field=text_field,
             id_field=id_field,
-            on_error=on_error.value if on_error else None,
+            on_error=on_error,
             batch_size=batch_size,
-            progress=show_progress(progress),
+            progress=progress,
             workers=workers,
             dask_address=dask_address,
         )
-    print_run(out, stats)
 
 
 @app.command("recipe")

@@ -22,7 +22,6 @@ from flows.cli_options import (
     ProgressOption,
     WorkersOption,
     out_console,
-    show_progress,
     user_errors,
 )
 
@@ -184,25 +183,23 @@ def score(
     dask_address: DaskAddressOption = None,
 ) -> None:
     """Score a corpus: a run folder whose kept/ documents carry quality_score (P(good), calibrated)."""
-    from flows.cli import print_run, run_clean
+    from flows.cli import clean_and_print
 
     with user_errors():
-        recipe = score_recipe(model, min_score)
-        stats = run_clean(
+        clean_and_print(
             inputs,
             out,
-            recipe=recipe,
+            score_recipe(model, min_score),
             text_field=text_field,
             id_field=id_field,
-            on_error=on_error.value if on_error else None,
-            input_format=input_format.value if input_format else None,
-            output_format=output_format.value if output_format else None,
+            on_error=on_error,
+            input_format=input_format,
+            output_format=output_format,
             batch_size=batch_size,
-            progress=show_progress(progress),
+            progress=progress,
             workers=workers,
             dask_address=dask_address,
         )
-    print_run(out, stats)
 
 
 def score_recipe(model: Path, min_score: float | None) -> Recipe:
