@@ -233,3 +233,20 @@ def test_stats_command(tmp_path: Path, winnow: Winnow) -> None:
     assert json.loads(as_json.output)["kept"] == 1
     missing = winnow("stats", str(tmp_path))
     assert missing.exit_code == 1 and "not a finished winnow run" in missing.output
+
+
+def test_presets_print_as_recipes_that_clean_runs(tmp_path: Path, winnow: Winnow) -> None:
+    from flows.recipe import load_recipe, preset_recipe
+
+    printed = winnow("recipe", "web")
+    assert printed.exit_code == 0
+    (tmp_path / "web.toml").write_text(printed.output)
+    assert load_recipe(tmp_path / "web.toml").identity() == preset_recipe("web").identity()
+    assert winnow("recipe", "nope").exit_code == 1
+    path = jsonl(tmp_path / "a.jsonl", [GOOD, {"id": "g2", "text": "a perfectly GOOD document."}])
+    both = winnow("clean", str(path), "--out", str(tmp_path / "x"), "--preset", "web", "--recipe", "r.toml")
+    assert both.exit_code == 2 and "not both" in both.output
+    ran = winnow("clean", str(path), "--out", str(tmp_path / "out"), "--preset", "web")
+    assert ran.exit_code == 0, ran.output
+    stages = [s["name"] for s in json.loads((tmp_path / "out" / "stats.json").read_text())["stages"]]
+    assert stages[:2] == ["language", "gopher_repetition"] and stages[-1] == "minhash_dedup"
