@@ -23,11 +23,17 @@ import typer  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from flows.cli_options import (  # noqa: E402
+    BatchSizeOption,
     DaskAddressOption,
+    IdFieldOption,
     InputFormat,
+    InputsArgument,
     OnError,
-    OutputFormat,
+    OnErrorOption,
+    OutputFormatOption,
     ProgressOption,
+    RunFolderOption,
+    TextFieldOption,
     WorkersOption,
     out_console,
     show_progress,
@@ -65,22 +71,22 @@ def clean(
     ],
     recipe: Annotated[
         Path | None,
-        typer.Option(help="TOML recipe choosing the stages and their parameters [default: preset dedup]."),
+        typer.Option(help="TOML recipe choosing the stages and their parameters (default: preset dedup)."),
     ] = None,
     preset: Annotated[
         str | None,
         typer.Option(help="A recipe that ships with winnow (`winnow recipe --list`): dedup, web."),
     ] = None,
-    text_field: Annotated[str | None, typer.Option(help="Field holding the text [default: text].")] = None,
+    text_field: TextFieldOption = None,
     id_field: Annotated[
         str | None,
-        typer.Option(help="Field holding a unique id [default: 'id' when present, else FILE:LINE]."),
+        typer.Option(help="Field holding a unique id (default: 'id' when present, else FILE:LINE)."),
     ] = None,
     on_error: Annotated[
         OnError | None,
         typer.Option(
             help="Bad records: stop with an error naming file, line and field, or quarantine them and go on "
-            "[default: quarantine]."
+            "(default: quarantine)."
         ),
     ] = None,
     input_format: Annotated[
@@ -88,16 +94,13 @@ def clean(
         typer.Option(
             "--input-format",
             help="Input format; 'hf' loads local files through the datasets library "
-            "[default: auto, from the extension].",
+            "(default: auto, from the extension).",
         ),
     ] = None,
-    output_format: Annotated[
-        OutputFormat | None,
-        typer.Option("--output-format", help="Format of kept/ shards [default: parquet]."),
-    ] = None,
+    output_format: OutputFormatOption = None,
     batch_size: Annotated[
         int | None,
-        typer.Option(min=1, help="Documents per shard; memory stays bounded by it [default: 20000]."),
+        typer.Option(min=1, help="Documents per shard; memory stays bounded by it (default: 20000)."),
     ] = None,
     progress: ProgressOption = None,
     workers: WorkersOption = None,
@@ -211,13 +214,8 @@ class Unit(StrEnum):
 
 @app.command()
 def dedup(
-    inputs: Annotated[
-        list[str], typer.Argument(help="Input files or folders (as for `winnow clean`).", show_default=False)
-    ],
-    out: Annotated[
-        Path,
-        typer.Option("--out", "-o", help="Run folder to write (as for `winnow clean`).", show_default=False),
-    ],
+    inputs: InputsArgument,
+    out: RunFolderOption,
     threshold: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="Jaccard similarity of duplicates.")
     ] = 0.8,
@@ -239,10 +237,10 @@ def dedup(
     update_index: Annotated[
         bool, typer.Option("--update-index", help="Add this run's kept documents to the --against index.")
     ] = False,
-    text_field: Annotated[str | None, typer.Option(help="Field holding the text [default: text].")] = None,
-    id_field: Annotated[str | None, typer.Option(help="Field holding a unique id.")] = None,
-    on_error: Annotated[OnError | None, typer.Option(help="Bad records: fail or quarantine.")] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="Documents per shard.")] = None,
+    text_field: TextFieldOption = None,
+    id_field: IdFieldOption = None,
+    on_error: OnErrorOption = None,
+    batch_size: BatchSizeOption = None,
     progress: ProgressOption = None,
     workers: WorkersOption = None,
     dask_address: DaskAddressOption = None,
@@ -382,9 +380,13 @@ def planted_table(run: Path) -> Table:
 
 
 def _mount_subcommands() -> None:
+    from flows.fewshot_cli import fewshot
     from flows.quality_cli import quality_app
+    from flows.select_cli import select
 
     app.add_typer(quality_app, name="quality")
+    app.command("select")(select)
+    app.command("fewshot")(fewshot)
 
 
 _mount_subcommands()

@@ -6,6 +6,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,9 +36,26 @@ class OutputFormat(StrEnum):
     jsonl = "jsonl"
 
 
+InputsArgument = Annotated[
+    list[str], typer.Argument(help="Input files or folders (as for `winnow clean`).", show_default=False)
+]
+RunFolderOption = Annotated[
+    Path,
+    typer.Option("--out", "-o", help="Run folder to write (as for `winnow clean`).", show_default=False),
+]
+TextFieldOption = Annotated[str | None, typer.Option(help="Field holding the text (default: text).")]
+IdFieldOption = Annotated[str | None, typer.Option(help="Field holding a unique id.")]
+OnErrorOption = Annotated[OnError | None, typer.Option(help="Bad records: fail or quarantine.")]
+InputFormatOption = Annotated[
+    InputFormat | None, typer.Option("--input-format", help="Input format (default: auto).")
+]
+OutputFormatOption = Annotated[
+    OutputFormat | None, typer.Option("--output-format", help="Format of kept/ shards (default: parquet).")
+]
+BatchSizeOption = Annotated[int | None, typer.Option(min=1, help="Documents per shard.")]
 ProgressOption = Annotated[
     bool | None,
-    typer.Option("--progress/--no-progress", help="Progress bars [default: when stderr is a terminal]."),
+    typer.Option("--progress/--no-progress", help="Progress bars (default: when stderr is a terminal)."),
 ]
 WorkersOption = Annotated[
     int | None, typer.Option(min=1, help="Run the shard tasks on a local Dask cluster of N processes.")

@@ -15,11 +15,17 @@ import typer
 from rich.table import Table
 
 from flows.cli_options import (
+    BatchSizeOption,
     DaskAddressOption,
+    IdFieldOption,
     InputFormat,
-    OnError,
-    OutputFormat,
+    InputFormatOption,
+    InputsArgument,
+    OnErrorOption,
+    OutputFormatOption,
     ProgressOption,
+    RunFolderOption,
+    TextFieldOption,
     WorkersOption,
     out_console,
     user_errors,
@@ -148,17 +154,12 @@ def train(
 
 @quality_app.command()
 def score(
-    inputs: Annotated[
-        list[str], typer.Argument(help="Input files or folders (as for `winnow clean`).", show_default=False)
-    ],
+    inputs: InputsArgument,
     model: Annotated[
         Path,
         typer.Option("--model", "-m", help="Model file from `winnow quality train`.", show_default=False),
     ],
-    out: Annotated[
-        Path,
-        typer.Option("--out", "-o", help="Run folder to write (as for `winnow clean`).", show_default=False),
-    ],
+    out: RunFolderOption,
     min_score: Annotated[
         float | None,
         typer.Option(
@@ -167,17 +168,12 @@ def score(
             help="Remove documents whose quality_score is below this (default: remove none, only score).",
         ),
     ] = None,
-    text_field: Annotated[str | None, typer.Option(help="Field holding the text (default: text).")] = None,
-    id_field: Annotated[str | None, typer.Option(help="Field holding a unique id.")] = None,
-    on_error: Annotated[OnError | None, typer.Option(help="Bad records: fail or quarantine.")] = None,
-    input_format: Annotated[
-        InputFormat | None, typer.Option("--input-format", help="Input format (default: auto).")
-    ] = None,
-    output_format: Annotated[
-        OutputFormat | None,
-        typer.Option("--output-format", help="Format of kept/ shards (default: parquet)."),
-    ] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="Documents per shard.")] = None,
+    text_field: TextFieldOption = None,
+    id_field: IdFieldOption = None,
+    on_error: OnErrorOption = None,
+    input_format: InputFormatOption = None,
+    output_format: OutputFormatOption = None,
+    batch_size: BatchSizeOption = None,
     progress: ProgressOption = None,
     workers: WorkersOption = None,
     dask_address: DaskAddressOption = None,

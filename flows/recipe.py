@@ -18,6 +18,8 @@ from filters.quality.gopher_repetition import GopherRepetitionConfig
 from filters.quality.language import LanguageConfig
 from filters.quality.perplexity import PerplexityConfig
 from filters.quality.pii import PiiConfig
+from filters.select.selection import SelectConfig
+from filters.select.semdedup import SemDedupConfig
 from pipeline.errors import RecipeError
 from pipeline.readers import ReadOptions
 from pipeline.runner import RunOptions
@@ -35,6 +37,8 @@ STAGE_CONFIGS: dict[str, type[BaseModel]] = {
     "fineweb_quality": FineWebQualityConfig,
     "perplexity": PerplexityConfig,
     "quality_classifier": QualityClassifierConfig,
+    "semantic_dedup": SemDedupConfig,
+    "select": SelectConfig,
     "pii": PiiConfig,
 }
 

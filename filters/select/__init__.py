@@ -1,0 +1,1 @@
+"""Selection: semantic deduplication, diversity and target-aware sampling to a budget."""

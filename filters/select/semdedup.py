@@ -1,0 +1,278 @@
+"""Semantic deduplication (SemDeDup, Abbas et al. 2023): k-means over embeddings, then near-identical
+embeddings within each cluster.
+
+Documents are clustered with MiniBatchKMeans; within a cluster, a pair with cosine similarity >= 1 - eps
+is a duplicate. Each cluster is visited best first (keep policy: closest to the centroid, farthest from
+it, longest, or highest value of a column; then input order): a document is removed when it is that
+similar to a document already kept, and points at the most similar one, so `duplicate_of` is never a
+chain away (as in `filters.dedup.clusters`). Similarities are computed block by block against the kept
+documents of one cluster at a time, so memory stays bounded by the largest cluster's kept set.
+
+Library use: `semantic_duplicates(frame)` adds `duplicate_of`, `similarity` and `cluster`.
+Pipeline use: the `SemanticDedup` corpus stage (`type = "semantic_dedup"`, reason `semantic_duplicate`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.cluster import MiniBatchKMeans
+from sklearn.exceptions import ConvergenceWarning
+
+from pipeline.batch import ID, ORDER, REASON, TEXT
+from pipeline.embeddings import PACKAGED_ENCODER, EmbedDType, embed
+from pipeline.errors import InputError
+from pipeline.stage import CorpusStage
+
+REASON_SEMANTIC = "semantic_duplicate"
+#: keep policies by name; any other `keep` value names a column whose highest value is kept
+POLICIES = ("centroid", "farthest", "longest")
+#: rows compared at once against the kept documents of a cluster
+BLOCK = 256
+EMBEDDING = "embedding"
+PRIORITY = "priority"
+
+
+class SemDedupConfig(BaseModel):
+    """Parameters of semantic deduplication (recipe table `type = "semantic_dedup"`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["semantic_dedup"] = "semantic_dedup"
+    eps: float = Field(
+        0.05, gt=0.0, lt=1.0, description="documents with cosine similarity >= 1 - eps are duplicates"
+    )
+    n_clusters: int | None = Field(
+        None, ge=1, description="k-means clusters (default: sqrt of the corpus size, at most 10,000)"
+    )
+    keep: str = Field(
+        "centroid",
+        min_length=1,
+        description="centroid (closest to it), farthest, longest, or a column: its highest value",
+    )
+    seed: int = Field(0, ge=0)
+    batch_size: int = Field(64, ge=1, le=4096, description="documents per embedding batch")
+    model: str = Field(PACKAGED_ENCODER, min_length=1, description="sentence-transformers model folder")
+    dtype: EmbedDType = Field("auto", description="bfloat16 where it agrees with float32 (auto), or forced")
+    device: str = Field("cpu", min_length=1)
+    cache: Path | None = Field(None, description="embedding cache folder shared across runs")
+
+    @property
+    def threshold(self) -> float:
+        """The cosine similarity that makes a duplicate."""
+        return 1.0 - self.eps
+
+    def clusters_for(self, n: int) -> int:
+        """The number of k-means clusters for `n` documents (between 1 and n)."""
+        wanted = self.n_clusters if self.n_clusters is not None else min(10_000, round(math.sqrt(n)))
+        return max(1, min(wanted, n))
+
+    def build(self) -> SemanticDedup:
+        return SemanticDedup(self)
+
+
+def embed_texts(texts: Sequence[str], config: SemDedupConfig) -> np.ndarray:
+    """Unit-length float32 embeddings of `texts` with the configured model."""
+    return embed(
+        texts,
+        model=config.model,
+        batch_size=config.batch_size,
+        dtype=config.dtype,
+        device=config.device,
+        cache=config.cache,
+    )
+
+
+def kmeans(vectors: np.ndarray, n_clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, unit-length centroids) of MiniBatchKMeans over `vectors`."""
+    n = len(vectors)
+    if n_clusters <= 1 or n <= 1:
+        centroid = vectors.mean(axis=0, keepdims=True) if n else np.zeros((1, vectors.shape[1]))
+        return np.zeros(n, dtype=np.int64), _unit(centroid)
+    model = MiniBatchKMeans(n_clusters=min(n_clusters, n), random_state=seed, n_init=3, batch_size=1024)
+    with warnings.catch_warnings():  # fewer distinct points than clusters: some clusters stay empty
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        labels = model.fit_predict(vectors)
+    return labels.astype(np.int64), _unit(model.cluster_centers_)
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def keep_rank(
+    vectors: np.ndarray, labels: np.ndarray, centroids: np.ndarray, keep: str, priority: np.ndarray | None
+) -> np.ndarray:
+    """Each document's rank within its cluster (lower is kept first) under the keep policy.
+
+    `priority` (higher is better) stands for `longest` and column policies; nulls should be -inf.
+    """
+    if keep in ("centroid", "farthest"):
+        to_centroid = np.einsum("ij,ij->i", vectors, centroids[labels]).astype(np.float64)
+        return -to_centroid if keep == "centroid" else to_centroid
+    assert priority is not None, "longest and column policies need a priority"
+    return -np.asarray(priority, dtype=np.float64)
+
+
+def cluster_duplicates(
+    vectors: np.ndarray, labels: np.ndarray, rank: np.ndarray, threshold: float, block: int = BLOCK
+) -> tuple[np.ndarray, np.ndarray]:
+    """(duplicate_of, similarity) per row: the kept row it duplicates (-1 if kept) and their cosine.
+
+    Rows are compared only within their cluster (`labels`), visited by `rank` then position.
+    """
+    n = len(vectors)
+    duplicate_of = np.full(n, -1, dtype=np.int64)
+    similarity = np.full(n, np.nan, dtype=np.float64)
+    if n == 0:
+        return duplicate_of, similarity
+    order = np.lexsort((np.arange(n), rank, labels))
+    starts = np.flatnonzero(np.diff(labels[order])) + 1
+    for members in np.split(order, starts):
+        _greedy(vectors, members, threshold, block, duplicate_of, similarity)
+    return duplicate_of, np.minimum(similarity, 1.0)
+
+
+def _greedy(
+    vectors: np.ndarray,
+    members: np.ndarray,
+    threshold: float,
+    block: int,
+    duplicate_of: np.ndarray,
+    similarity: np.ndarray,
+) -> None:
+    """Resolve one cluster whose `members` are in visiting order; writes removals in place."""
+    kept = np.empty(0, dtype=np.int64)
+    kept_vectors = np.empty((0, vectors.shape[1]), dtype=vectors.dtype)
+    for start in range(0, len(members), block):
+        rows = members[start : start + block]
+        chunk = vectors[rows]
+        alive = np.ones(len(rows), dtype=bool)
+        if len(kept):
+            to_kept = chunk @ kept_vectors.T
+            best = to_kept.argmax(axis=1)
+            top = to_kept[np.arange(len(rows)), best]
+            hit = top >= threshold
+            duplicate_of[rows[hit]] = kept[best[hit]]
+            similarity[rows[hit]] = top[hit]
+            alive[hit] = False
+        inner = chunk @ chunk.T
+        earlier = np.tril(inner >= threshold, k=-1) & alive[None, :]
+        for i in np.flatnonzero(alive & earlier.any(axis=1)):  # only rows with an earlier duplicate
+            partners = np.flatnonzero(earlier[i] & alive)  # rows before i are already final
+            if len(partners):
+                j = partners[inner[i, partners].argmax()]
+                duplicate_of[rows[i]] = rows[j]
+                similarity[rows[i]] = inner[i, j]
+                alive[i] = False
+        kept = np.concatenate([kept, rows[alive]])
+        kept_vectors = np.concatenate([kept_vectors, chunk[alive]])
+
+
+def priority_of(batch: pl.DataFrame, keep: str, text: str = TEXT) -> pl.Series:
+    """Each document's `priority` (higher is kept first) for `longest` and column policies, else 0."""
+    if keep in ("centroid", "farthest"):
+        return pl.Series(PRIORITY, np.zeros(batch.height))
+    if keep == "longest":
+        return batch.select(pl.col(text).str.len_chars().cast(pl.Float64).alias(PRIORITY)).to_series()
+    if keep not in batch.columns:
+        raise InputError(
+            f"keep column '{keep}' is not in the documents (columns: {', '.join(batch.columns)})", field=keep
+        )
+    value = pl.col(keep).cast(pl.Float64).fill_nan(None).fill_null(float("-inf"))
+    return batch.select(value.alias(PRIORITY)).to_series()
+
+
+def find_semantic_duplicates(
+    vectors: np.ndarray, config: SemDedupConfig, priority: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(duplicate_of, similarity, cluster) per row of `vectors` (-1 / NaN for kept rows), by cosine."""
+    vectors = _unit(np.asarray(vectors, dtype=np.float32))
+    labels, centroids = kmeans(vectors, config.clusters_for(len(vectors)), config.seed)
+    rank = keep_rank(vectors, labels, centroids, config.keep, priority)
+    duplicate_of, similarity = cluster_duplicates(vectors, labels, rank, config.threshold)
+    return duplicate_of, similarity, labels
+
+
+def semantic_duplicates(
+    frame: pl.DataFrame,
+    embeddings: np.ndarray | None = None,
+    config: SemDedupConfig | None = None,
+    *,
+    text: str = TEXT,
+    id: str = ID,
+) -> pl.DataFrame:
+    """`frame` plus `duplicate_of` (id of the kept duplicate, null if kept), `similarity` and `cluster`.
+
+    `embeddings` (one row per document) are computed with the configured model if not given.
+    """
+    config = config or SemDedupConfig()
+    if embeddings is None:
+        embeddings = embed_texts(frame[text].to_list(), config)
+    if len(embeddings) != frame.height:
+        raise ValueError(f"{len(embeddings)} embeddings for {frame.height} documents")
+    priority = priority_of(frame, config.keep, text).to_numpy()
+    duplicate_of, similarity, labels = find_semantic_duplicates(embeddings, config, priority)
+    kept_row = pl.Series(duplicate_of).replace(-1, None)
+    return frame.with_columns(
+        frame[id].cast(pl.String).gather(kept_row).alias("duplicate_of"),
+        pl.Series("similarity", similarity, dtype=pl.Float64).fill_nan(None),
+        pl.Series("cluster", labels, dtype=pl.Int64),
+    )
+
+
+class SemanticDedup(CorpusStage):
+    """Remove semantic duplicates (`reason=semantic_duplicate`) across the whole corpus."""
+
+    kind: ClassVar[str] = "semantic_dedup"
+    detail_columns: ClassVar[dict[str, pl.DataType]] = {
+        "duplicate_of": pl.String(),
+        "similarity": pl.Float64(),
+    }
+
+    def __init__(self, config: SemDedupConfig | None = None) -> None:
+        self.config = config or SemDedupConfig()
+
+    def __repr__(self) -> str:
+        return f"SemanticDedup({self.config!r})"
+
+    def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """`ORDER`, `id`, `priority` and the document's `embedding` (float32 array)."""
+        priority = priority_of(batch, self.config.keep)
+        vectors = embed_texts(batch[TEXT].to_list(), self.config)
+        return pl.DataFrame(
+            [
+                batch[ORDER],
+                batch[ID].cast(pl.String),
+                priority,
+                pl.Series(EMBEDDING, vectors, dtype=pl.Array(pl.Float32, vectors.shape[1])),
+            ]
+        )
+
+    def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
+        data = summaries.select(ORDER, ID, PRIORITY, EMBEDDING).sort(ORDER).collect(engine="streaming")
+        schema = {ORDER: data.schema[ORDER], REASON: pl.String(), **self.detail_columns}
+        if data.is_empty():
+            return pl.DataFrame(schema=schema)
+        vectors = data[EMBEDDING].to_numpy()
+        duplicate_of, similarity, _ = find_semantic_duplicates(
+            vectors, self.config, data[PRIORITY].to_numpy()
+        )
+        removed = np.flatnonzero(duplicate_of >= 0)
+        return pl.DataFrame(
+            {
+                ORDER: data[ORDER].gather(removed),
+                REASON: [REASON_SEMANTIC] * len(removed),
+                "duplicate_of": data[ID].gather(duplicate_of[removed]),
+                "similarity": similarity[removed],
+            },
+            schema=schema,
+        )

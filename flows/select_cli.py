@@ -1,0 +1,109 @@
+"""`winnow select`: semantic dedup, diversity or target-aware selection to a budget, as a run folder."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from flows.cli_options import (
+    BatchSizeOption,
+    DaskAddressOption,
+    IdFieldOption,
+    InputFormatOption,
+    InputsArgument,
+    OnErrorOption,
+    OutputFormatOption,
+    ProgressOption,
+    RunFolderOption,
+    TextFieldOption,
+    WorkersOption,
+    user_errors,
+)
+
+
+class SelectMethod(StrEnum):
+    semdedup = "semdedup"
+    kcenter = "kcenter"
+    clusters = "clusters"
+    dsir = "dsir"
+    knn = "knn"
+    centroid = "centroid"
+
+
+def select(
+    inputs: InputsArgument,
+    out: RunFolderOption,
+    method: Annotated[
+        SelectMethod,
+        typer.Option(
+            help="semdedup: remove semantic duplicates; kcenter / clusters: cover the embedding space; "
+            "dsir / knn / centroid: resemble --target."
+        ),
+    ],
+    budget: Annotated[int | None, typer.Option(min=1, help="Documents to keep.")] = None,
+    budget_tokens: Annotated[int | None, typer.Option(min=1, help="Whitespace words to keep.")] = None,
+    target: Annotated[
+        Path | None, typer.Option(help="Target corpus for dsir, knn, centroid (JSONL, Parquet, text lines).")
+    ] = None,
+    eps: Annotated[float, typer.Option(help="semdedup: duplicates at cosine >= 1 - eps.")] = 0.05,
+    keep: Annotated[
+        str,
+        typer.Option(help="semdedup: which duplicate stays: centroid, farthest, longest, or a column name."),
+    ] = "centroid",
+    quality_column: Annotated[
+        str | None, typer.Option(help="kcenter / clusters: weigh documents by this column.")
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of k-means, sampling and Gumbel noise.")] = 0,
+    cache: Annotated[
+        Path | None, typer.Option(help="Embedding cache folder: a re-run embeds only new documents.")
+    ] = None,
+    text_field: TextFieldOption = None,
+    id_field: IdFieldOption = None,
+    on_error: OnErrorOption = None,
+    input_format: InputFormatOption = None,
+    output_format: OutputFormatOption = None,
+    batch_size: BatchSizeOption = None,
+    progress: ProgressOption = None,
+    workers: WorkersOption = None,
+    dask_address: DaskAddressOption = None,
+) -> None:
+    """Select documents: those not chosen go to removed/ (not_selected, or semantic_duplicate)."""
+    from flows.cli import clean_and_print
+    from flows.recipe import parse_recipe
+
+    with user_errors():
+        stage: dict[str, Any]
+        if method is SelectMethod.semdedup:
+            if budget or budget_tokens or target:
+                raise typer.BadParameter("semdedup takes no budget or target", param_hint="--method")
+            stage = {"type": "semantic_dedup", "eps": eps, "keep": keep, "seed": seed}
+        else:
+            stage = {
+                "type": "select",
+                "method": method.value,
+                "budget_docs": budget,
+                "budget_tokens": budget_tokens,
+                "target": str(target) if target else None,
+                "quality_column": quality_column,
+                "seed": seed,
+            }
+        if cache:
+            stage["cache"] = str(cache)
+        recipe = parse_recipe({"stages": [stage]}, origin="winnow select")
+        clean_and_print(
+            inputs,
+            out,
+            recipe,
+            text_field=text_field,
+            id_field=id_field,
+            on_error=on_error,
+            input_format=input_format,
+            output_format=output_format,
+            batch_size=batch_size,
+            progress=progress,
+            workers=workers,
+            dask_address=dask_address,
+        )

@@ -1,0 +1,101 @@
+"""`winnow select` and `winnow fewshot` as a user runs them: the installed command, a real Prefect server."""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from tests.conftest import CliResult
+
+Winnow = Callable[..., CliResult]
+
+SPORT = [
+    "The home side won the cup final after a late goal in extra time.",
+    "Their striker scored twice as the team climbed to the top of the league.",
+    "The coach praised the defenders after a clean sheet in the derby.",
+    "Fans filled the stadium to watch the semi-final against the champions.",
+]
+COOKING = [
+    "Simmer the onions in butter until soft, then add the garlic and stock.",
+    "Knead the dough for ten minutes and let it rise in a warm place.",
+    "Roast the vegetables with olive oil, salt and rosemary for forty minutes.",
+    "Whisk the eggs with sugar until pale before folding in the flour.",
+]
+
+
+def jsonl(path: Path, texts: list[str]) -> Path:
+    path.write_text(
+        "".join(orjson.dumps({"id": f"d{i}", "text": t}).decode() + "\n" for i, t in enumerate(texts))
+    )
+    return path
+
+
+def test_select_dsir_keeps_documents_like_the_target(tmp_path: Path, winnow: Winnow) -> None:
+    pool = jsonl(tmp_path / "pool.jsonl", SPORT * 3 + COOKING * 3)
+    target = jsonl(tmp_path / "target.jsonl", COOKING)
+    result = winnow(
+        "select",
+        str(pool),
+        "--out",
+        str(tmp_path / "out"),
+        "--method",
+        "dsir",
+        "--target",
+        str(target),
+        "--budget",
+        "6",
+    )
+    assert result.exit_code == 0, result.output
+    kept = pl.read_parquet(tmp_path / "out" / "kept")
+    removed = pl.read_parquet(tmp_path / "out" / "removed")
+    assert kept.height == 6 and set(kept["text"]) <= set(COOKING)
+    assert set(removed["reason"]) == {"not_selected"} and removed.height == 18
+
+
+def test_select_semdedup_removes_paraphrases(tmp_path: Path, winnow: Winnow) -> None:
+    texts = [*SPORT, *COOKING, SPORT[0].replace("home side", "home team"), COOKING[1] + " "]
+    pool = jsonl(tmp_path / "pool.jsonl", texts)
+    result = winnow(
+        "select", str(pool), "--out", str(tmp_path / "out"), "--method", "semdedup", "--eps", "0.1"
+    )
+    assert result.exit_code == 0, result.output
+    removed = pl.read_parquet(tmp_path / "out" / "removed")
+    assert set(removed["reason"]) == {"semantic_duplicate"}
+    pairs = {tuple(sorted(pair)) for pair in removed.select("id", "duplicate_of").rows()}
+    assert pairs == {("d0", "d8"), ("d5", "d9")}
+    assert (removed["similarity"] >= 0.9).all()
+
+
+def test_select_usage_errors(tmp_path: Path, winnow: Winnow) -> None:
+    pool = jsonl(tmp_path / "pool.jsonl", SPORT)
+    no_target = winnow("select", str(pool), "--out", str(tmp_path / "a"), "--method", "dsir", "--budget", "2")
+    assert no_target.exit_code == 1 and "target" in no_target.output
+    no_budget = winnow("select", str(pool), "--out", str(tmp_path / "b"), "--method", "kcenter")
+    assert no_budget.exit_code == 1 and "budget" in no_budget.output
+
+
+def test_fewshot_picks_relevant_demonstrations(tmp_path: Path, winnow: Winnow) -> None:
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text(
+        "".join(
+            orjson.dumps({"question": q, "answer": f"answer {i}"}).decode() + "\n"
+            for i, q in enumerate(SPORT + COOKING)
+        )
+    )
+    result = winnow(
+        "fewshot",
+        str(pool),
+        "How long should bread dough rise?",
+        "-k",
+        "2",
+        "--fields",
+        "question,answer",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    picks = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert len(picks) == 2
+    assert picks[0]["example"]["question"] == COOKING[1]
