@@ -15,7 +15,6 @@ import orjson
 import typer
 
 from flows.cli_options import InputFormat, err_console, user_errors
-from pipeline.batch import ID, LINE
 
 
 class FewShotFormat(StrEnum):
@@ -108,6 +107,7 @@ def fewshot(
     """Pick demonstrations for a query: similar to it, unlike each other (MMR), within a token budget."""
     if (query is None) == (query_file is None):
         raise typer.BadParameter("give the QUERY or --query-file (one of them)", param_hint="QUERY")
+    from pipeline.batch import ID, LINE  # imported here: `winnow --help` stays free of polars
     from prompts.fewshot import FewShotError, FewShotSelector, read_pool
 
     with user_errors():

@@ -36,7 +36,7 @@ from pipeline.batch import TEXT
 from pipeline.embeddings import PACKAGED_ENCODER, embed, load_encoder
 from pipeline.errors import WinnowError
 from pipeline.models import LOADING, ModelError
-from pipeline.readers import ReadOptions, read_documents
+from pipeline.readers import ReadOptions, read_all_documents
 from pipeline.readers.validate import output_renames
 
 #: `tokenizer=` value that counts whitespace-separated words instead of model tokens
@@ -295,8 +295,7 @@ def read_pool(path: str | Path, *, match_field: str = TEXT, input_format: str = 
     Every example needs a non-empty string `match_field`; a bad record is an error.
     """
     options = ReadOptions(text_field=match_field, on_error="fail", format=input_format)  # type: ignore[arg-type]
-    frames = [batch.docs for batch in read_documents([str(path)], options) if batch.docs.height]
-    if not frames:
+    frame = read_all_documents([str(path)], options)
+    if frame is None:
         raise FewShotError(f"{path}: the pool has no examples")
-    frame = pl.concat(frames, how="diagonal_relaxed")
     return frame.rename(output_renames(options, frame.columns))

@@ -17,7 +17,7 @@ import polars as pl
 
 from pipeline.batch import LINE, SOURCE, TEXT, document_columns
 from pipeline.errors import WinnowError
-from pipeline.readers import ReadOptions, read_documents
+from pipeline.readers import ReadOptions, read_all_documents
 from pipeline.readers.validate import output_name
 
 LABEL_VALUES = {"1": 1, "0": 0, "1.0": 1, "0.0": 0, "true": 1, "false": 0}
@@ -49,10 +49,10 @@ def read_corpus(
 ) -> pl.DataFrame:
     """Every document of `inputs` in one frame; a bad record or file is an error (nothing quarantined)."""
     options = ReadOptions(text_field=text_field, on_error="fail", format=input_format)  # type: ignore[arg-type]
-    frames = [batch.docs for batch in read_documents(list(inputs), options) if batch.docs.height]
-    if not frames:
+    docs = read_all_documents(list(inputs), options)
+    if docs is None:
         raise TrainingDataError(f"{what} has no documents: {', '.join(map(str, inputs))}")
-    return pl.concat(frames, how="diagonal_relaxed")
+    return docs
 
 
 def parse_labels(docs: pl.DataFrame, label_field: str = "label") -> np.ndarray:

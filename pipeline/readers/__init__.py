@@ -5,7 +5,7 @@ provenance columns `__source` / `__line`, plus the bad records as quarantine row
 """
 
 from pipeline.readers.options import ReadBatch, ReadOptions
-from pipeline.readers.read import read_documents, read_source
+from pipeline.readers.read import read_all_documents, read_documents, read_source
 from pipeline.readers.sources import Source, resolve_sources
 from pipeline.readers.validate import output_renames
 
@@ -14,6 +14,7 @@ __all__ = [
     "ReadOptions",
     "Source",
     "output_renames",
+    "read_all_documents",
     "read_documents",
     "read_source",
     "resolve_sources",

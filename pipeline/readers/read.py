@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import polars as pl
+
 from pipeline.readers.csv import read_csv
 from pipeline.readers.hf import read_hf
 from pipeline.readers.jsonl import read_jsonl
@@ -33,3 +35,13 @@ def read_documents(inputs: Sequence[Any], options: ReadOptions | None = None) ->
     """Resolve the inputs now (bad paths fail at once), then read every source in order, lazily."""
     options = options or ReadOptions()
     return _read_all(resolve_sources(inputs, options), options)
+
+
+def read_all_documents(inputs: Sequence[Any], options: ReadOptions | None = None) -> pl.DataFrame | None:
+    """Every document of `inputs` in one frame (for small corpora: a training set, a pool), or None if none.
+
+    Bad records follow `options.on_error`; quarantined ones are dropped here, so callers that must see every
+    record use `on_error="fail"`.
+    """
+    frames = [batch.docs for batch in read_documents(inputs, options) if batch.docs.height]
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
