@@ -65,14 +65,15 @@ def task_runner(dask_address: str | None = None, workers: int | None = None) -> 
 
     if dask_address:
         return DaskTaskRunner(address=dask_address)
-    # worker processes inherit the environment: share the cores among their torch thread pools
-    os.environ.setdefault("WINNOW_TORCH_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    # the workers share the cores among their torch thread pools (set in their environment, not ours)
+    threads = os.environ.get("WINNOW_TORCH_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     return DaskTaskRunner(
         cluster_kwargs={
             "n_workers": workers,
             "threads_per_worker": 1,
             "processes": True,
             "dashboard_address": None,
+            "env": {"WINNOW_TORCH_THREADS": threads},
         }
     )
 
