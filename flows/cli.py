@@ -380,6 +380,7 @@ def planted_table(run: Path) -> Table:
 
 
 def _mount_subcommands() -> None:
+    from flows.compress_cli import compress
     from flows.fewshot_cli import fewshot
     from flows.quality_cli import quality_app
     from flows.select_cli import select
@@ -387,6 +388,7 @@ def _mount_subcommands() -> None:
     app.add_typer(quality_app, name="quality")
     app.command("select")(select)
     app.command("fewshot")(fewshot)
+    app.command("compress")(compress)
 
 
 _mount_subcommands()

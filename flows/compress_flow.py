@@ -1,0 +1,261 @@
+"""`compress_prompts`: the Prefect flow that compresses a JSON Lines file of prompts, one task per chunk.
+
+Each input line is `{"id": ..., "prompt": str | [documents] | [{"role", "content"}], "question": str}`
+(`id` and `question` optional, other fields kept); each output line is the same record plus the fields of
+`CompressionResult.to_dict()` (`text` holds the compressed prompt), in input order. Every line is checked
+before anything runs: a bad one stops the run with `FILE, line N, field 'x': ...` and nothing is written.
+A record the compressor refuses (`CompressionError`) gets `"error": "<message>"` instead of the result
+fields. The output is written to a temporary file and renamed into place.
+
+Tasks run on the flow's task runner (one thread by default; `flows.engine.task_runner` for Dask); each
+uses `prompts.compress.default_compressor`, so models load once per worker process.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import orjson
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.compress_cli import MessageProblem, check_messages, check_request
+from pipeline.engine import live_progress
+from pipeline.errors import InputError
+
+STEP = "compress prompts"
+#: records per task: small batches give the workers (and the progress bar) at least 32 tasks; at most this
+CHUNK_SIZE = 16
+
+#: one compression at a time per process: the scorer's threads already use the cores
+_COMPRESSING = threading.Lock()
+
+
+def read_batch(path: str | Path) -> list[dict[str, Any]]:
+    """Every record of a JSON Lines file (blank lines skipped), checked: the first bad line raises."""
+    source = str(path)
+    if not Path(path).is_file():
+        raise InputError("no such file" if not Path(path).exists() else "not a file", source=source)
+    records: list[dict[str, Any]] = []
+    seen_ids: dict[Any, int] = {}
+    with _open(Path(path), "rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise InputError(
+                    f"not valid UTF-8 at byte {error.start} of the line", source=source, line=number
+                ) from None
+            record = _parse_record(text, source, number)
+            if "id" in record:
+                key = _id_key(record["id"], source, number)
+                if key in seen_ids:
+                    raise InputError(
+                        f"duplicate id {record['id']!r} (first on line {seen_ids[key]})",
+                        source=source,
+                        line=number,
+                        field="id",
+                    )
+                seen_ids[key] = number
+            records.append(record)
+    if not records:
+        raise InputError("no records (the file is empty)", source=source)
+    return records
+
+
+def _parse_record(text: str, source: str, line: int) -> dict[str, Any]:
+    try:
+        record = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise InputError(f"invalid JSON: {error}", source=source, line=line) from None
+    if not isinstance(record, dict):
+        raise InputError('a record is a JSON object {"id", "prompt", "question"}', source=source, line=line)
+    if "prompt" not in record:
+        raise InputError("missing", source=source, line=line, field="prompt")
+    problem = _prompt_problem(record["prompt"])
+    if problem is not None:
+        field, message = problem
+        raise InputError(message, source=source, line=line, field=field)
+    question = record.get("question")
+    if question is not None and not isinstance(question, str):
+        raise InputError("must be a string or null", source=source, line=line, field="question")
+    return record
+
+
+def _prompt_problem(prompt: Any) -> tuple[str, str] | None:
+    """`(field, message)` of a prompt that is not non-empty text, documents or chat messages."""
+    kinds = "a string, a list of documents (strings) or a list of chat messages"
+    if isinstance(prompt, str):
+        return None if prompt.strip() else ("prompt", "empty")
+    if not isinstance(prompt, list):
+        return "prompt", f"must be {kinds}"
+    if not prompt:
+        return "prompt", "empty"
+    if all(isinstance(document, str) for document in prompt):
+        return None if any(d.strip() for d in prompt) else ("prompt", "empty (every document is blank)")
+    if not any(isinstance(message, dict) for message in prompt):
+        return "prompt", f"must be {kinds}"
+    try:
+        check_messages(prompt)
+    except MessageProblem as problem:
+        field = f"prompt[{problem.index}]" + (f".{problem.field}" if problem.field else "")
+        return field, problem.problem
+    if not any(message["content"].strip() for message in prompt):
+        return "prompt", "empty (no message has any content)"
+    return None
+
+
+def _id_key(value: Any, source: str, line: int) -> Any:
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise InputError("must be a string or an integer", source=source, line=line, field="id")
+
+
+@task(name="compress", task_run_name="compress [{label}]", cache_policy=NO_CACHE, persist_result=False)
+def compress_chunk(
+    label: str,
+    records: list[dict[str, Any]],
+    options: dict[str, Any],
+    model: str | None,
+    tokenizer: str | None,
+) -> list[dict[str, Any]]:
+    """The Prefect task of one chunk of records (pickled by value to Dask workers: it only calls)."""
+    return compress_records(records, options, model, tokenizer)
+
+
+def compress_records(
+    records: list[dict[str, Any]], options: dict[str, Any], model: str | None, tokenizer: str | None
+) -> list[dict[str, Any]]:
+    """Compress each record; one the compressor refuses carries its `error` instead of the result."""
+    from prompts.compress import CompressionError, default_compressor
+
+    compressor = default_compressor(model, tokenizer)
+    done: list[dict[str, Any]] = []
+    for record in records:
+        settings = {**options, "question": record.get("question") or options.get("question")}
+        try:
+            with _COMPRESSING:
+                result = compressor.compress(record["prompt"], **settings)
+        except CompressionError as error:
+            done.append({**record, "error": str(error)})
+        else:
+            done.append({**record, **result.to_dict()})
+    return done
+
+
+@flow(
+    name="compress_prompts",
+    flow_run_name="compress {input}",
+    task_runner=ThreadPoolTaskRunner(max_workers=1),
+    log_prints=False,
+    validate_parameters=True,
+)
+def compress_prompts(
+    input: str | Path,
+    out: str | Path,
+    rate: float | None = None,
+    target_tokens: int | None = None,
+    question: str | None = None,
+    keep: list[str] | None = None,
+    keep_numbers: bool = True,
+    keep_newlines: bool = False,
+    chunk_by: Literal["auto", "documents", "paragraphs", "sentences"] = "auto",
+    reorder: bool = False,
+    roles: list[str] | None = None,
+    model: str | None = None,
+    tokenizer: str | None = None,
+    chunk_size: int | None = None,
+) -> dict[str, Any]:
+    """Compress every prompt of `input` (JSON Lines) into `out`; returns the counts.
+
+    `question` is the default for records without one; `chunk_size` is the records per task (default: up
+    to 16, fewer for small files). Returns `records`, `compressed`, `failed` (always
+    `records == compressed + failed`), `original_tokens` and `compressed_tokens` (of the compressed
+    records), `ratio`, `seconds` and `out`.
+    """
+    started = time.perf_counter()
+    check_request(rate=rate, target_tokens=target_tokens, keep=keep or (), model=model, tokenizer=tokenizer)
+    if chunk_size is not None and chunk_size < 1:
+        raise InputError(f"chunk_size must be at least 1, got {chunk_size}")
+    records = read_batch(input)
+    chunk_size = chunk_size or max(1, min(CHUNK_SIZE, math.ceil(len(records) / 32)))
+    options = {
+        "rate": rate,
+        "target_tokens": target_tokens,
+        "question": question,
+        "keep": list(keep or ()),
+        "keep_numbers": keep_numbers,
+        "keep_newlines": keep_newlines,
+        "chunk_by": chunk_by,
+        "reorder": reorder,
+        "roles": roles,
+    }
+    chunks = [records[i : i + chunk_size] for i in range(0, len(records), chunk_size)]
+    progress = live_progress()
+    progress.start(STEP, len(records))
+    try:
+        futures = [
+            compress_chunk.submit(_label(i, chunk_size, len(chunk)), chunk, options, model, tokenizer)
+            for i, chunk in enumerate(chunks)
+        ]
+        sizes = {future.task_run_id: len(chunk) for future, chunk in zip(futures, chunks, strict=True)}
+        for future in as_completed(futures):
+            progress.advance(STEP, sizes[future.task_run_id])
+        results = [row for future in futures for row in future.result()]
+    finally:
+        progress.finish(STEP)
+    write_jsonl(Path(out), results)
+
+    compressed = [row for row in results if "error" not in row]
+    original = sum(row["original_tokens"] for row in compressed)
+    kept = sum(row["compressed_tokens"] for row in compressed)
+    summary = {
+        "records": len(results),
+        "compressed": len(compressed),
+        "failed": len(results) - len(compressed),
+        "original_tokens": original,
+        "compressed_tokens": kept,
+        "ratio": kept / original if original else None,
+        "seconds": time.perf_counter() - started,
+        "out": str(out),
+    }
+    get_run_logger().info(
+        f"compressed {summary['compressed']} of {summary['records']} records ({summary['failed']} failed): "
+        f"{original} -> {kept} tokens"
+    )
+    return summary
+
+
+def _label(index: int, chunk_size: int, size: int) -> str:
+    """Records `first-last` (counting from 1) of chunk `index`."""
+    first = index * chunk_size + 1
+    return f"{first}-{first + size - 1}"
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write `rows` as JSON Lines (gzip for .gz) through a temporary file renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with _open(tmp, "wb", gzipped=path.suffix == ".gz") as sink:
+            for row in rows:
+                sink.write(orjson.dumps(row) + b"\n")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _open(path: Path, mode: Literal["rb", "wb"], gzipped: bool | None = None) -> IO[bytes]:
+    if path.suffix == ".gz" if gzipped is None else gzipped:
+        return gzip.open(path, mode)  # type: ignore[return-value]
+    return path.open(mode)

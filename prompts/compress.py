@@ -1,0 +1,442 @@
+"""Prompt compression to a token budget: question-aware chunk ranking, then word-level surprisal.
+
+Coarse to fine, as LongLLMLingua, but with one cheap pass per level:
+1. The prompt is split into words, grouped into chunks (documents, paragraphs or sentences) and sentences.
+2. With a question, chunks are ranked by relevance (MiniLM cosine similarity by default, or the small LM's
+   likelihood of the question given the chunk); the budget goes to chunks by rank, so the most relevant are
+   kept whole and the least relevant dropped whole. Inside the chunk where the budget runs out, the most
+   relevant sentence comes first, whole.
+3. The other words of that chunk (without a question: of the whole prompt) are ranked: numbers first, then
+   names (with a question they rank with numbers: most answers are one or the other; a run such as
+   "Robert E. Lee" or "May 18, 2018" goes as a whole), then by surprisal under the small causal LM
+   (SmolLM2-135M by default) conditioned on the question: one batched forward pass over that chunk only,
+   in overlapping windows when it is long. Whole words only.
+4. The budget is met exactly in the target tokenizer: the longest prefix of that priority order whose
+   rendered text fits `target_tokens` is found by bisection, then topped up word by word. The result never
+   exceeds the target.
+
+Protected parts are always kept: `<winnow-keep>` spans, fenced code, `keep` regex matches, and chat
+messages whose role is not compressed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from pipeline.models import causal_lm_path, load_causal_lm
+from prompts.ranking import RankBy, embedding_relevance, lm_relevance, rank_order
+from prompts.render import kept_spans, render
+from prompts.result import CompressionError, CompressionResult, KeptSpan
+from prompts.segments import ParsedPrompt, parse_prompt
+from prompts.surprisal import surprisal
+from prompts.words import ChunkBy, Words, split_words
+
+__all__ = [
+    "CompressionError",
+    "CompressionResult",
+    "Compressor",
+    "KeptSpan",
+    "compress",
+    "default_compressor",
+]
+
+PromptInput = str | Sequence[str] | Sequence[dict[str, Any]]
+#: words tried one by one after bisection, to get as close to the target as possible
+TOP_UP_TRIES = 64
+
+
+class Compressor:
+    """Loads its models once; `compress` many prompts with it (servers, batch flows).
+
+    `model`: the scorer, None/"smollm2" (packaged SmolLM2-135M) or a local Hugging Face causal-LM folder;
+    `tokenizer`: the target model's tokenizer folder that the budget is counted in (default: the scorer's);
+    `embedder`: the sentence-transformers folder for ranking (default: packaged all-MiniLM-L6-v2);
+    `rank_by`: `embedding`, `lm` or `both` (see `prompts.ranking`); `device`: "auto" = CUDA when present.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        tokenizer: str | Path | None = None,
+        embedder: str | Path | None = None,
+        rank_by: RankBy = "embedding",
+        dtype: Literal["bfloat16", "float32"] = "bfloat16",
+        device: str = "auto",
+        window: int = 1024,
+        batch_size: int = 8,
+    ) -> None:
+        if rank_by not in ("embedding", "lm", "both"):
+            raise CompressionError(f"rank_by must be 'embedding', 'lm' or 'both', not {rank_by!r}")
+        if window < 64:
+            raise CompressionError(f"window must be at least 64 tokens, not {window}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.embedder = embedder
+        self.rank_by = rank_by
+        self.dtype = dtype
+        self.device = device
+        self.window = window
+        self.batch_size = batch_size
+
+    def _device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def scorer(self) -> tuple[Any, Any]:
+        """`(model, tokenizer)` of the scoring LM (loaded once per process)."""
+        return load_causal_lm(self.model, dtype=self.dtype, device=self._device())
+
+    def target_tokenizer(self) -> Any:
+        """The tokenizer the budget is counted in."""
+        return _tokenizer(
+            str(self.tokenizer) if self.tokenizer is not None else str(causal_lm_path(self.model))
+        )
+
+    def count(self, text: str) -> int:
+        """Tokens of `text` in the target tokenizer (no special tokens)."""
+        if not text:
+            return 0
+        return len(self.target_tokenizer()(text, add_special_tokens=False)["input_ids"])
+
+    def compress(
+        self,
+        prompt: PromptInput,
+        *,
+        rate: float | None = None,
+        target_tokens: int | None = None,
+        question: str | None = None,
+        keep: Sequence[str] = (),
+        keep_numbers: bool = True,
+        keep_newlines: bool = False,
+        chunk_by: ChunkBy = "auto",
+        reorder: bool = False,
+        roles: Sequence[str] | None = None,
+    ) -> CompressionResult:
+        """Compress `prompt` (text, a list of documents, or chat messages) to `rate` or `target_tokens`."""
+        began = time.perf_counter()
+        _check_budget(rate, target_tokens)
+        if chunk_by not in ("auto", "documents", "paragraphs", "sentences"):
+            raise CompressionError(
+                f"chunk_by must be auto, documents, paragraphs or sentences, not {chunk_by!r}"
+            )
+        if question is not None and not question.strip():
+            question = None
+        patterns = _compile(keep)
+        parsed = parse_prompt(prompt, roles)
+        original = self._measure(parsed, [segment.text for segment in parsed.segments])
+        target = target_tokens if target_tokens is not None else math.floor(rate * original)  # type: ignore[operator]
+        if target >= original:
+            note = f"the target ({target} tokens) is not below the prompt's {original}: returned unchanged"
+            return self._result(parsed, [s.text for s in parsed.segments], original, target, began, note=note)
+        if target < 1:
+            raise CompressionError(f"a rate of {rate} leaves no token of this {original}-token prompt")
+        words = split_words(parsed.segments, chunk_by, parsed.kind, patterns)
+        order, chunk_ranking = self._priority(parsed, words, target, question, keep_numbers)
+        chunk_order = chunk_ranking if reorder and chunk_ranking is not None else None
+
+        def measure(kept: np.ndarray) -> tuple[int, list[str]]:
+            texts = render(parsed.segments, words, kept, keep_newlines=keep_newlines, chunk_order=chunk_order)
+            return self._measure(parsed, texts, order=chunk_order, words=words), texts
+
+        kept, texts, used = fit(order, int(words.protected.sum()), len(words), target, measure)
+        if used > target:
+            raise CompressionError(
+                f"the protected parts (keep patterns, verbatim spans, uncompressed roles) alone take {used} "
+                f"tokens, over the target of {target}"
+            )
+        result = self._result(parsed, texts, original, target, began, order=chunk_order, words=words)
+        result.kept_spans = kept_spans(words, kept)
+        if chunk_ranking is not None:
+            # documents are reported by their index in the input list
+            owner = words.segment[np.searchsorted(words.chunk, chunk_ranking)]
+            result.chunk_ranking = (owner if parsed.kind == "documents" else chunk_ranking).tolist()
+        if not result.text.strip():
+            result.note = "no whole word fits the target: the result is empty"
+        return result
+
+    def _priority(
+        self, parsed: ParsedPrompt, words: Words, target: int, question: str | None, keep_numbers: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Word indices in the order they are kept: protected, then by chunk rank, sentence rank, numbers and
+        names first, higher surprisal first, earlier first."""
+        n = len(words)
+        costs = self._costs(parsed, words)
+        free = ~words.protected
+        chunk_rank = np.zeros(n, dtype=np.int64)
+        sentence_rank = np.zeros(n, dtype=np.int64)
+        ranking = None
+        scored = free.copy()
+        budget = target - int(costs[words.protected].sum())
+        chunks = np.unique(words.chunk[free])
+        if question is not None and len(chunks) > 1:
+            ranking = self._rank([self._chunk_text(parsed, words, c) for c in chunks], question, chunks)
+            position = np.empty(int(words.chunk.max()) + 1, dtype=np.int64)
+            position[ranking] = np.arange(len(ranking))
+            chunk_rank = position[words.chunk]
+            # chunks are kept whole by rank; the one where the budget runs out is compressed further
+            spent = np.cumsum([costs[free & (words.chunk == c)].sum() for c in ranking])
+            at = min(int(np.searchsorted(spent, budget, side="right")), len(ranking) - 1)
+            scored = free & (words.chunk == ranking[at])
+        sentences = np.unique(words.sentence[scored])
+        if question is not None and len(sentences) > 1:
+            # inside that chunk the most relevant sentence goes first, whole; the others then lose words
+            # (names and numbers of every sentence are kept before other words of any)
+            texts = [self._sentence_text(parsed, words, s) for s in sentences]
+            best = sentences[self._rank_values(texts, question)[0]]
+            sentence_rank = (scored & (words.sentence != best)).astype(np.int64)
+        score = self._word_surprisal(parsed, words, scored, question)
+        salient, score = _salient_runs(words, score, keep_numbers, question is not None)
+        position_order = np.arange(n)
+        order = np.lexsort((position_order, -score, salient, sentence_rank, chunk_rank, ~words.protected))
+        return order, ranking
+
+    def _rank(self, texts: list[str], question: str, ids: np.ndarray) -> np.ndarray:
+        return ids[self._rank_values(texts, question)]
+
+    def _rank_values(self, texts: list[str], question: str) -> np.ndarray:
+        scores = []
+        if self.rank_by in ("embedding", "both"):
+            scores.append(embedding_relevance(texts, question, model=self.embedder, device=self._device()))
+        if self.rank_by in ("lm", "both"):
+            lm, tokenizer = self.scorer()
+            scores.append(lm_relevance(texts, question, lm, tokenizer, batch_size=self.batch_size))
+        return rank_order(scores)
+
+    def _word_surprisal(
+        self, parsed: ParsedPrompt, words: Words, scored: np.ndarray, question: str | None
+    ) -> np.ndarray:
+        """Max token surprisal per word, for the `scored` words (0 elsewhere); one forward pass per region."""
+        result = np.zeros(len(words), dtype=np.float64)
+        if not scored.any():
+            return result
+        lm, tokenizer = self.scorer()
+        regions = []  # (segment, first word, last word) of contiguous scored words
+        for segment in np.unique(words.segment[scored]):
+            rows = np.flatnonzero(scored & (words.segment == segment))
+            regions.append((int(segment), int(rows[0]), int(rows[-1])))
+        texts = [
+            parsed.segments[seg].text[int(words.start[first]) : int(words.end[last])]
+            for seg, first, last in regions
+        ]
+        token_scores = surprisal(
+            texts, lm, tokenizer, prefix=question, window=self.window, batch_size=self.batch_size
+        )
+        for (_, first, last), tokens in zip(regions, token_scores, strict=True):
+            rows = np.arange(first, last + 1)
+            base = int(words.start[first])
+            ends = words.end[rows] - base
+            owner = np.searchsorted(ends, tokens.start, side="right")
+            inside = owner < len(rows)
+            values = np.zeros(len(rows))
+            np.maximum.at(values, owner[inside], tokens.surprisal[inside])
+            result[rows] = np.where(scored[rows], values, 0.0)
+        return result
+
+    def _costs(self, parsed: ParsedPrompt, words: Words) -> np.ndarray:
+        """Estimated target-tokenizer tokens per word (tokens counted where they start)."""
+        costs = np.zeros(len(words), dtype=np.int64)
+        tokenizer = self.target_tokenizer()
+        for index, segment in enumerate(parsed.segments):
+            rows = np.flatnonzero(words.segment == index)
+            if not len(rows):
+                continue
+            offsets = tokenizer(segment.text, add_special_tokens=False, return_offsets_mapping=True)[
+                "offset_mapping"
+            ]
+            starts = np.array([start for start, _ in offsets], dtype=np.int64)
+            owner = np.minimum(np.searchsorted(words.end[rows], starts, side="right"), len(rows) - 1)
+            np.add.at(costs, rows[owner], 1)
+        return np.maximum(costs, 1)
+
+    @staticmethod
+    def _chunk_text(parsed: ParsedPrompt, words: Words, chunk: int) -> str:
+        rows = np.flatnonzero(words.chunk == chunk)
+        return parsed.segments[int(words.segment[rows[0]])].text[
+            int(words.start[rows[0]]) : int(words.end[rows[-1]])
+        ]
+
+    @staticmethod
+    def _sentence_text(parsed: ParsedPrompt, words: Words, sentence: int) -> str:
+        rows = np.flatnonzero(words.sentence == sentence)
+        return parsed.segments[int(words.segment[rows[0]])].text[
+            int(words.start[rows[0]]) : int(words.end[rows[-1]])
+        ]
+
+    def _measure(
+        self,
+        parsed: ParsedPrompt,
+        texts: list[str],
+        order: np.ndarray | None = None,
+        words: Words | None = None,
+    ) -> int:
+        if parsed.kind == "chat":
+            return sum(self.count(text) for text in texts)
+        return self.count(self._join(parsed, texts, order, words))
+
+    @staticmethod
+    def _join(parsed: ParsedPrompt, texts: list[str], order: np.ndarray | None, words: Words | None) -> str:
+        if order is not None and words is not None and parsed.kind == "documents":
+            best = {}
+            for rank, chunk in enumerate(order.tolist()):
+                segment = int(words.segment[np.searchsorted(words.chunk, chunk)])
+                best.setdefault(segment, rank)
+            texts = [texts[s] for s in sorted(range(len(texts)), key=lambda s: best.get(s, len(best) + s))]
+        return parsed.join(texts)
+
+    def _result(
+        self,
+        parsed: ParsedPrompt,
+        texts: list[str],
+        original: int,
+        target: int,
+        began: float,
+        *,
+        note: str | None = None,
+        order: np.ndarray | None = None,
+        words: Words | None = None,
+    ) -> CompressionResult:
+        compressed = self._measure(parsed, texts, order, words)
+        messages = None
+        if parsed.kind == "chat":
+            messages = [{**s.extra, "content": text} for s, text in zip(parsed.segments, texts, strict=True)]
+            import json
+
+            text = json.dumps(messages, ensure_ascii=False)
+        else:
+            text = self._join(parsed, texts, order, words)
+        if note is not None:
+            spans = [KeptSpan(i, 0, len(s.text)) for i, s in enumerate(parsed.segments) if s.text]
+        else:
+            spans = []
+        return CompressionResult(
+            text=text,
+            original_tokens=original,
+            compressed_tokens=compressed,
+            target_tokens=target,
+            ratio=compressed / original if original else 1.0,
+            seconds=time.perf_counter() - began,
+            kept_spans=spans,
+            messages=messages,
+            note=note,
+        )
+
+
+def _salient_runs(
+    words: Words, score: np.ndarray, keep_numbers: bool, names_as_numbers: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tier (0 first) and score per word: numbers (when kept) first, then names (with a question, as likely
+    an answer as a number: same tier), then the rest. A name is a capitalised word inside a sentence, or a
+    sentence's first word followed by one. Consecutive numbers and names form one run ("Robert E. Lee",
+    "May 18, 2018") with its best score, so a run is kept or dropped as a whole."""
+    same_sentence_next = np.append(words.sentence[1:] == words.sentence[:-1], False)
+    first = np.insert(words.sentence[1:] != words.sentence[:-1], 0, True)
+    next_capital = np.append(words.capital[1:], False) & same_sentence_next
+    name = words.capital & (~first | next_capital)
+    number = words.number & keep_numbers
+    tier = np.where(number, 0, np.where(name, int(not names_as_numbers), 2))
+    salient = number | name
+    breaks = ~salient | first | np.insert(~salient[:-1], 0, True)
+    run = np.cumsum(breaks)
+    best = np.full(int(run.max()) + 1, -np.inf)
+    np.maximum.at(best, run[salient], score[salient])
+    run_tier = np.full(int(run.max()) + 1, 2)
+    np.minimum.at(run_tier, run[salient], tier[salient])
+    return np.where(salient, run_tier[run], tier), np.where(salient, best[run], score)
+
+
+def fit(
+    order: np.ndarray,
+    required: int,
+    total: int,
+    target: int,
+    measure: Callable[[np.ndarray], tuple[int, list[str]]],
+) -> tuple[np.ndarray, list[str], int]:
+    """The kept-word mask from the longest prefix of `order` (at least `required` long) that fits `target`,
+    topped up with later words that still fit. Returns `(kept, texts, tokens)`; tokens > target only when
+    the required prefix alone is over."""
+
+    def prefix(k: int) -> np.ndarray:
+        mask = np.zeros(total, dtype=bool)
+        mask[order[:k]] = True
+        return mask
+
+    low, high = required, total  # invariant: prefix(low) fits (or is the required minimum)
+    tokens, texts = measure(prefix(low))
+    if tokens > target:
+        return prefix(low), texts, tokens
+    while low < high:
+        middle = (low + high + 1) // 2
+        count, candidate = measure(prefix(middle))
+        if count <= target:
+            low, tokens, texts = middle, count, candidate
+        else:
+            high = middle - 1
+    kept = prefix(low)
+    for row in order[low : low + TOP_UP_TRIES].tolist():
+        if tokens >= target:
+            break
+        kept[row] = True
+        count, candidate = measure(kept)
+        if count <= target:
+            tokens, texts = count, candidate
+        else:
+            kept[row] = False
+    return kept, texts, tokens
+
+
+def _check_budget(rate: float | None, target_tokens: int | None) -> None:
+    if (rate is None) == (target_tokens is None):
+        raise CompressionError("give exactly one of rate or target_tokens")
+    if rate is not None and not (isinstance(rate, int | float) and 0 < rate <= 1):
+        raise CompressionError(f"rate must be in (0, 1], not {rate}")
+    if target_tokens is not None and (not isinstance(target_tokens, int) or target_tokens < 1):
+        raise CompressionError(f"target_tokens must be a positive integer, not {target_tokens}")
+
+
+def _compile(patterns: Sequence[str]) -> list[re.Pattern[str]]:
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as error:
+            raise CompressionError(
+                f"keep pattern {pattern!r} is not a valid regular expression: {error}"
+            ) from None
+    return compiled
+
+
+@lru_cache(maxsize=8)
+def _tokenizer(path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as error:
+        raise CompressionError(f"cannot load a tokenizer from {path}: {error}") from error
+
+
+@lru_cache(maxsize=4)
+def default_compressor(
+    model: str | None = None, tokenizer: str | None = None, device: str = "auto"
+) -> Compressor:
+    """One `Compressor` per process per (model, tokenizer, device)."""
+    return Compressor(model, tokenizer=tokenizer, device=device)
+
+
+def compress(prompt: PromptInput, **options: Any) -> CompressionResult:
+    """Compress with the process's default `Compressor` (packaged SmolLM2, its own tokenizer)."""
+    return default_compressor().compress(prompt, **options)

@@ -1,0 +1,104 @@
+"""Token surprisal under a small causal LM: how much each token of a text tells the model it did not expect.
+
+All texts go through one batched forward pass. A text longer than the model's window is scored in
+overlapping windows (each window re-reads the previous `context` tokens without scoring them), so nothing
+is truncated. An optional `prefix` (the question) is read before every window: the surprisal is then
+conditioned on it, as LongLLMLingua's question-aware token compression does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: token positions per language-model-head chunk (bounds the logits' memory: chunk x vocabulary floats)
+HEAD_CHUNK = 1024
+
+
+@dataclass
+class TokenScores:
+    """Per token of one text: character offsets `[start, end)` and surprisal in nats."""
+
+    start: np.ndarray
+    end: np.ndarray
+    surprisal: np.ndarray
+
+
+def surprisal(
+    texts: Sequence[str],
+    lm: Any,
+    tokenizer: Any,
+    *,
+    prefix: str | None = None,
+    window: int = 1024,
+    batch_size: int = 8,
+) -> list[TokenScores]:
+    """Surprisal of every token of every text (the first token after BOS and prefix included)."""
+    import torch
+
+    encoded = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+    start_ids = [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
+    prefix_ids = tokenizer(prefix + "\n", add_special_tokens=False)["input_ids"] if prefix else []
+    head = start_ids + prefix_ids
+    if len(head) > window // 2:
+        head = start_ids + prefix_ids[-(window // 2 - len(start_ids)) :]
+    context = window // 4
+    stride = window - len(head) - context
+    rows: list[tuple[int, int, int, list[int]]] = []  # text, first scored token, scored count, input ids
+    for index, ids in enumerate(encoded["input_ids"]):
+        for first in range(0, len(ids), stride):
+            left = max(0, first - context)
+            piece = ids[left : first + stride]
+            rows.append((index, first, min(stride, len(ids) - first), head + piece))
+    results = [np.zeros(len(ids), dtype=np.float32) for ids in encoded["input_ids"]]
+    order = sorted(range(len(rows)), key=lambda r: -len(rows[r][3]))
+    pad = next(t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if t is not None)
+    with torch.inference_mode():
+        for batch_start in range(0, len(order), batch_size):
+            batch = [rows[r] for r in order[batch_start : batch_start + batch_size]]
+            nll = _row_surprisal(lm, [row[3] for row in batch], pad)
+            for (index, first, count, ids), values in zip(batch, nll, strict=True):
+                # a row's last `count` targets are the scored tokens; the token before them predicts the first
+                scored = values[len(ids) - 1 - count : len(ids) - 1]
+                results[index][first : first + count] = scored
+    scores = []
+    for offsets, values in zip(encoded["offset_mapping"], results, strict=True):
+        spans = np.array(offsets, dtype=np.int64).reshape(-1, 2)
+        scores.append(TokenScores(spans[:, 0], spans[:, 1], values))
+    return scores
+
+
+def _row_surprisal(lm: Any, rows: list[list[int]], pad: int) -> list[np.ndarray]:
+    """Negative log-likelihood of token t+1 at each position t of each row (length len(row) - 1)."""
+    import torch
+    import torch.nn.functional as F
+
+    width = max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.bool)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = True
+    input_ids, mask = input_ids.to(lm.device), mask.to(lm.device)
+    hidden = lm.base_model(input_ids=input_ids, attention_mask=mask.long()).last_hidden_state
+    target_mask = mask[:, 1:]
+    states = hidden[:, :-1][target_mask]
+    targets = input_ids[:, 1:][target_mask]
+    head = lm.get_output_embeddings()
+    nll = (
+        torch.cat(
+            [
+                F.cross_entropy(
+                    head(states[i : i + HEAD_CHUNK]).float(), targets[i : i + HEAD_CHUNK], reduction="none"
+                )
+                for i in range(0, len(states), HEAD_CHUNK)
+            ]
+        )
+        .cpu()
+        .numpy()
+    )
+    lengths = target_mask.sum(dim=1).tolist()
+    return list(np.split(nll, np.cumsum(lengths)[:-1]))

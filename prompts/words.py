@@ -1,0 +1,128 @@
+"""Words of a prompt, the unit compression keeps or drops, grouped into chunks and sentences.
+
+A word is a run of non-space characters (punctuation stays with its word, so a word is never cut in half);
+in Chinese, Japanese and Thai text each character (with the punctuation after it) is a word.
+A sentence ends after a word ending in `.`, `!` or `?` (closing quotes and brackets allowed) or at a line
+break or blank line; a short line that is one unfinished sentence is a heading and joins the sentence
+after it. A paragraph ends at a blank line. Chunks are whole segments (documents, messages), paragraphs
+or sentences, as asked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from prompts.segments import Segment
+
+ChunkBy = Literal["auto", "documents", "paragraphs", "sentences"]
+
+#: scripts written without spaces between words: each character is a word
+_UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f"
+WORD = re.compile(rf"[{_UNSPACED}][^\s{_UNSPACED}]*|[^\s{_UNSPACED}]+")
+SENTENCE_END = re.compile(r"[.!?][\"')\]»”’]*$")
+BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+NUMBER = re.compile(r"\d")
+#: a line of fewer words, without end punctuation, is a heading that joins the next sentence
+HEADING_WORDS = 8
+
+
+@dataclass
+class Words:
+    """Parallel arrays, one entry per word of all segments in order."""
+
+    segment: np.ndarray  # int: index of the segment
+    start: np.ndarray  # int: character offsets within the segment
+    end: np.ndarray
+    chunk: np.ndarray  # int: global chunk id (chunks of non-compressible segments included)
+    sentence: np.ndarray  # int: global sentence id
+    protected: np.ndarray  # bool: must be kept (verbatim spans, user patterns, non-compressible segments)
+    number: np.ndarray  # bool: holds a digit
+    capital: np.ndarray  # bool: starts with a capital letter
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+def split_words(
+    segments: Sequence[Segment], chunk_by: ChunkBy, kind: str, keep: Sequence[re.Pattern[str]] = ()
+) -> Words:
+    """Words of `segments` with their chunk and sentence ids, protected and number flags."""
+    columns: dict[str, list] = {
+        name: [] for name in ("segment", "start", "end", "chunk", "sentence", "protected")
+    }
+    numbers: list[bool] = []
+    capitals: list[bool] = []
+    chunk = sentence = -1
+    for index, segment in enumerate(segments):
+        text = segment.text
+        spans = [match.span() for match in WORD.finditer(text)]
+        if not spans:
+            continue
+        by = resolve_chunking(chunk_by, kind, text)
+        guarded = _guarded(text, segment, keep)
+        previous_end = 0
+        chunk += 1
+        sentence += 1
+        line_words = 0
+        sentence_at_line_start = True
+        for position, (start, end) in enumerate(spans):
+            gap = text[previous_end:start]
+            if position > 0:
+                ended = bool(SENTENCE_END.search(text[spans[position - 1][0] : previous_end]))
+                # a short line that is one unfinished sentence is a heading: it joins the sentence after it
+                heading = line_words < HEADING_WORDS and sentence_at_line_start
+                sentence_break = ended or ("\n" in gap and not heading) or bool(BLANK_LINE.search(gap))
+                if "\n" in gap:
+                    line_words = 0
+                    sentence_at_line_start = True
+                elif sentence_break:
+                    sentence_at_line_start = False
+                if sentence_break:
+                    sentence += 1
+                if (by == "paragraphs" and BLANK_LINE.search(gap)) or (by == "sentences" and sentence_break):
+                    chunk += 1
+            columns["segment"].append(index)
+            columns["start"].append(start)
+            columns["end"].append(end)
+            columns["chunk"].append(chunk)
+            columns["sentence"].append(sentence)
+            columns["protected"].append(not segment.compressible or _overlaps(guarded, start, end))
+            numbers.append(bool(NUMBER.search(text, start, end)))
+            capitals.append(text[start].isupper())
+            previous_end = end
+            line_words += 1
+    return Words(
+        segment=np.array(columns["segment"], dtype=np.int64),
+        start=np.array(columns["start"], dtype=np.int64),
+        end=np.array(columns["end"], dtype=np.int64),
+        chunk=np.array(columns["chunk"], dtype=np.int64),
+        sentence=np.array(columns["sentence"], dtype=np.int64),
+        protected=np.array(columns["protected"], dtype=bool),
+        number=np.array(numbers, dtype=bool),
+        capital=np.array(capitals, dtype=bool),
+    )
+
+
+def resolve_chunking(chunk_by: ChunkBy, kind: str, text: str) -> str:
+    """`auto`: documents for a list of documents, else paragraphs (sentences are ranked inside a chunk)."""
+    if chunk_by != "auto":
+        return chunk_by
+    if kind == "documents":
+        return "documents"
+    return "paragraphs"
+
+
+def _guarded(text: str, segment: Segment, keep: Sequence[re.Pattern[str]]) -> list[tuple[int, int]]:
+    spans = list(segment.protected)
+    for pattern in keep:
+        spans.extend(match.span() for match in pattern.finditer(text) if match.end() > match.start())
+    return sorted(spans)
+
+
+def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    return any(a < end and start < b for a, b in spans)
