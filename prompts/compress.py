@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pipeline.models import causal_lm_path, load_causal_lm
+from pipeline.models import causal_lm_path, load_causal_lm, load_tokenizer
 from prompts.ranking import RankBy, embedding_relevance, lm_relevance, rank_order
 from prompts.render import kept_spans, render
 from prompts.result import CompressionError, CompressionResult, KeptSpan
@@ -100,7 +100,7 @@ class Compressor:
 
     def target_tokenizer(self) -> Any:
         """The tokenizer the budget is counted in."""
-        return _tokenizer(
+        return load_tokenizer(
             str(self.tokenizer) if self.tokenizer is not None else str(causal_lm_path(self.model))
         )
 
@@ -143,14 +143,14 @@ class Compressor:
         if target < 1:
             raise CompressionError(f"a rate of {rate} leaves no token of this {original}-token prompt")
         words = split_words(parsed.segments, chunk_by, parsed.kind, patterns)
-        order, chunk_ranking = self._priority(parsed, words, target, question, keep_numbers)
+        order, unit, chunk_ranking = self._priority(parsed, words, target, question, keep_numbers)
         chunk_order = chunk_ranking if reorder and chunk_ranking is not None else None
 
         def measure(kept: np.ndarray) -> tuple[int, list[str]]:
             texts = render(parsed.segments, words, kept, keep_newlines=keep_newlines, chunk_order=chunk_order)
             return self._measure(parsed, texts, order=chunk_order, words=words), texts
 
-        kept, texts, used = fit(order, int(words.protected.sum()), len(words), target, measure)
+        kept, texts, used = fit(order, unit, int(words.protected.sum()), target, measure)
         if used > target:
             raise CompressionError(
                 f"the protected parts (keep patterns, verbatim spans, uncompressed roles) alone take {used} "
@@ -168,7 +168,7 @@ class Compressor:
 
     def _priority(
         self, parsed: ParsedPrompt, words: Words, target: int, question: str | None, keep_numbers: bool
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Word indices in the order they are kept: protected, then by chunk rank, sentence rank, numbers and
         names first, higher surprisal first, earlier first."""
         n = len(words)
@@ -197,10 +197,10 @@ class Compressor:
             best = sentences[self._rank_values(texts, question)[0]]
             sentence_rank = (scored & (words.sentence != best)).astype(np.int64)
         score = self._word_surprisal(parsed, words, scored, question)
-        salient, score = _salient_runs(words, score, keep_numbers, question is not None)
+        salient, score, unit = _salient_runs(words, score, keep_numbers, question is not None)
         position_order = np.arange(n)
         order = np.lexsort((position_order, -score, salient, sentence_rank, chunk_rank, ~words.protected))
-        return order, ranking
+        return order, unit, ranking
 
     def _rank(self, texts: list[str], question: str, ids: np.ndarray) -> np.ndarray:
         return ids[self._rank_values(texts, question)]
@@ -335,11 +335,11 @@ class Compressor:
 
 def _salient_runs(
     words: Words, score: np.ndarray, keep_numbers: bool, names_as_numbers: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Tier (0 first) and score per word: numbers (when kept) first, then names (with a question, as likely
-    an answer as a number: same tier), then the rest. A name is a capitalised word inside a sentence, or a
-    sentence's first word followed by one. Consecutive numbers and names form one run ("Robert E. Lee",
-    "May 18, 2018") with its best score, so a run is kept or dropped as a whole."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tier (0 first), score and unit id per word: numbers (when kept) first, then names (with a question,
+    as likely an answer as a number: same tier), then the rest. A name is a capitalised word inside a
+    sentence, or a sentence's first word followed by one. Consecutive numbers and names form one run
+    ("Robert E. Lee", "May 18, 2018") with its best score and one unit id, kept or dropped as a whole."""
     same_sentence_next = np.append(words.sentence[1:] == words.sentence[:-1], False)
     first = np.insert(words.sentence[1:] != words.sentence[:-1], 0, True)
     next_capital = np.append(words.capital[1:], False) & same_sentence_next
@@ -353,46 +353,57 @@ def _salient_runs(
     np.maximum.at(best, run[salient], score[salient])
     run_tier = np.full(int(run.max()) + 1, 2)
     np.minimum.at(run_tier, run[salient], tier[salient])
-    return np.where(salient, run_tier[run], tier), np.where(salient, best[run], score)
+    unit = np.where(salient, run, run.max() + 1 + np.arange(len(run)))
+    return np.where(salient, run_tier[run], tier), np.where(salient, best[run], score), unit
 
 
 def fit(
     order: np.ndarray,
+    unit: np.ndarray,
     required: int,
-    total: int,
     target: int,
     measure: Callable[[np.ndarray], tuple[int, list[str]]],
 ) -> tuple[np.ndarray, list[str], int]:
-    """The kept-word mask from the longest prefix of `order` (at least `required` long) that fits `target`,
-    topped up with later words that still fit. Returns `(kept, texts, tokens)`; tokens > target only when
-    the required prefix alone is over."""
+    """The kept-word mask from the longest prefix of `order` (at least its first `required` words) that fits
+    `target`, topped up with later units that still fit. A prefix never splits a unit (words of `order` in a
+    row with the same `unit` id: a name or a number run). Returns `(kept, texts, tokens)`; tokens > target
+    only when the required words alone are over."""
+    total = len(order)
+    ordered_units = unit[order]
+    cuts = np.flatnonzero(np.append(True, ordered_units[1:] != ordered_units[:-1]))
+    cuts = np.append(cuts[cuts >= required], total)  # prefix lengths that end between units
+    if required not in cuts:
+        cuts = np.insert(cuts, 0, required)
 
     def prefix(k: int) -> np.ndarray:
         mask = np.zeros(total, dtype=bool)
         mask[order[:k]] = True
         return mask
 
-    low, high = required, total  # invariant: prefix(low) fits (or is the required minimum)
-    tokens, texts = measure(prefix(low))
+    low, high = 0, len(cuts) - 1  # invariant: prefix(cuts[low]) fits (or is the required minimum)
+    tokens, texts = measure(prefix(int(cuts[low])))
     if tokens > target:
-        return prefix(low), texts, tokens
+        return prefix(int(cuts[low])), texts, tokens
     while low < high:
         middle = (low + high + 1) // 2
-        count, candidate = measure(prefix(middle))
+        count, candidate = measure(prefix(int(cuts[middle])))
         if count <= target:
             low, tokens, texts = middle, count, candidate
         else:
             high = middle - 1
-    kept = prefix(low)
-    for row in order[low : low + TOP_UP_TRIES].tolist():
+    kept = prefix(int(cuts[low]))
+    for first, end in zip(
+        cuts[low : low + TOP_UP_TRIES], cuts[low + 1 : low + 1 + TOP_UP_TRIES], strict=False
+    ):
         if tokens >= target:
             break
-        kept[row] = True
+        rows = order[first:end]
+        kept[rows] = True
         count, candidate = measure(kept)
         if count <= target:
             tokens, texts = count, candidate
         else:
-            kept[row] = False
+            kept[rows] = False
     return kept, texts, tokens
 
 
@@ -417,16 +428,6 @@ def _compile(patterns: Sequence[str]) -> list[re.Pattern[str]]:
                 f"keep pattern {pattern!r} is not a valid regular expression: {error}"
             ) from None
     return compiled
-
-
-@lru_cache(maxsize=8)
-def _tokenizer(path: str) -> Any:
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as error:
-        raise CompressionError(f"cannot load a tokenizer from {path}: {error}") from error
 
 
 @lru_cache(maxsize=4)

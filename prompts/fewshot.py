@@ -25,7 +25,6 @@ from __future__ import annotations
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ import polars as pl
 from pipeline.batch import TEXT
 from pipeline.embeddings import PACKAGED_ENCODER, embed, load_encoder
 from pipeline.errors import WinnowError
-from pipeline.models import LOADING, ModelError
+from pipeline.models import LOADING, ModelError, load_tokenizer
 from pipeline.readers import ReadOptions, read_all_documents
 from pipeline.readers.validate import output_renames
 
@@ -126,16 +125,6 @@ def render(pool: pl.DataFrame, template: str) -> pl.Series:
     return pool.select(pl.concat_str(pieces).alias(TEXT)).to_series()
 
 
-@lru_cache(maxsize=4)
-def _hf_tokenizer(path: str) -> Any:
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as error:
-        raise ModelError(f"cannot load a tokenizer from {path}: {error}") from error
-
-
 def token_counter(tokenizer: str | Path | TokenCounter | None, model: str = PACKAGED_ENCODER) -> TokenCounter:
     """Texts -> token counts: the embedding model's tokenizer (None), "words", a folder, or a callable."""
     if callable(tokenizer):
@@ -149,7 +138,7 @@ def token_counter(tokenizer: str | Path | TokenCounter | None, model: str = PACK
         if not path.is_dir():
             raise ModelError(f"no tokenizer folder at {path}: give a local Hugging Face folder or 'words'")
         with LOADING:
-            loaded = _hf_tokenizer(str(path.resolve()))
+            loaded = load_tokenizer(str(path.resolve()))
 
     def count(texts: list[str]) -> list[int]:
         if not texts:

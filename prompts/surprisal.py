@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.models import pad_right
+
 #: token positions per language-model-head chunk (bounds the logits' memory: chunk x vocabulary floats)
 HEAD_CHUNK = 1024
 
@@ -76,13 +78,7 @@ def _row_surprisal(lm: Any, rows: list[list[int]], pad: int) -> list[np.ndarray]
     import torch
     import torch.nn.functional as F
 
-    width = max(len(row) for row in rows)
-    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, row in enumerate(rows):
-        input_ids[i, : len(row)] = torch.tensor(row)
-        mask[i, : len(row)] = True
-    input_ids, mask = input_ids.to(lm.device), mask.to(lm.device)
+    input_ids, mask = pad_right(rows, pad, lm.device)
     hidden = lm.base_model(input_ids=input_ids, attention_mask=mask.long()).last_hidden_state
     target_mask = mask[:, 1:]
     states = hidden[:, :-1][target_mask]

@@ -27,7 +27,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.batch import REASON, TEXT
-from pipeline.models import load_causal_lm
+from pipeline.models import load_causal_lm, pad_right
 from pipeline.stage import Filter
 
 COLUMN = "perplexity"
@@ -77,7 +77,7 @@ def mean_nll(
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            input_ids, mask = _pad([prefix + encoded[i] for i in rows], pad, lm.device)
+            input_ids, mask = pad_right([prefix + encoded[i] for i in rows], pad, lm.device)
             result[rows] = score(lm, input_ids, mask)
     return result
 
@@ -91,19 +91,6 @@ def score_perplexity(frame: pl.DataFrame, *, text: str = TEXT, **options: Any) -
     """`frame` with a Float64 `perplexity` column (null for texts under 2 tokens); options as `mean_nll`."""
     values = perplexity(frame[text].to_list(), **options)
     return frame.with_columns(pl.Series(COLUMN, values, dtype=pl.Float64, nan_to_null=True))
-
-
-def _pad(rows: list[list[int]], pad: int, device: Any) -> tuple[Any, Any]:
-    """Right-padded `input_ids` and the boolean mask of real tokens."""
-    import torch
-
-    width = max(len(row) for row in rows)
-    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, row in enumerate(rows):
-        input_ids[i, : len(row)] = torch.tensor(row)
-        mask[i, : len(row)] = True
-    return input_ids.to(device), mask.to(device)
 
 
 def _mean_per_row(nll: Any, target_mask: Any) -> np.ndarray:
