@@ -33,10 +33,10 @@ DATA = ROOT.parent / "shared" / "data"
 from filters.quality.embeddings import encode  # noqa: E402
 from filters.select.budget import Budget  # noqa: E402
 from filters.select.cluster_balanced import cluster_balanced_select  # noqa: E402
-from filters.select.coverage import coverage, radius  # noqa: E402
 from filters.select.dsir import dsir_select  # noqa: E402
 from filters.select.kcenter import kcenter_select  # noqa: E402
 from filters.select.knn import target_select  # noqa: E402
+from pipeline.coverage import coverage, radius  # noqa: E402
 
 REUTERS, C4_POOL, C4_TARGET = 2000, 500, 300
 

@@ -1,8 +1,9 @@
 """`clean_corpus`: the Prefect flow that cleans a corpus with a recipe's stages.
 
 A thin wrapper over `pipeline.runner.run`: the Prefect engine makes one task per stage per shard, logs go
-to Prefect's logger and the per-stage table becomes a markdown artifact. Without `PREFECT_API_URL` the
-flow runs on Prefect's temporary local server (nothing to start).
+to Prefect's logger, the report becomes a markdown artifact and its tables (per stage, per reason,
+duplicate clusters) table artifacts. Without `PREFECT_API_URL` the flow runs on Prefect's temporary local
+server (nothing to start).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.engine import PrefectEngine
 from flows.recipe import Recipe
 from pipeline.report import markdown
+from pipeline.report_html import REPORT, report_tables
 from pipeline.runner import run
 
 
@@ -53,5 +55,19 @@ def clean_corpus(
             f"kept {stats['kept']}, removed {stats['removed']}, quarantined {stats['quarantined']} "
             f"of {stats['input']} documents"
         )
-        create_markdown_artifact(markdown(stats), key="winnow-clean", description=f"winnow clean run {out}")
+        publish_artifacts(Path(out), stats)
     return {**result.stats, "already_complete": result.already_complete}
+
+
+def publish_artifacts(root: Path, stats: dict[str, Any]) -> None:
+    """The run's report in Prefect's UI: the markdown report, and its tables as table artifacts (per stage,
+    per reason, duplicate clusters), under fixed keys so that each shows its history across runs."""
+    description = f"winnow clean run {root}"
+    report = markdown(stats)
+    if (root / REPORT).is_file():
+        report += f"\nCharts and examples: `{(root / REPORT).resolve()}`\n"
+    create_markdown_artifact(report, key="winnow-clean", description=description)
+    tables = report_tables(root)
+    for name in ("stages", "reasons", "duplicates"):
+        if tables[name]:
+            create_table_artifact(tables[name], key=f"winnow-clean-{name}", description=description)

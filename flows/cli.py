@@ -148,6 +148,7 @@ def run_clean(
 ) -> dict[str, Any]:
     """Validate everything that can be checked up front, then run the `clean_corpus` flow."""
     from flows.recipe import Recipe
+    from pipeline.lock import ensure_free
     from pipeline.readers import resolve_sources
 
     loaded = recipe or Recipe()
@@ -155,6 +156,7 @@ def run_clean(
         format=options.get("input_format"), **{k: v for k, v in options.items() if k != "input_format"}
     )
     resolve_sources(inputs, run_options.read)  # a missing path fails here, before any Prefect start
+    ensure_free(out)  # a folder another run is writing to is refused before Prefect starts
 
     from flows.clean import clean_corpus
     from flows.engine import hide_user_error_tracebacks, task_runner
@@ -174,6 +176,12 @@ def print_run(out: Path, stats: dict[str, Any]) -> None:
     if stats.get("already_complete"):
         out_console.print(f"{out}: run is complete (nothing to do). `winnow stats {out}` shows its counts.")
         return
+    resume = stats.get("resume") or {}
+    if resume.get("attempt", 1) > 1:
+        out_console.print(
+            f"resumed (attempt {resume['attempt']}): {resume['tasks_reused']} finished tasks not run again, "
+            f"{resume['tasks_run']} run"
+        )
     out_console.print(stats_table(stats))
     for stage in stats["stages"]:
         if stage.get("counters"):
@@ -383,12 +391,14 @@ def _mount_subcommands() -> None:
     from flows.compress_cli import compress
     from flows.fewshot_cli import fewshot
     from flows.quality_cli import quality_app
+    from flows.schedule_cli import schedule_app
     from flows.select_cli import select
 
     app.add_typer(quality_app, name="quality")
     app.command("select")(select)
     app.command("fewshot")(fewshot)
     app.command("compress")(compress)
+    app.add_typer(schedule_app, name="schedule")
 
 
 _mount_subcommands()

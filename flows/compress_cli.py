@@ -107,7 +107,7 @@ def compress(
     reorder: Annotated[bool, typer.Option("--reorder", help="Put the most relevant chunks first.")] = False,
     keep_newlines: Annotated[bool, typer.Option("--keep-newlines", help="Never drop a newline.")] = False,
     keep_numbers: Annotated[
-        bool, typer.Option("--keep-numbers/--no-keep-numbers", help="Never drop a number.")
+        bool, typer.Option("--keep-numbers/--no-keep-numbers", help="Keep numbers before any other word.")
     ] = True,
     as_json: Annotated[
         bool,

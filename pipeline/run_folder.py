@@ -1,26 +1,35 @@
-"""The output folder of a run: its layout, its manifest (`run.json`) and whether it can take a run.
+"""The output folder of a run: its layout, its manifest (`run.json`), its checkpoints, and whether it
+can take a run.
 
 A folder belongs to one run: the same inputs, read options and recipe. Running the same command again on
-a finished folder reports it complete; a folder that holds another run (or anything else) is refused.
+a finished folder reports it complete, on an unfinished one (killed, or stopped by an error) resumes it from
+its checkpoints; a folder that holds another run (or anything else) is refused.
+
+Checkpoints: every finished task (a source read, a stage on a shard, a corpus stage's decision) leaves a
+done marker in `_work/done/STEP/ITEM.json` holding the task's result, written atomically after the task's
+own outputs are on disk (fsync), so a marker never points at missing or half-written files.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.errors import RunFolderError
+from pipeline.lock import LOCK_NAME
 
 MANIFEST = "run.json"
 STATS = "stats.json"
-OUTPUTS = ("kept", "removed", "quarantine", "_work", STATS, "report.md")
+OUTPUTS = ("kept", "removed", "quarantine", "_work", STATS, "report.md", "report.html")
 
-State = Literal["new", "complete"]
+State = Literal["new", "resume", "complete"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,10 @@ class RunFolder:
     def manifest(self) -> Path:
         return self.root / MANIFEST
 
+    @property
+    def checkpoints(self) -> Path:
+        return self.work / "done"
+
 
 def now() -> str:
     """UTC timestamp for manifests and stats."""
@@ -81,20 +94,26 @@ def _difference(old: dict[str, Any], new: dict[str, Any]) -> str:
     return ", ".join(parts) or "settings"
 
 
-def prepare(root: Path, identity: dict[str, Any]) -> State:
-    """Make `root` ready for the run described by `identity`, or say it is already complete.
-
-    An unfinished run of the same identity is started over (its outputs are ours to delete).
-    """
-    manifest = read_manifest(root) if root.exists() else None
+def check_usable(root: Path) -> None:
+    """Refuse, before touching it, a path that is not a folder or a folder that holds no winnow run."""
     if root.exists() and not root.is_dir():
         raise RunFolderError(f"{root}: exists and is not a folder")
-    if manifest is None:
-        if root.exists() and any(root.iterdir()):
-            raise RunFolderError(
-                f"{root}: folder is not empty and holds no winnow run; choose a new or empty --out folder"
-            )
-    else:
+    if root.is_dir() and read_manifest(root) is None and any(p.name != LOCK_NAME for p in root.iterdir()):
+        raise RunFolderError(
+            f"{root}: folder is not empty and holds no winnow run; choose a new or empty --out folder"
+        )
+
+
+def prepare(root: Path, identity: dict[str, Any]) -> State:
+    """Make `root` ready for the run described by `identity` (call it holding the folder's lock).
+
+    "complete": the run is done. "resume": an unfinished run of the same identity left checkpoints; its
+    outputs stay and the run goes on from them. "new": nothing to keep (an unfinished run without any
+    checkpoint is started over: its outputs are ours to delete).
+    """
+    check_usable(root)
+    manifest = read_manifest(root) if root.exists() else None
+    if manifest is not None:
         if manifest.get("fingerprint") != fingerprint(identity):
             what = _difference(manifest.get("identity", {}), identity)
             raise RunFolderError(
@@ -102,28 +121,91 @@ def prepare(root: Path, identity: dict[str, Any]) -> State:
             )
         if manifest.get("status") == "complete":
             return "complete"
+        attempt = int(manifest.get("attempt", 1)) + 1
+        if has_checkpoints(root):
+            write_manifest(root, identity, status="running", attempt=attempt)
+            return "resume"
         for name in OUTPUTS:
             target = root / name
             if target.is_dir():
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
+        write_manifest(root, identity, status="running", attempt=attempt)
+        return "new"
     root.mkdir(parents=True, exist_ok=True)
     write_manifest(root, identity, status="running")
     return "new"
 
 
+def has_checkpoints(root: Path) -> bool:
+    """Whether an unfinished run in `root` left any done marker."""
+    done = RunFolder(root).checkpoints
+    return done.is_dir() and any(done.glob("*/*.json"))
+
+
+def remove_partial_files(folders: Iterable[Path]) -> int:
+    """Delete the temporary files (`.NAME.tmp`) a killed run left half-written; returns how many."""
+    removed = 0
+    for folder in folders:
+        for path in folder.rglob(".*.tmp") if folder.is_dir() else ():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def sync(paths: Iterable[Path]) -> None:
+    """Make written files durable: fsync each file, then each folder holding them (for the renames)."""
+    folders: set[Path] = set()
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        folders.add(path.parent)
+    for folder in folders:
+        _sync_folder(folder)
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write JSON durably and atomically: temporary file, fsync, rename, fsync of the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w") as handle:
+        handle.write(json.dumps(value, indent=2, default=str))
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+    _sync_folder(path.parent)
+
+
+def read_checkpoint(path: Path) -> dict[str, Any] | None:
+    """A done marker's content, or None when the task is not done."""
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
 def write_manifest(root: Path, identity: dict[str, Any], *, status: str, **extra: Any) -> None:
-    """Write `run.json` atomically."""
+    """Write `run.json` atomically; the first start time and the attempt number carry over."""
     previous = read_manifest(root) or {}
     manifest = {
         "fingerprint": fingerprint(identity),
         "status": status,
         "started_at": previous.get("started_at", now()),
+        "attempt": previous.get("attempt", 1),
         **({"finished_at": now()} if status == "complete" else {}),
         "identity": identity,
-        **extra,
     }
-    tmp = root / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, default=str))
-    tmp.replace(root / MANIFEST)
+    manifest.update(extra)
+    write_json(root / MANIFEST, manifest)

@@ -9,16 +9,26 @@ Steps, each a list of independent tasks handed to an `Engine`:
    removed documents go to `removed/` with `stage`, `reason` and details; survivors to the next stage,
    and after the last stage to `kept/` with the input's own field names.
 4. stats: counts from the files written; input = kept + removed + quarantined or the run fails.
+
+Crash-safe: one run at a time holds the folder's lock (`pipeline.lock`), and every finished task leaves a
+done marker (`run_folder` checkpoints) after its outputs are durable. Run the same command again after a
+crash (SIGKILL included) and the tasks with a marker are not run again: their results come from the marker,
+their files are already in place. Shard-local work (reading a source, a filter or an applied decision on
+a shard, a corpus stage's summary of a shard) resumes shard by shard; the corpus-wide steps (the duplicate
+id check, a corpus stage's decision) run once over all shards and are checkpointed as one task each, so
+their results always see the whole corpus.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,13 +40,18 @@ from pipeline import run_folder
 from pipeline.batch import ID, LINE, ORDER, PROVENANCE, REASON, SOURCE, STAGE, TEXT
 from pipeline.engine import Engine, LocalEngine, report, report_done
 from pipeline.errors import AccountingError, InputError
+from pipeline.lock import hold
 from pipeline.readers import ReadOptions, Source, output_renames, read_source, resolve_sources
 from pipeline.report import write_report
+from pipeline.report_html import write_html_report
 from pipeline.run_folder import RunFolder
 from pipeline.stage import CorpusStage, Filter, Stage
 from pipeline.writers import OutputFormat, count_rows, read_frame, shard_path, write_frame
 
 ORDER_BITS_PER_SOURCE = 43  # ORDER = source index << 43 | position in the source
+#: test hook: "N:FILE" pauses the run once its folder holds N done markers: it creates FILE and waits
+#: (every task thread that finishes meanwhile too) until FILE is deleted; tests kill it there.
+PAUSE_ENV = "WINNOW_TEST_PAUSE"
 
 
 @dataclass(frozen=True)
@@ -101,29 +116,56 @@ def run(
     engine: Engine | None = None,
     recipe: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Clean `inputs` into the run folder `out` with `stages`, on `engine` (default: this process)."""
+    """Clean `inputs` into the run folder `out` with `stages`, on `engine` (default: this process).
+
+    An unfinished run of the same command in `out` is resumed; a run in progress there refuses this one.
+    """
     options = options or RunOptions()
     engine = engine or LocalEngine()
     folder = RunFolder(Path(out))
     sources = resolve_sources(inputs, options.read)
     identity = run_identity(sources, options, recipe if recipe is not None else describe_stages(stages))
-    if run_folder.prepare(folder.root, identity) == "complete":
-        return RunResult(folder, json.loads(folder.stats.read_text()), already_complete=True)
+    run_folder.check_usable(folder.root)
+    with hold(folder.root):
+        state = run_folder.prepare(folder.root, identity)
+        if state == "complete":
+            if not options.keep_work:
+                shutil.rmtree(folder.work, ignore_errors=True)  # left by a run killed while cleaning up
+            return RunResult(folder, json.loads(folder.stats.read_text()), already_complete=True)
+        if state == "resume":
+            run_folder.remove_partial_files([folder.kept, folder.removed, folder.quarantine, folder.work])
+            engine.log(f"{folder.root}: resuming an unfinished run from its checkpoints")
+        return _run(folder, sources, stages, options, Checkpoints(engine, folder.checkpoints), identity)
+
+
+def _run(
+    folder: RunFolder,
+    sources: Sequence[Source],
+    stages: Sequence[Stage],
+    options: RunOptions,
+    steps: Checkpoints,
+    identity: dict[str, Any],
+) -> RunResult:
+    """The run itself, holding the folder's lock; every step goes through the checkpoints."""
+    engine = steps.engine
     started, started_at = time.perf_counter(), run_folder.now()
     for path in (folder.kept, folder.removed, folder.quarantine):
         path.mkdir(parents=True, exist_ok=True)
 
-    read = engine.map(
+    read = steps.map(
         "read",
         partial(read_task, folder=folder, options=options.read),
         list(enumerate(sources)),
+        decode=decode_read,
+        key=source_key,
     )
     report_done("documents read")
     shards = [info for result in read for info in result.shards]
-    id_check = engine.map(
+    id_check = steps.map(
         "ids",
         partial(check_ids_task, folder=folder, shards=shards, sources=sources, options=options.read),
         ["all"],
+        decode=int,
     )[0]
     for result in read:
         engine.log(f"read {result.source}: {result.documents} documents, {result.quarantined} quarantined")
@@ -139,15 +181,15 @@ def run(
     renames = {**output_renames(options.read, list(schema)), **{new: old for old, new in clashes.items()}}
     stage_stats = []
     current = folder.work / "ingest"
-    steps: list[Stage | None] = list(stages) or [None]
-    for index, stage in enumerate(steps):
+    plan: list[Stage | None] = list(stages) or [None]
+    for index, stage in enumerate(plan):
         label = stage.name if stage is not None else "write"
-        final = index == len(steps) - 1
+        final = index == len(plan) - 1
         target = folder.kept if final else folder.work / f"{index:02d}-{label}"
         stage_started = time.perf_counter()
         decisions = None
         if isinstance(stage, CorpusStage):
-            decisions = decide_stage(engine, stage, index, folder, current, names, schema, clashes)
+            decisions = decide_stage(steps, stage, index, folder, current, names, schema, clashes)
         task = partial(
             shard_task,
             stage=stage,
@@ -163,7 +205,7 @@ def run(
             output_format=options.output_format,
             decisions=decisions,
         )
-        results = engine.map(label, task, names)
+        results = steps.map(label, task, names, decode=decode_shard, key_step=f"{index:02d}-{label}")
         stage_stats.append(summarize_stage(label, stage, results, time.perf_counter() - stage_started))
         if stage is not None:
             engine.log(stage_line(stage_stats[-1]))
@@ -173,14 +215,121 @@ def run(
         folder, sources, read, id_check, stage_stats, options, started_at, time.perf_counter() - started
     )
     check_accounting(stats)
-    for stage in stages:
-        stage.commit()
-    folder.stats.write_text(json.dumps(stats, indent=2))
+    stats["resume"] = {
+        "attempt": (run_folder.read_manifest(folder.root) or {}).get("attempt", 1),
+        "tasks_reused": steps.reused,
+        "tasks_run": steps.ran,
+    }
+    steps.once("commit", partial(commit_stages, list(stages)))
+    run_folder.write_json(folder.stats, stats)
     write_report(folder.root, stats)
+    write_html_report(folder.root)
+    run_folder.write_manifest(folder.root, identity, status="complete")
     if not options.keep_work:
         shutil.rmtree(folder.work, ignore_errors=True)
-    run_folder.write_manifest(folder.root, identity, status="complete")
     return RunResult(folder, stats)
+
+
+def commit_stages(stages: Sequence[Stage]) -> None:
+    """After every shard is done: let the stages publish what they staged (e.g. an index update)."""
+    for stage in stages:
+        stage.commit()
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+class Checkpoints:
+    """Steps run through `engine`, skipping the tasks a previous attempt finished (their done markers)."""
+
+    def __init__(self, engine: Engine, root: Path) -> None:
+        self.engine = engine
+        self.root = root
+        self.reused = 0
+        self.ran = 0
+
+    def map(
+        self,
+        step: str,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        *,
+        decode: Callable[[Any], Any],
+        key: Callable[[Any], str] = str,
+        key_step: str | None = None,
+    ) -> list[Any]:
+        """`engine.map(step, fn, items)` for the items not done yet; results of the others from markers."""
+        markers = self.root / (key_step or step)
+        results: dict[str, Any] = {}
+        pending = []
+        for item in items:
+            done = run_folder.read_checkpoint(markers / f"{key(item)}.json")
+            if done is None:
+                pending.append(item)
+            else:
+                results[key(item)] = decode(done["result"])
+        if results:
+            self.engine.log(f"{step}: {len(results)} of {len(items)} tasks done before; not run again")
+        if pending:
+            task = partial(record_task, fn=fn, markers=markers, key=key)
+            for item, result in zip(pending, self.engine.map(step, task, pending), strict=True):
+                results[key(item)] = result
+        self.reused += len(items) - len(pending)
+        self.ran += len(pending)
+        return [results[key(item)] for item in items]
+
+    def once(self, step: str, fn: Callable[[], None]) -> None:
+        """Run `fn` in this process unless an earlier attempt did (a step of its own, recorded when done)."""
+        marker = self.root / step / "all.json"
+        if run_folder.read_checkpoint(marker) is None:
+            fn()
+            run_folder.write_json(marker, {"result": None, "at": run_folder.now()})
+            pause_for_tests(self.root)
+
+
+def record_task(item: Any, *, fn: Callable[[Any], Any], markers: Path, key: Callable[[Any], str]) -> Any:
+    """Run a task, then record it done (its outputs are durable by then: every task syncs its files)."""
+    result = fn(item)
+    value = asdict(result) if is_dataclass(result) and not isinstance(result, type) else result
+    run_folder.write_json(markers / f"{key(item)}.json", {"result": value, "at": run_folder.now()})
+    pause_for_tests(markers.parent)
+    return result
+
+
+def source_key(item: tuple[int, Source]) -> str:
+    """A read task's marker name: the source's position."""
+    return f"{item[0]:05d}"
+
+
+def decode_read(value: dict[str, Any]) -> ReadResult:
+    return ReadResult(**{**value, "shards": [ShardInfo(**shard) for shard in value["shards"]]})
+
+
+def decode_shard(value: dict[str, Any]) -> ShardResult:
+    return ShardResult(**value)
+
+
+_pause_lock = threading.Lock()
+_pause_started: set[str] = set()
+
+
+def pause_for_tests(done: Path) -> None:
+    """The `WINNOW_TEST_PAUSE` hook (tests only): wait at the N-th done marker while the flag file exists."""
+    spec = os.environ.get(PAUSE_ENV)
+    if not spec:
+        return
+    count, _, flag = spec.partition(":")
+    with _pause_lock:
+        if flag in _pause_started:
+            waiting = Path(flag).exists()
+        elif sum(1 for _ in done.glob("*/*.json")) >= int(count):
+            _pause_started.add(flag)
+            Path(flag).touch()
+            waiting = True
+        else:
+            waiting = False
+    while waiting and Path(flag).exists():
+        time.sleep(0.02)
 
 
 def run_identity(sources: Sequence[Source], options: RunOptions, recipe: dict[str, Any]) -> dict[str, Any]:
@@ -224,6 +373,13 @@ def read_task(item: tuple[int, Source], *, folder: RunFolder, options: ReadOptio
     """Read one source into shards; bad records into quarantine."""
     index, source = item
     started = time.perf_counter()
+    # a killed attempt may have left some of this source's shards: the source is read again from its start
+    for leftover in (
+        *(folder.work / "ingest").glob(f"part-{index:05d}-*"),
+        *folder.quarantine.glob(f"part-read-{index:05d}-*"),
+    ):
+        leftover.unlink(missing_ok=True)
+    written: list[Path] = []
     shards: list[ShardInfo] = []
     documents = quarantined = 0
     errors: Counter[str] = Counter()
@@ -234,7 +390,7 @@ def read_task(item: tuple[int, Source], *, folder: RunFolder, options: ReadOptio
         warnings.extend(batch.warnings)
         report("documents read", batch.docs.height + batch.quarantined.height)
         if batch.quarantined.height:
-            write_frame(batch.quarantined, shard_path(folder.quarantine, f"read-{name}"))
+            written.append(write_frame(batch.quarantined, shard_path(folder.quarantine, f"read-{name}")))
             quarantined += batch.quarantined.height
             errors.update(error_kind(error) for error in batch.quarantined["error"].to_list())
         if batch.docs.height:
@@ -242,9 +398,10 @@ def read_task(item: tuple[int, Source], *, folder: RunFolder, options: ReadOptio
             docs = batch.docs.with_columns(
                 pl.int_range(first, first + batch.docs.height, dtype=pl.Int64).alias(ORDER)
             )
-            write_frame(docs, shard_path(folder.work / "ingest", name))
+            written.append(write_frame(docs, shard_path(folder.work / "ingest", name)))
             shards.append(ShardInfo(name, docs.height, first, first + docs.height - 1))
             documents += docs.height
+    run_folder.sync(written)
     return ReadResult(
         source.label, shards, documents, quarantined, dict(errors), warnings, time.perf_counter() - started
     )
@@ -261,22 +418,20 @@ def error_kind(error: str) -> str:
 def check_ids_task(
     _: str, *, folder: RunFolder, shards: Sequence[ShardInfo], sources: Sequence[Source], options: ReadOptions
 ) -> int:
-    """Find ids used twice; quarantine every later use (or fail). Returns the number quarantined."""
+    """Find ids used twice; quarantine every later use (or fail). Returns the number quarantined.
+
+    The ids to quarantine are found over every shard and saved before any shard changes; applying them
+    to a shard is idempotent, so an attempt killed half-way is finished by the next one.
+    """
     if not shards:
         return 0
-    paths = [shard_path(folder.work / "ingest", info.shard) for info in shards]
-    keys = pl.scan_parquet(paths, extra_columns="ignore").select(ID, ORDER, SOURCE, LINE)
-    repeated = (
-        keys.filter(pl.col(ID).is_duplicated())
-        .sort(ORDER)
-        .with_columns(
-            pl.col(SOURCE).first().over(ID).alias("first_source"),
-            pl.col(LINE).first().over(ID).alias("first_line"),
-            pl.col(ORDER).min().over(ID).alias("first_order"),
-        )
-        .filter(pl.col(ORDER) != pl.col("first_order"))
-        .collect()
-    )
+    decided = folder.work / "ids-repeated.parquet"
+    if decided.is_file():
+        repeated = read_frame(decided)
+    else:
+        repeated = find_repeated_ids(folder, shards)
+        if options.on_error != "fail":
+            run_folder.sync([write_frame(repeated, decided)])
     if repeated.is_empty():
         return 0
     row_based = {source.label for source in sources if source.format in ("parquet", "hf")}
@@ -294,6 +449,7 @@ def check_ids_task(
             field=field_name,
             **location,
         )
+    written: list[Path] = []
     for info in shards:
         hits = repeated.filter(pl.col(ORDER).is_between(info.first, info.last))
         if hits.is_empty():
@@ -301,6 +457,8 @@ def check_ids_task(
         path = shard_path(folder.work / "ingest", info.shard)
         shard = read_frame(path)
         bad = shard.filter(pl.col(ORDER).is_in(hits[ORDER].implode()))
+        if bad.is_empty():
+            continue  # done by an attempt that was killed later (its quarantine file came first)
         raw = bad.select(pl.struct([c for c in bad.columns if c not in PROVENANCE]).struct.json_encode())
         hits = hits.sort(ORDER)
         is_row = pl.col(SOURCE).is_in(sorted(row_based))
@@ -319,9 +477,27 @@ def check_ids_task(
                 pl.col("first_line"),
             ).alias("error"),
         ).with_columns(raw.to_series().alias("raw"))
-        write_frame(quarantine, shard_path(folder.quarantine, f"ids-{info.shard}"))
-        write_frame(shard.filter(~pl.col(ORDER).is_in(hits[ORDER].implode())), path)
+        run_folder.sync([write_frame(quarantine, shard_path(folder.quarantine, f"ids-{info.shard}"))])
+        written.append(write_frame(shard.filter(~pl.col(ORDER).is_in(hits[ORDER].implode())), path))
+    run_folder.sync(written)
     return repeated.height
+
+
+def find_repeated_ids(folder: RunFolder, shards: Sequence[ShardInfo]) -> pl.DataFrame:
+    """Every use of an id after its first, with where the first use is."""
+    paths = [shard_path(folder.work / "ingest", info.shard) for info in shards]
+    keys = pl.scan_parquet(paths, extra_columns="ignore").select(ID, ORDER, SOURCE, LINE)
+    return (
+        keys.filter(pl.col(ID).is_duplicated())
+        .sort(ORDER)
+        .with_columns(
+            pl.col(SOURCE).first().over(ID).alias("first_source"),
+            pl.col(LINE).first().over(ID).alias("first_line"),
+            pl.col(ORDER).min().over(ID).alias("first_order"),
+        )
+        .filter(pl.col(ORDER) != pl.col("first_order"))
+        .collect()
+    )
 
 
 # ---------------------------------------------------------------- stages
@@ -368,7 +544,7 @@ def _json(value: Any) -> str:
 
 
 def decide_stage(
-    engine: Engine,
+    steps: Checkpoints,
     stage: CorpusStage,
     index: int,
     folder: RunFolder,
@@ -377,13 +553,15 @@ def decide_stage(
     schema: dict[str, pl.DataType],
     clashes: dict[str, str],
 ) -> Path:
-    """Summarize every shard, then decide once; returns the decisions file."""
+    """Summarize every shard, then decide once over all summaries; returns the decisions file."""
     work = folder.work / f"{index:02d}-{stage.name}-decide"
     summarize = partial(
         summarize_task, stage=stage, source=source, target=work / "summaries", schema=schema, clashes=clashes
     )
-    engine.map(f"{stage.name}: summarize", summarize, list(names))
-    return engine.map(f"{stage.name}: decide", partial(decide_task, stage=stage, work=work), ["all"])[0]
+    key = f"{index:02d}-{stage.name}"
+    steps.map(f"{stage.name}: summarize", summarize, list(names), decode=int, key_step=f"{key}-summarize")
+    decide = partial(decide_task, stage=stage, work=work)
+    return steps.map(f"{stage.name}: decide", decide, ["all"], decode=Path, key_step=f"{key}-decide")[0]
 
 
 def summarize_task(
@@ -398,7 +576,7 @@ def summarize_task(
     """One shard's summary for a corpus stage."""
     batch = conform(read_frame(shard_path(source, shard)), schema, clashes)
     summary = stage.summarize(batch)
-    write_frame(summary, shard_path(target, shard))
+    run_folder.sync([write_frame(summary, shard_path(target, shard))])
     return summary.height
 
 
@@ -409,7 +587,9 @@ def decide_task(_: str, *, stage: CorpusStage, work: Path) -> Path:
         decisions = stage.decide(pl.scan_parquet(summaries))
     else:
         decisions = pl.DataFrame(schema={ORDER: pl.Int64, REASON: pl.String})
-    return write_frame(decisions, work / "decisions.parquet")
+    path = write_frame(decisions, work / "decisions.parquet")
+    run_folder.sync([path])
+    return path
 
 
 def shard_task(
@@ -430,6 +610,12 @@ def shard_task(
 ) -> ShardResult:
     """Run one stage on one shard: removed documents to the ledger, survivors onward."""
     started = time.perf_counter()
+    label = stage.name if stage else "write"
+    ledger = folder.removed / f"part-{index:02d}-{label}-{shard}.parquet"
+    output = shard_path(target, shard, output_format) if final else shard_path(target, shard)
+    for stale in (ledger, output):  # a killed attempt's, if any: this shard is redone
+        stale.unlink(missing_ok=True)
+    written: list[Path] = []
     batch = conform(read_frame(shard_path(source, shard)), schema, clashes)
     if stage is None:
         marked = batch.with_columns(pl.lit(None, pl.String).alias(REASON))
@@ -447,17 +633,15 @@ def shard_task(
     removed = marked.filter(pl.col(REASON).is_not_null())
     details = [c for c in (stage.detail_columns if stage else ()) if c in marked.columns]
     if removed.height:
-        write_frame(
-            ledger_rows(removed, stage.name if stage else "write", *layout),
-            folder.removed / f"part-{index:02d}-{stage.name if stage else 'write'}-{shard}.parquet",
-        )
+        written.append(write_frame(ledger_rows(removed, label, *layout), ledger))
     kept = marked.filter(pl.col(REASON).is_null()).drop(REASON, *details)
     if final:
         if kept.height:
-            output = kept.drop([c for c in PROVENANCE if c in kept.columns]).rename(renames)
-            write_frame(output, shard_path(target, shard, output_format), output_format)
+            documents = kept.drop([c for c in PROVENANCE if c in kept.columns]).rename(renames)
+            written.append(write_frame(documents, output, output_format))
     else:
-        write_frame(kept, shard_path(target, shard))
+        written.append(write_frame(kept, output))
+    run_folder.sync(written)
     reasons = removed[REASON].value_counts().rows() if removed.height else []
     return ShardResult(
         shard,
@@ -516,6 +700,8 @@ def summarize_stage(label: str, stage: Stage | None, results: Sequence[ShardResu
         "removed": sum(reasons.values()),
         "reasons": dict(reasons.most_common()),
         "counters": {name: counters[name] for name in sorted(counters)},
+        "score_columns": list(stage.score_columns) if stage else [],
+        "detail_columns": list(stage.detail_columns) if stage else [],
         "seconds": round(seconds, 3),
         "docs_per_second": round(documents_in / seconds, 1) if seconds > 0 else None,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +17,8 @@ SUFFIX: dict[str, str] = {"parquet": ".parquet", "jsonl": ".jsonl"}
 def write_frame(frame: pl.DataFrame, path: Path, fmt: OutputFormat = "parquet") -> Path:
     """Write `frame` atomically (temporary file, then rename) so a crash never leaves half a shard."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    # unique: a task left over from a killed run (a remote Dask worker) may still be writing the same shard
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     if fmt == "parquet":
         frame.write_parquet(tmp, compression="zstd", statistics=True)
     elif fmt == "jsonl":

@@ -94,7 +94,9 @@ class DedupIndex:
             name = f"part-{self.rows:012d}.parquet"
             for table in ("bands", "docs"):
                 (self.root / table).mkdir(parents=True, exist_ok=True)
-                (part / table / "part.parquet").replace(self.root / table / name)
+                staged = part / table / "part.parquet"
+                if staged.exists():  # a commit killed between the two renames moved this one already
+                    staged.replace(self.root / table / name)
             self.rows += count
             added += count
         shutil.rmtree(pending, ignore_errors=True)

@@ -52,8 +52,14 @@ def test_flow_runs_one_task_per_stage_per_shard(tmp_path: Path, prefect_server: 
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
-        assert [a.key for a in artifacts] == ["winnow-clean"]
-        assert "| exact_dedup | 7 | 5 | exact_duplicate: 2 |" in artifacts[0].data
+        by_key = {a.key: a for a in artifacts}
+        assert sorted(by_key) == [
+            "winnow-clean",
+            "winnow-clean-duplicates",
+            "winnow-clean-reasons",
+            "winnow-clean-stages",
+        ]
+        assert "| exact_dedup | 7 | 5 | exact_duplicate: 2 |" in by_key["winnow-clean"].data
         deadline, messages = time.monotonic() + 20, []
         while time.monotonic() < deadline:
             logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))

@@ -1,8 +1,8 @@
 import numpy as np
 
 from filters.select.budget import Budget
-from filters.select.coverage import coverage, radius, random_coverage
 from filters.select.kcenter import kcenter_order, kcenter_select
+from pipeline.coverage import coverage, radius, random_coverage
 
 
 def unit(rows: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from filters.select.coverage import coverage, nearest_distance, radius, random_coverage
+from pipeline.coverage import coverage, nearest_distance, radius, random_coverage
 
 
 def test_coverage_is_mean_distance_to_the_nearest_selected_document():

@@ -1,0 +1,813 @@
+"""`report.html`: a finished run folder as one self-contained page that a person reads in a browser, offline.
+
+`write_html_report(root)` reads `stats.json`, `run.json`, `kept/`, `removed/` and `quarantine/` (Parquet or
+JSON Lines) with polars and draws its charts with matplotlib as inline SVG: no script, no stylesheet or font
+from the network. Sections: documents kept and removed by stage and reason; a histogram of every numeric
+score column; duplicate cluster sizes (from the ledger's `duplicate_of`); embedding cluster sizes and
+selection coverage for `select` / `semantic_dedup` stages whose embeddings are in their `cache`; example
+removed documents per reason and quarantined records.
+
+Score columns are those the stages declare in `stats.json` (`score_columns`, `detail_columns`) when it lists
+them, else every numeric column of `kept/` and `removed/` but the ledger's own.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+REPORT = "report.html"
+#: bins of a score histogram; values beyond the 1st / 99th percentile fall in the end bins
+HISTOGRAM_BINS = 30
+CLIP_QUANTILE = 0.01
+#: example removed documents shown per stage and reason, and how much of their text
+EXAMPLES_PER_REASON = 3
+EXAMPLE_CHARS = 400
+QUARANTINE_EXAMPLES = 5
+#: documents whose embeddings are looked up for cluster sizes and coverage (a seeded sample beyond it)
+EMBEDDING_SAMPLE = 20_000
+EMBEDDING_STAGES = ("select", "semantic_dedup")
+#: ledger columns that are never scores
+LEDGER = frozenset({"id", "stage", "reason", "source", "line", "row", "duplicate_of", "cluster_id"})
+KEPT_COLOR, REMOVED_COLOR = "#3d8b5f", "#c8553d"
+
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem;
+       color: #222; line-height: 1.4; }
+h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
+figure.chart { margin: 0; border: 1px solid #eee; padding: 0.4rem; }
+figure.chart svg { display: block; max-width: 100%; height: auto; }
+figcaption { font-size: 0.8rem; color: #555; max-width: 34rem; }
+.text { font-family: ui-monospace, monospace; font-size: 0.8rem; white-space: pre-wrap; max-width: 44rem;
+        word-break: break-word; }
+.note { color: #555; }
+"""
+
+
+def write_html_report(root: Path) -> Path:
+    """Write `root/report.html` for the finished run in `root`; returns its path."""
+    root = Path(root)
+    page = render_report(root)
+    target = root / REPORT
+    tmp = root / f".{REPORT}.tmp"
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(target)
+    return target
+
+
+def render_report(root: Path) -> str:
+    """The report of the run in `root` as one HTML page."""
+    run = RunData.load(Path(root))
+    charts = Charts()
+    sections = [
+        _stage_section(run, charts),
+        _score_section(run, charts),
+        _duplicate_section(run, charts),
+        _embedding_section(run, charts),
+        _example_section(run),
+        _quarantine_section(run),
+    ]
+    title = f"winnow run {run.root.name}"
+    return (
+        "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
+        f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f"<h1>{_e(title)}</h1>\n{_overview(run)}\n{''.join(sections)}</body>\n</html>\n"
+    )
+
+
+# ---------------------------------------------------------------- the run folder
+
+
+@dataclass
+class RunData:
+    """What the report reads from a run folder: its stats, manifest and lazy scans of its outputs."""
+
+    root: Path
+    stats: dict[str, Any]
+    manifest: dict[str, Any]
+    kept: pl.LazyFrame | None
+    removed: pl.LazyFrame | None
+    quarantine: pl.LazyFrame | None
+
+    @classmethod
+    def load(cls, root: Path) -> RunData:
+        stats = json.loads((root / "stats.json").read_text())
+        manifest_path = root / "run.json"
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+        return cls(
+            root,
+            stats,
+            manifest,
+            _scan(root / "kept"),
+            _scan(root / "removed"),
+            _scan(root / "quarantine"),
+        )
+
+    @property
+    def recipe_stages(self) -> list[dict[str, Any]]:
+        return list(self.manifest.get("identity", {}).get("recipe", {}).get("stages", []))
+
+    def kept_column(self, field: str, internal: str) -> str | None:
+        """The name in `kept/` (the input's own) of the `text` or `id` column."""
+        chosen = self.manifest.get("identity", {}).get("read", {}).get(field)
+        columns = _columns(self.kept)
+        return next((name for name in (chosen, internal) if name in columns), None)
+
+
+def _scan(folder: Path) -> pl.LazyFrame | None:
+    """All shards of `folder` as one lazy frame (columns missing from a shard are null), or None."""
+    if not folder.is_dir():
+        return None
+    files = sorted(p for p in folder.glob("part-*") if p.suffix in (".parquet", ".jsonl"))
+    if not files:
+        return None
+    scans = [
+        pl.scan_parquet(p) if p.suffix == ".parquet" else pl.scan_ndjson(p, infer_schema_length=None)
+        for p in files
+    ]
+    return pl.concat(scans, how="diagonal_relaxed") if len(scans) > 1 else scans[0]
+
+
+def _columns(frame: pl.LazyFrame | None) -> dict[str, pl.DataType]:
+    return dict(frame.collect_schema()) if frame is not None else {}
+
+
+# ---------------------------------------------------------------- charts
+
+
+class Charts:
+    """Matplotlib figures rendered to inline SVG, each with a distinct id salt so their defs never clash."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def figure(
+        self, key: str, draw: Callable[[Any], None], caption: str, *, width: float = 5.2, height: float = 2.8
+    ) -> str:
+        """`<figure class="chart">` holding the SVG that `draw(axes)` makes, with its caption."""
+        import matplotlib
+        from matplotlib.figure import Figure
+
+        self.count += 1
+        style = {
+            "svg.fonttype": "none",
+            "svg.hashsalt": f"winnow-report-{self.count}",
+            "font.size": 8,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+        with matplotlib.rc_context(style):
+            figure = Figure(figsize=(width, height), layout="constrained")
+            draw(figure.add_subplot())
+            buffer = io.StringIO()
+            figure.savefig(buffer, format="svg", metadata={"Date": None})
+        svg = buffer.getvalue()
+        svg = svg[svg.index("<svg") :]
+        return (
+            f"<figure class='chart' data-chart='{_e(key)}'>{svg}"
+            f"<figcaption>{_e(caption)}</figcaption></figure>\n"
+        )
+
+
+# ---------------------------------------------------------------- overview and stages
+
+
+def _overview(run: RunData) -> str:
+    stats, manifest = run.stats, run.manifest
+    inputs = manifest.get("identity", {}).get("inputs", [])
+    sources = ", ".join(str(item.get("path") or item.get("dataset") or item.get("label")) for item in inputs)
+    rate = f", {stats['docs_per_second']:,} documents/s" if stats.get("docs_per_second") else ""
+    lines = [
+        f"<p><b>{stats['input']:,}</b> documents in: <b>{stats['kept']:,}</b> kept, "
+        f"<b>{stats['removed']:,}</b> removed, <b>{stats['quarantined']:,}</b> quarantined, "
+        f"in {stats['seconds']:.1f} s{rate}.</p>",
+        f"<p class='note'>Started {_e(stats.get('started_at', '?'))}, finished "
+        f"{_e(stats.get('finished_at', '?'))}. Inputs: {_e(sources or '?')}.</p>",
+    ]
+    if stats.get("read", {}).get("warnings"):
+        lines.append("<ul>" + "".join(f"<li>{_e(w)}</li>" for w in stats["read"]["warnings"]) + "</ul>")
+    if run.recipe_stages or manifest.get("identity"):
+        recipe = json.dumps(manifest.get("identity", {}).get("recipe", {}), indent=2)
+        lines.append(f"<details><summary>Recipe</summary><pre>{_e(recipe)}</pre></details>")
+    return "\n".join(lines) + "\n"
+
+
+def stage_table(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per step: its name, kind, documents in, kept, removed and seconds (read: quarantined)."""
+    read = stats.get("read", {})
+    rows = [
+        {
+            "step": "read",
+            "kind": "read",
+            "in": stats["input"],
+            "kept": stats["input"] - stats["quarantined"],
+            "removed": stats["quarantined"],
+            "seconds": read.get("seconds"),
+        }
+    ]
+    for stage in stats["stages"]:
+        rows.append(
+            {
+                "step": stage["name"],
+                "kind": stage.get("kind", ""),
+                "in": stage["input"],
+                "kept": stage["kept"],
+                "removed": stage["removed"],
+                "seconds": stage.get("seconds"),
+            }
+        )
+    return rows
+
+
+def reason_table(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per step and reason: the step, the reason, the documents it removed (or quarantined)."""
+    errors = stats.get("read", {}).get("quarantine_errors", {})
+    rows = [{"step": "read", "reason": f"quarantined ({kind})", "documents": n} for kind, n in errors.items()]
+    for stage in stats["stages"]:
+        rows += [{"step": stage["name"], "reason": r, "documents": n} for r, n in stage["reasons"].items()]
+    return rows
+
+
+def report_tables(root: Path) -> dict[str, list[dict[str, Any]]]:
+    """The report's tables as rows (for Prefect table artifacts): stages, reasons, duplicate clusters."""
+    run = RunData.load(Path(root))
+    return {
+        "stages": stage_table(run.stats),
+        "reasons": reason_table(run.stats),
+        "duplicates": duplicate_table(run),
+    }
+
+
+def _stage_section(run: RunData, charts: Charts) -> str:
+    steps = stage_table(run.stats)
+    reasons = reason_table(run.stats)
+    counters = {s["name"]: s.get("counters", {}) for s in run.stats["stages"]}
+    rows = []
+    for step in steps:
+        listed = [f"{_e(r['reason'])}: {r['documents']:,}" for r in reasons if r["step"] == step["step"]]
+        counted = [f"{_e(k)}: {n:,}" for k, n in counters.get(step["step"], {}).items()]
+        seconds = f"{step['seconds']:.2f}" if step["seconds"] is not None else "-"
+        rows.append(
+            f"<tr><td>{_e(step['step'])}</td><td>{_e(step['kind'])}</td><td class='n'>{step['in']:,}</td>"
+            f"<td class='n'>{step['kept']:,}</td><td class='n'>{step['removed']:,}</td>"
+            f"<td>{'<br>'.join(listed) or '-'}</td><td>{'<br>'.join(counted) or '-'}</td>"
+            f"<td class='n'>{seconds}</td></tr>"
+        )
+    table = (
+        "<table id='stage-table'><thead><tr><th>step</th><th>kind</th><th class='n'>in</th>"
+        "<th class='n'>kept</th><th class='n'>removed</th><th>removed by reason</th><th>counters</th>"
+        "<th class='n'>seconds</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>\n"
+    )
+
+    def flow(ax: Any) -> None:
+        names = [step["step"] for step in steps][::-1]
+        kept = [step["kept"] for step in steps][::-1]
+        ax.barh(names, kept, color=KEPT_COLOR, label="kept (passed on)")
+        ax.barh(names, [s["removed"] for s in steps][::-1], left=kept, color=REMOVED_COLOR, label="removed")
+        ax.set_xlabel("documents")
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=2, frameon=False)
+
+    figures = charts.figure(
+        "stages",
+        flow,
+        "Documents each step passed on (green) and removed (red; for the read step, quarantined).",
+        height=0.9 + 0.28 * len(steps),
+    )
+    if reasons:
+
+        def by_reason(ax: Any) -> None:
+            palette = matplotlib_colors()
+            order = list(dict.fromkeys(r["step"] for r in reasons))
+            labels = [f"{r['step']}: {r['reason']}" for r in reasons][::-1]
+            colors = [palette[order.index(r["step"]) % len(palette)] for r in reasons][::-1]
+            ax.barh(labels, [r["documents"] for r in reasons][::-1], color=colors)
+            ax.set_xlabel("documents removed")
+
+        figures += charts.figure(
+            "reasons",
+            by_reason,
+            "Documents removed by stage and reason.",
+            width=6.4,
+            height=0.9 + 0.24 * len(reasons),
+        )
+    return (
+        "<section id='stages'><h2>Kept and removed by stage</h2>\n"
+        f"{table}<div class='charts'>{figures}</div></section>\n"
+    )
+
+
+def matplotlib_colors() -> list[str]:
+    """Matplotlib's default color cycle (tab10)."""
+    import matplotlib
+
+    return list(matplotlib.rcParams["axes.prop_cycle"].by_key()["color"])
+
+
+# ---------------------------------------------------------------- score histograms
+
+
+def score_columns(run: RunData) -> list[str]:
+    """Numeric score columns of the run: declared by the stages in stats.json, else found in the outputs."""
+    schemas = {**_columns(run.kept), **_columns(run.removed)}
+    numeric = {name for name, dtype in schemas.items() if dtype.is_numeric()}
+    declared = [
+        name
+        for stage in run.stats["stages"]
+        for key in ("score_columns", "detail_columns")
+        for name in stage.get(key, ())
+    ]
+    if any("score_columns" in stage or "detail_columns" in stage for stage in run.stats["stages"]):
+        return [name for name in dict.fromkeys(declared) if name in numeric]
+    return [
+        name
+        for name in schemas
+        if name in numeric
+        and name not in LEDGER
+        and not name.startswith("__")
+        and not name.endswith("__input")
+    ]
+
+
+@dataclass
+class Histogram:
+    """Bin counts of one column for kept and removed documents."""
+
+    column: str
+    edges: np.ndarray
+    kept: np.ndarray
+    removed: np.ndarray
+    missing: dict[str, int]
+    clipped: bool
+    low: float
+    high: float
+    single: float | None  # the one value every document has, if so
+
+
+def histogram(run: RunData, column: str, bins: int = HISTOGRAM_BINS) -> Histogram | None:
+    """Bin counts of `column` over kept and removed documents (None when it has no value)."""
+    parts = [
+        frame.select(pl.col(column).cast(pl.Float64).alias("value"), pl.lit(group).alias("group"))
+        for frame, group in ((run.kept, "kept"), (run.removed, "removed"))
+        if frame is not None and column in _columns(frame)
+    ]
+    if not parts:
+        return None
+    values = pl.concat(parts).with_columns(pl.col("value").fill_nan(None))
+    value = pl.col("value").drop_nulls()
+    summary = (
+        values.select(
+            value.count().alias("count"),
+            value.min().alias("min"),
+            value.max().alias("max"),
+            value.quantile(CLIP_QUANTILE).alias("low"),
+            value.quantile(1 - CLIP_QUANTILE).alias("high"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    if not summary["count"]:
+        return None
+    low, high = summary["low"], summary["high"]
+    if not high > low:
+        low, high = summary["min"], summary["max"]
+    if not high > low:
+        low, high = low - 0.5, high + 0.5
+    clipped = summary["min"] < low or summary["max"] > high
+    position = ((pl.col("value") - low) / (high - low) * bins).floor().clip(0, bins - 1).cast(pl.Int64)
+    counts = values.group_by("group", position.alias("bin")).agg(pl.len().alias("n")).collect().iter_rows()
+    kept, removed = np.zeros(bins, dtype=np.int64), np.zeros(bins, dtype=np.int64)
+    missing = {"kept": 0, "removed": 0}
+    for group, index, n in counts:
+        if index is None:
+            missing[group] += n
+        else:
+            (kept if group == "kept" else removed)[index] += n
+    edges = np.linspace(low, high, bins + 1)
+    single = summary["min"] if summary["min"] == summary["max"] else None
+    return Histogram(column, edges, kept, removed, missing, clipped, low, high, single)
+
+
+def _draw_histogram(h: Histogram, ax: Any) -> None:
+    widths = np.diff(h.edges)
+    if h.kept.any():
+        ax.bar(h.edges[:-1], h.kept, width=widths, align="edge", color=KEPT_COLOR, label="kept")
+    ax.bar(
+        h.edges[:-1],
+        h.removed,
+        width=widths,
+        bottom=h.kept,
+        align="edge",
+        color=REMOVED_COLOR,
+        label="removed",
+    )
+    ax.set_title(h.column)
+    ax.set_ylabel("documents")
+    ax.legend(frameon=False)
+
+
+def _histogram_caption(h: Histogram, detail: bool) -> str:
+    if detail:
+        caption = f"{h.column}: a detail of {int(h.removed.sum()):,} removed documents"
+    else:
+        caption = f"{h.column}: {int(h.kept.sum()):,} kept and {int(h.removed.sum()):,} removed documents"
+        if h.missing["kept"]:
+            caption += f"; {h.missing['kept']:,} kept documents without a value"
+        if h.missing["removed"]:
+            caption += f"; {h.missing['removed']:,} removed before it was computed"
+    if h.single is not None:
+        caption += f"; every value is {_num(h.single)}"
+    if h.clipped:
+        caption += (
+            f"; values below {_num(h.low)} or above {_num(h.high)} (beyond the 1st / 99th percentile) are "
+            "counted in the end bins"
+        )
+    return caption + "."
+
+
+def _score_section(run: RunData, charts: Charts) -> str:
+    kept_columns = _columns(run.kept)
+    figures = []
+    for column in score_columns(run):
+        counts = histogram(run, column)
+        if counts is None:
+            continue
+
+        caption = _histogram_caption(counts, detail=column not in kept_columns)
+        figures.append(charts.figure(f"histogram:{column}", partial(_draw_histogram, counts), caption))
+    body = (
+        f"<div class='charts'>{''.join(figures)}</div>"
+        if figures
+        else "<p class='note'>No numeric score columns in this run.</p>"
+    )
+    return f"<section id='scores'><h2>Score distributions</h2>\n{body}</section>\n"
+
+
+# ---------------------------------------------------------------- duplicate clusters
+
+
+def duplicate_clusters(run: RunData) -> pl.DataFrame:
+    """Per stage, the number of duplicate clusters of each size (the kept document and its removed copies)."""
+    empty = pl.DataFrame(schema={"stage": pl.String, "size": pl.Int64, "clusters": pl.UInt32})
+    if run.removed is None or "duplicate_of" not in _columns(run.removed):
+        return empty
+    return (
+        run.removed.filter(pl.col("duplicate_of").is_not_null())
+        .group_by("stage", "duplicate_of")
+        .agg((pl.len() + 1).cast(pl.Int64).alias("size"))
+        .group_by("stage", "size")
+        .agg(pl.len().alias("clusters"))
+        .sort("stage", "size")
+        .collect()
+    )
+
+
+def duplicate_table(run: RunData) -> list[dict[str, Any]]:
+    """Per deduplicating stage: clusters, documents removed as copies, mean and largest cluster size."""
+    clusters = duplicate_clusters(run)
+    order = [s["name"] for s in run.stats["stages"]]
+    stages = sorted(set(clusters["stage"].to_list()), key=lambda s: (order.index(s) if s in order else 99, s))
+    rows = []
+    for stage in stages:
+        sizes = clusters.filter(pl.col("stage") == stage)
+        total = int(sizes["clusters"].sum())
+        removed = int(((sizes["size"] - 1) * sizes["clusters"]).sum())
+        rows.append(
+            {
+                "stage": stage,
+                "clusters": total,
+                "removed": removed,
+                "mean size": round((removed + total) / total, 2),
+                "largest": int(sizes["size"].max()),
+            }
+        )
+    return rows
+
+
+def _draw_cluster_sizes(sizes: pl.DataFrame, stage: str, ax: Any) -> None:
+    ax.bar(sizes["size"].to_numpy(), sizes["clusters"].to_numpy(), color=REMOVED_COLOR, width=0.8)
+    ax.set_title(f"{stage}: cluster sizes")
+    ax.set_xlabel("documents in the cluster (kept + removed)")
+    ax.set_ylabel("clusters")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if sizes["clusters"].max() > 50 * max(1, sizes["clusters"].min()):
+        ax.set_yscale("log")
+
+
+def _duplicate_section(run: RunData, charts: Charts) -> str:
+    table = duplicate_table(run)
+    if not table:
+        return (
+            "<section id='duplicates'><h2>Duplicate clusters</h2>\n"
+            "<p class='note'>No document was removed as a duplicate.</p></section>\n"
+        )
+    clusters = duplicate_clusters(run)
+    rows, figures = [], []
+    for row in table:
+        stage = row["stage"]
+        rows.append(
+            f"<tr><td>{_e(stage)}</td><td class='n'>{row['clusters']:,}</td><td class='n'>{row['removed']:,}"
+            f"</td><td class='n'>{row['mean size']:.2f}</td><td class='n'>{row['largest']:,}</td></tr>"
+        )
+
+        draw = partial(_draw_cluster_sizes, clusters.filter(pl.col("stage") == stage), stage)
+        caption = f"{stage}: {row['clusters']:,} clusters, {row['removed']:,} documents removed as copies."
+        figures.append(charts.figure(f"duplicates:{stage}", draw, caption))
+    header = "".join(f"<th class='n'>{name}</th>" for name in ("clusters", "removed", "mean size", "largest"))
+    return (
+        "<section id='duplicates'><h2>Duplicate clusters</h2>\n"
+        f"<table id='duplicate-table'><thead><tr><th>stage</th>{header}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table><div class='charts'>{''.join(figures)}</div></section>\n"
+    )
+
+
+# ---------------------------------------------------------------- embeddings: clusters and coverage
+
+
+@dataclass
+class EmbeddingView:
+    """Cluster sizes and coverage of one selection stage, from the vectors in its embedding cache."""
+
+    stage: str
+    documents: int
+    found: int
+    sampled: bool
+    sizes: np.ndarray
+    selected_sizes: np.ndarray
+    distances: np.ndarray
+    coverage: float
+    radius: float
+    random_coverage: float
+    selected: int
+
+
+def embedding_view(run: RunData, index: int, config: dict[str, Any]) -> EmbeddingView | str:
+    """The embedding view of stage `index`, or the reason there is none."""
+    name = run.stats["stages"][index]["name"]
+    cache = config.get("cache")
+    if not cache:
+        return (
+            f"{name}: ran without an embedding cache (`cache`); give one to see clusters and coverage here."
+        )
+    later = [s["name"] for s in run.stats["stages"][index:]]
+    frames = []
+    kept_text, kept_id = run.kept_column("text_field", "text"), run.kept_column("id_field", "id")
+    if run.kept is not None and kept_text is not None:
+        ids = pl.col(kept_id).cast(pl.String) if kept_id else pl.col(kept_text)
+        frames.append(
+            run.kept.select(ids.alias("id"), pl.col(kept_text).alias("text"), pl.lit(True).alias("selected"))
+        )
+    if run.removed is not None:
+        frames.append(
+            run.removed.filter(pl.col("stage").is_in(later)).select(
+                pl.col("id").cast(pl.String), "text", (pl.col("stage") != name).alias("selected")
+            )
+        )
+    if not frames:
+        return f"{name}: no documents."
+    # in id order: often the input order, in which the stage clustered them
+    documents = pl.concat(frames).sort("id").with_row_index("row")
+    total = documents.select(pl.len()).collect().item()
+    sampled = total > EMBEDDING_SAMPLE
+    if sampled:
+        rows = np.random.default_rng(0).choice(total, EMBEDDING_SAMPLE, replace=False)
+        documents = documents.filter(pl.col("row").is_in(pl.Series(np.sort(rows), dtype=pl.UInt32).implode()))
+    frame = documents.select("text", "selected").collect()
+    vectors, mask = _cached_vectors(Path(cache), frame["text"].fill_null("").to_list())
+    if vectors is None:
+        return f"{name}: none of its documents' embeddings are in the cache {cache}."
+    selected = frame["selected"].to_numpy()[mask]
+    if not selected.any():
+        return f"{name}: no selected document has a cached embedding."
+    from pipeline.coverage import nearest_distance, random_coverage
+
+    distances = nearest_distance(vectors, np.flatnonzero(selected))
+    clusters = config.get("n_clusters") or min(10_000, round(math.sqrt(len(vectors))))
+    labels = _kmeans(vectors, int(clusters), int(config.get("seed") or 0))
+    sizes = np.bincount(labels)
+    chosen = np.bincount(labels[selected], minlength=len(sizes))
+    order = np.argsort(-sizes, kind="stable")[: int((sizes > 0).sum())]  # largest first, none empty
+    return EmbeddingView(
+        stage=name,
+        documents=total,
+        found=len(vectors),
+        sampled=sampled,
+        sizes=sizes[order],
+        selected_sizes=chosen[order],
+        distances=distances,
+        coverage=float(distances.mean()),
+        radius=float(distances.max()),
+        random_coverage=random_coverage(vectors, int(selected.sum()), seed=0),
+        selected=int(selected.sum()),
+    )
+
+
+def _cached_vectors(cache: Path, texts: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray]:
+    """The cached vectors of `texts` (from the model folder of the cache that holds most of them)."""
+    from pipeline.embeddings import EmbeddingCache, text_hashes
+
+    hashes = text_hashes(texts)
+    best: dict[bytes, np.ndarray] = {}
+    folders = (
+        sorted(p for p in cache.expanduser().glob("*") if p.is_dir()) if cache.expanduser().is_dir() else []
+    )
+    for folder in folders:
+        found = EmbeddingCache(folder.parent, folder.name, 0, {}).lookup(
+            list(set(hashes)), float32_only=False
+        )
+        if len(found) > len(best):
+            best = found
+    mask = np.array([digest in best for digest in hashes], dtype=bool)
+    if not mask.any():
+        return None, mask
+    return np.stack([best[digest] for digest, hit in zip(hashes, mask, strict=True) if hit]), mask
+
+
+def _kmeans(vectors: np.ndarray, clusters: int, seed: int) -> np.ndarray:
+    """MiniBatchKMeans labels (as the selection stages cluster), one cluster when there are too few rows."""
+    k = max(1, min(clusters, len(vectors)))
+    if k == 1:
+        return np.zeros(len(vectors), dtype=np.int64)
+    import warnings
+
+    from sklearn.cluster import MiniBatchKMeans
+
+    model = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=1024)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fewer distinct points than clusters
+        return model.fit_predict(vectors).astype(np.int64)
+
+
+def _draw_embedding_clusters(v: EmbeddingView, ax: Any) -> None:
+    x = np.arange(len(v.sizes))
+    ax.bar(x, v.selected_sizes, color=KEPT_COLOR, width=0.9, label="selected")
+    rest = v.sizes - v.selected_sizes
+    ax.bar(x, rest, bottom=v.selected_sizes, color=REMOVED_COLOR, width=0.9, label="not selected")
+    ax.set_xlabel("k-means cluster (largest first)")
+    ax.set_ylabel("documents")
+    ax.set_title(f"{v.stage}: embedding clusters")
+    ax.legend(frameon=False)
+
+
+def _draw_coverage(v: EmbeddingView, ax: Any) -> None:
+    ax.hist(v.distances, bins=HISTOGRAM_BINS, color=KEPT_COLOR)
+    ax.axvline(v.coverage, color="#222", linestyle="--", label=f"mean {v.coverage:.3f}")
+    ax.axvline(v.random_coverage, color=REMOVED_COLOR, linestyle=":", label="random selection, mean")
+    ax.set_xlabel("cosine distance to the nearest selected document")
+    ax.set_ylabel("documents")
+    ax.set_title(f"{v.stage}: coverage")
+    ax.legend(frameon=False)
+
+
+def _embedding_section(run: RunData, charts: Charts) -> str:
+    stages = run.recipe_stages
+    if len(stages) != len(run.stats["stages"]):
+        return ""
+    indexes = [i for i, config in enumerate(stages) if config.get("type") in EMBEDDING_STAGES]
+    if not indexes:
+        return ""
+    parts = []
+    for index in indexes:
+        view = embedding_view(run, index, stages[index])
+        if isinstance(view, str):
+            parts.append(f"<p class='note'>{_e(view)}</p>")
+            continue
+        parts.append(_embedding_table(view))
+
+        sample = f" (a sample of {EMBEDDING_SAMPLE:,} documents)" if view.sampled else ""
+        figures = charts.figure(
+            f"embedding-clusters:{view.stage}",
+            partial(_draw_embedding_clusters, view),
+            f"{len(view.sizes):,} k-means clusters of the cached embeddings{sample}, with the documents "
+            "selected (kept) in each; clustered here as the stage does (its k and seed, in id order).",
+        ) + charts.figure(
+            f"coverage:{view.stage}",
+            partial(_draw_coverage, view),
+            "How far each document is from the selection: lower is better covered; the dotted line is a "
+            "random selection of the same size.",
+        )
+        parts.append(f"<div class='charts'>{figures}</div>")
+    return (
+        "<section id='embeddings'><h2>Embedding clusters and selection coverage</h2>\n"
+        + "\n".join(parts)
+        + "</section>\n"
+    )
+
+
+def _embedding_table(view: EmbeddingView) -> str:
+    covered = int((view.selected_sizes > 0).sum())
+    sampled = f" of a sample of {EMBEDDING_SAMPLE:,}" if view.sampled else ""
+    cells = [
+        ("stage", _e(view.stage)),
+        ("documents (with a cached embedding)", f"{view.documents:,} ({view.found:,}{sampled})"),
+        ("selected", f"{view.selected:,}"),
+        ("k-means clusters (with a selected document)", f"{len(view.sizes):,} ({covered:,})"),
+        ("coverage: mean cosine distance to the nearest selected", f"{view.coverage:.4f}"),
+        ("same for a random selection of that size (mean of 5)", f"{view.random_coverage:.4f}"),
+        ("radius: largest such distance", f"{view.radius:.4f}"),
+    ]
+    body = "".join(f"<tr><th>{label}</th><td class='n'>{value}</td></tr>" for label, value in cells)
+    return f"<table class='embedding-table'><tbody>{body}</tbody></table>"
+
+
+# ---------------------------------------------------------------- examples
+
+
+def removed_examples(run: RunData, per_reason: int = EXAMPLES_PER_REASON) -> pl.DataFrame:
+    """The first `per_reason` removed documents of each stage and reason (text cut to EXAMPLE_CHARS)."""
+    if run.removed is None:
+        return pl.DataFrame()
+    columns = _columns(run.removed)
+    keys = run.removed.select("stage", "reason").with_row_index("row")
+    chosen = (
+        keys.filter(pl.int_range(pl.len()).over("stage", "reason") < per_reason)
+        .select("row")
+        .collect()["row"]
+    )
+    extra = [c for c in ("duplicate_of", "similarity", "selection_score") if c in columns]
+    where = [c for c in ("source", "line") if c in columns]
+    text = pl.col("text").cast(pl.String) if "text" in columns else pl.lit(None, pl.String)
+    return (
+        run.removed.with_row_index("row")
+        .filter(pl.col("row").is_in(chosen.implode()))
+        .select("id", "stage", "reason", *extra, *where, text.str.slice(0, EXAMPLE_CHARS + 1).alias("text"))
+        .collect()
+    )
+
+
+def _example_section(run: RunData) -> str:
+    examples = removed_examples(run)
+    if examples.is_empty():
+        return ""
+    rows = []
+    for row in examples.iter_rows(named=True):
+        details = [
+            f"{name}: {_e(_num(row[name]) if isinstance(row[name], float) else row[name])}"
+            for name in ("duplicate_of", "similarity", "selection_score")
+            if row.get(name) is not None
+        ]
+        where = f"{row.get('source')}:{row.get('line')}" if row.get("source") else ""
+        text = row["text"] or ""
+        shown = text[:EXAMPLE_CHARS] + ("…" if len(text) > EXAMPLE_CHARS else "")
+        rows.append(
+            f"<tr><td>{_e(row['stage'])}</td><td>{_e(row['reason'])}</td><td>{_e(row['id'])}<br>"
+            f"<span class='note'>{_e(where)}</span></td><td>{'<br>'.join(details) or '-'}</td>"
+            f"<td class='text'>{_e(shown)}</td></tr>"
+        )
+    return (
+        "<section id='examples'><h2>Examples of removed documents</h2>\n"
+        f"<p class='note'>Up to {EXAMPLES_PER_REASON} per stage and reason, text cut at {EXAMPLE_CHARS} "
+        "characters; every removed document is in <code>removed/</code>.</p>\n"
+        "<table id='example-table'><thead><tr><th>stage</th><th>reason</th><th>id</th><th>details</th>"
+        f"<th>text</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>\n"
+    )
+
+
+def _quarantine_section(run: RunData) -> str:
+    errors = run.stats.get("read", {}).get("quarantine_errors", {})
+    if not errors or run.quarantine is None:
+        return ""
+    counts = "".join(f"<tr><td>{_e(kind)}</td><td class='n'>{n:,}</td></tr>" for kind, n in errors.items())
+    columns = _columns(run.quarantine)
+    wanted = [c for c in ("source", "line", "row", "error", "raw") if c in columns]
+    sample = run.quarantine.select(wanted).head(QUARANTINE_EXAMPLES).collect()
+    rows = []
+    for row in sample.iter_rows(named=True):
+        place = row.get("line") if row.get("line") is not None else row.get("row")
+        raw = str(row.get("raw") or "")
+        raw = raw[:EXAMPLE_CHARS] + ("…" if len(raw) > EXAMPLE_CHARS else "")
+        rows.append(
+            f"<tr><td>{_e(row.get('source'))}:{_e(place)}</td><td>{_e(row.get('error'))}</td>"
+            f"<td class='text'>{_e(raw)}</td></tr>"
+        )
+    return (
+        "<section id='quarantine'><h2>Quarantined records</h2>\n"
+        f"<table><thead><tr><th>error</th><th class='n'>records</th></tr></thead><tbody>{counts}</tbody>"
+        "</table>\n<table id='quarantine-table'><thead><tr><th>where</th><th>error</th><th>record</th></tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table></section>\n"
+    )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _e(value: Any) -> str:
+    """HTML-escaped text of `value`."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}"
