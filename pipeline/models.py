@@ -239,6 +239,11 @@ def load_tokenizer(path: str) -> Any:
         raise ModelError(f"cannot load a tokenizer from {path}: {error}") from error
 
 
+def pad_id(tokenizer: Any) -> int:
+    """The id to pad with: the tokenizer's pad token, else its end-of-sequence token, else 0."""
+    return next(t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if t is not None)
+
+
 def pad_right(rows: list[list[int]], pad: int, device: Any) -> tuple[Any, Any]:
     """Token id rows as one right-padded `input_ids` tensor and the boolean mask of real tokens."""
     import torch

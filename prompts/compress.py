@@ -21,6 +21,7 @@ messages whose role is not compressed.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -139,7 +140,8 @@ class Compressor:
         target = target_tokens if target_tokens is not None else math.floor(rate * original)  # type: ignore[operator]
         if target >= original:
             note = f"the target ({target} tokens) is not below the prompt's {original}: returned unchanged"
-            return self._result(parsed, [s.text for s in parsed.segments], original, target, began, note=note)
+            texts = [s.text for s in parsed.segments]
+            return self._result(parsed, texts, original, original, target, began, note=note)
         if target < 1:
             raise CompressionError(f"a rate of {rate} leaves no token of this {original}-token prompt")
         words = split_words(parsed.segments, chunk_by, parsed.kind, patterns)
@@ -156,7 +158,7 @@ class Compressor:
                 f"the protected parts (keep patterns, verbatim spans, uncompressed roles) alone take {used} "
                 f"tokens, over the target of {target}"
             )
-        result = self._result(parsed, texts, original, target, began, order=chunk_order, words=words)
+        result = self._result(parsed, texts, original, used, target, began, order=chunk_order, words=words)
         result.kept_spans = kept_spans(words, kept)
         if chunk_ranking is not None:
             # documents are reported by their index in the input list
@@ -181,7 +183,9 @@ class Compressor:
         budget = target - int(costs[words.protected].sum())
         chunks = np.unique(words.chunk[free])
         if question is not None and len(chunks) > 1:
-            ranking = self._rank([self._chunk_text(parsed, words, c) for c in chunks], question, chunks)
+            ranking = chunks[
+                self._rank_values([_text_of(parsed, words, words.chunk == c) for c in chunks], question)
+            ]
             position = np.empty(int(words.chunk.max()) + 1, dtype=np.int64)
             position[ranking] = np.arange(len(ranking))
             chunk_rank = position[words.chunk]
@@ -193,7 +197,7 @@ class Compressor:
         if question is not None and len(sentences) > 1:
             # inside that chunk the most relevant sentence goes first, whole; the others then lose words
             # (names and numbers of every sentence are kept before other words of any)
-            texts = [self._sentence_text(parsed, words, s) for s in sentences]
+            texts = [_text_of(parsed, words, words.sentence == s) for s in sentences]
             best = sentences[self._rank_values(texts, question)[0]]
             sentence_rank = (scored & (words.sentence != best)).astype(np.int64)
         score = self._word_surprisal(parsed, words, scored, question)
@@ -201,9 +205,6 @@ class Compressor:
         position_order = np.arange(n)
         order = np.lexsort((position_order, -score, salient, sentence_rank, chunk_rank, ~words.protected))
         return order, unit, ranking
-
-    def _rank(self, texts: list[str], question: str, ids: np.ndarray) -> np.ndarray:
-        return ids[self._rank_values(texts, question)]
 
     def _rank_values(self, texts: list[str], question: str) -> np.ndarray:
         scores = []
@@ -260,20 +261,6 @@ class Compressor:
             np.add.at(costs, rows[owner], 1)
         return np.maximum(costs, 1)
 
-    @staticmethod
-    def _chunk_text(parsed: ParsedPrompt, words: Words, chunk: int) -> str:
-        rows = np.flatnonzero(words.chunk == chunk)
-        return parsed.segments[int(words.segment[rows[0]])].text[
-            int(words.start[rows[0]]) : int(words.end[rows[-1]])
-        ]
-
-    @staticmethod
-    def _sentence_text(parsed: ParsedPrompt, words: Words, sentence: int) -> str:
-        rows = np.flatnonzero(words.sentence == sentence)
-        return parsed.segments[int(words.segment[rows[0]])].text[
-            int(words.start[rows[0]]) : int(words.end[rows[-1]])
-        ]
-
     def _measure(
         self,
         parsed: ParsedPrompt,
@@ -300,6 +287,7 @@ class Compressor:
         parsed: ParsedPrompt,
         texts: list[str],
         original: int,
+        compressed: int,
         target: int,
         began: float,
         *,
@@ -307,12 +295,9 @@ class Compressor:
         order: np.ndarray | None = None,
         words: Words | None = None,
     ) -> CompressionResult:
-        compressed = self._measure(parsed, texts, order, words)
         messages = None
         if parsed.kind == "chat":
             messages = [{**s.extra, "content": text} for s, text in zip(parsed.segments, texts, strict=True)]
-            import json
-
             text = json.dumps(messages, ensure_ascii=False)
         else:
             text = self._join(parsed, texts, order, words)
@@ -331,6 +316,13 @@ class Compressor:
             messages=messages,
             note=note,
         )
+
+
+def _text_of(parsed: ParsedPrompt, words: Words, mask: np.ndarray) -> str:
+    """The original text from the first to the last word of `mask` (words of one segment)."""
+    rows = np.flatnonzero(mask)
+    text = parsed.segments[int(words.segment[rows[0]])].text
+    return text[int(words.start[rows[0]]) : int(words.end[rows[-1]])]
 
 
 def _salient_runs(

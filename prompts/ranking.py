@@ -17,6 +17,8 @@ from typing import Any, Literal
 import numpy as np
 
 from pipeline.embeddings import embed
+from pipeline.models import pad_id
+from prompts.surprisal import row_surprisal
 
 RankBy = Literal["embedding", "lm", "both"]
 LM_RANKING_SUFFIX = " We can get the answer to this question in the given documents."
@@ -36,21 +38,19 @@ def lm_relevance(
     """Mean log-likelihood of the question's tokens given each chunk (higher = more relevant)."""
     import torch
 
-    from prompts.surprisal import _row_surprisal
-
     start = [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
     target = tokenizer("\n" + question + LM_RANKING_SUFFIX, add_special_tokens=False)["input_ids"]
     limit = getattr(lm.config, "max_position_embeddings", 2048) - len(target) - len(start)
     rows = [
         start + tokenizer(chunk, add_special_tokens=False)["input_ids"][-limit:] + target for chunk in chunks
     ]
-    pad = next(t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if t is not None)
+    pad = pad_id(tokenizer)
     scores = np.zeros(len(rows))
     order = sorted(range(len(rows)), key=lambda r: -len(rows[r]))
     with torch.inference_mode():
         for batch_start in range(0, len(order), batch_size):
             batch = order[batch_start : batch_start + batch_size]
-            for index, nll in zip(batch, _row_surprisal(lm, [rows[i] for i in batch], pad), strict=True):
+            for index, nll in zip(batch, row_surprisal(lm, [rows[i] for i in batch], pad), strict=True):
                 scores[index] = -float(nll[-len(target) :].mean())
     return scores
 

@@ -32,12 +32,14 @@ def render(
     `chunk_order` (chunk ids, most relevant first) puts each segment's chunks in that order instead of the
     original one.
     """
+    rank = None
+    if chunk_order is not None and len(words):
+        rank = np.empty(int(words.chunk.max()) + 1, dtype=np.int64)
+        rank[chunk_order] = np.arange(len(chunk_order))
     texts = []
     for index, segment in enumerate(segments):
         rows = np.flatnonzero(kept & (words.segment == index))
-        if chunk_order is not None and len(rows):
-            rank = np.empty(int(words.chunk.max()) + 1, dtype=np.int64)
-            rank[chunk_order] = np.arange(len(chunk_order))
+        if rank is not None and len(rows):
             rows = rows[np.argsort(rank[words.chunk[rows]], kind="stable")]
         texts.append(_join(segment.text, words, rows, keep_newlines))
     return texts

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.models import pad_right
+from pipeline.models import pad_id, pad_right
 
 #: token positions per language-model-head chunk (bounds the logits' memory: chunk x vocabulary floats)
 HEAD_CHUNK = 1024
@@ -57,11 +57,11 @@ def surprisal(
             rows.append((index, first, min(stride, len(ids) - first), head + piece))
     results = [np.zeros(len(ids), dtype=np.float32) for ids in encoded["input_ids"]]
     order = sorted(range(len(rows)), key=lambda r: -len(rows[r][3]))
-    pad = next(t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if t is not None)
+    pad = pad_id(tokenizer)
     with torch.inference_mode():
         for batch_start in range(0, len(order), batch_size):
             batch = [rows[r] for r in order[batch_start : batch_start + batch_size]]
-            nll = _row_surprisal(lm, [row[3] for row in batch], pad)
+            nll = row_surprisal(lm, [row[3] for row in batch], pad)
             for (index, first, count, ids), values in zip(batch, nll, strict=True):
                 # a row's last `count` targets are the scored tokens; the token before them predicts the first
                 scored = values[len(ids) - 1 - count : len(ids) - 1]
@@ -73,7 +73,7 @@ def surprisal(
     return scores
 
 
-def _row_surprisal(lm: Any, rows: list[list[int]], pad: int) -> list[np.ndarray]:
+def row_surprisal(lm: Any, rows: list[list[int]], pad: int) -> list[np.ndarray]:
     """Negative log-likelihood of token t+1 at each position t of each row (length len(row) - 1)."""
     import torch
     import torch.nn.functional as F

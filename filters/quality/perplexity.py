@@ -27,7 +27,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.batch import REASON, TEXT
-from pipeline.models import load_causal_lm, pad_right
+from pipeline.models import load_causal_lm, pad_id, pad_right
 from pipeline.stage import Filter
 
 COLUMN = "perplexity"
@@ -72,7 +72,7 @@ def mean_nll(
     lengths = np.array([len(ids) for ids in encoded])
     order = np.flatnonzero(lengths >= MIN_TOKENS)
     order = order[np.argsort(-lengths[order], kind="stable")]
-    pad = next(t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if t is not None)
+    pad = pad_id(tokenizer)
     score = _nll_from_hidden if lm.config.model_type in PLAIN_HEAD else _nll_from_logits
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
