@@ -4,14 +4,18 @@ Coarse to fine, as LongLLMLingua, but with one cheap pass per level:
 1. The prompt is split into words, grouped into chunks (documents, paragraphs or sentences) and sentences.
 2. With a question, chunks are ranked by relevance (MiniLM cosine similarity by default, or the small LM's
    likelihood of the question given the chunk); the budget goes to chunks by rank, so the most relevant are
-   kept whole and the least relevant dropped whole. Inside the chunk where the budget runs out, the most
-   relevant sentence comes first, whole.
-3. The other words of that chunk (without a question: of the whole prompt) are ranked: numbers first, then
-   names (with a question they rank with numbers: most answers are one or the other; a run such as
-   "Robert E. Lee" or "May 18, 2018" goes as a whole), then by surprisal under the small causal LM
-   (SmolLM2-135M by default) conditioned on the question: one batched forward pass over that chunk only,
-   in overlapping windows when it is long. Whole words only.
-4. The budget is met exactly in the target tokenizer: the longest prefix of that priority order whose
+   kept whole and the least relevant dropped whole.
+3. Inside the chunk where the budget runs out, the small causal LM (SmolLM2-135M by default) reads the
+   question, the chunk and an answer cue: one batched forward pass over that chunk only, in overlapping
+   windows when it is long. It gives every token's surprisal conditioned on the question, and the answer
+   attention (`prompts.attention`). The likeliest answers go first: the few name and number runs ("Robert
+   E. Lee", "May 18, 2018") the LM attends to most when about to answer, of the kind the question asks for
+   (numbers and dates for "when" and "how many", names for "who" and "where"). Then whole sentences by
+   relevance.
+4. In the sentence where the budget runs out (without a question: in the whole prompt), numbers go first,
+   then names (with a question they rank with numbers: most answers are one or the other), each run as a
+   whole, then the other words by surprisal. Whole words only.
+5. The budget is met exactly in the target tokenizer: the longest prefix of that priority order whose
    rendered text fits `target_tokens` is found by bisection, then topped up word by word. The result never
    exceeds the target.
 
@@ -33,6 +37,7 @@ from typing import Any, Literal
 import numpy as np
 
 from pipeline.models import causal_lm_path, load_causal_lm, load_tokenizer
+from prompts.attention import default_heads
 from prompts.ranking import RankBy, embedding_relevance, lm_relevance, rank_order
 from prompts.render import kept_spans, render
 from prompts.result import CompressionError, CompressionResult, KeptSpan
@@ -52,6 +57,16 @@ __all__ = [
 PromptInput = str | Sequence[str] | Sequence[dict[str, Any]]
 #: words tried one by one after bisection, to get as close to the target as possible
 TOP_UP_TRIES = 64
+#: name and number runs kept first, by answer attention, in the chunk where the budget runs out
+LIKELY_ANSWERS = 4
+#: questions answered by a number or a date, and by a name (a person, a place, an organisation)
+NUMBER_QUESTION = re.compile(
+    r"\b(?:when|how (?:many|much|long|old|far|big|tall|high|often|fast|large)|"
+    r"what (?:year|percentage|percent|number|date|age|time|day)|which year|in what year)\b"
+)
+NAME_QUESTION = re.compile(
+    r"\b(?:who|whom|whose|where|which (?:country|city|state|team|company|person|player|band|club))\b"
+)
 
 
 class Compressor:
@@ -60,7 +75,9 @@ class Compressor:
     `model`: the scorer, None/"smollm2" (packaged SmolLM2-135M) or a local Hugging Face causal-LM folder;
     `tokenizer`: the target model's tokenizer folder that the budget is counted in (default: the scorer's);
     `embedder`: the sentence-transformers folder for ranking (default: packaged all-MiniLM-L6-v2);
-    `rank_by`: `embedding`, `lm` or `both` (see `prompts.ranking`); `device`: "auto" = CUDA when present.
+    `rank_by`: `embedding`, `lm` or `both` (see `prompts.ranking`); `device`: "auto" = CUDA when present;
+    `answer_heads`: the scorer's (layer, head) pairs read for answer attention (default: see
+    `prompts.attention`).
     """
 
     def __init__(
@@ -74,6 +91,7 @@ class Compressor:
         device: str = "auto",
         window: int = 1024,
         batch_size: int = 8,
+        answer_heads: Sequence[tuple[int, int]] | None = None,
     ) -> None:
         if rank_by not in ("embedding", "lm", "both"):
             raise CompressionError(f"rank_by must be 'embedding', 'lm' or 'both', not {rank_by!r}")
@@ -87,6 +105,7 @@ class Compressor:
         self.device = device
         self.window = window
         self.batch_size = batch_size
+        self.answer_heads = answer_heads
 
     def _device(self) -> str:
         if self.device != "auto":
@@ -171,8 +190,9 @@ class Compressor:
     def _priority(
         self, parsed: ParsedPrompt, words: Words, target: int, question: str | None, keep_numbers: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Word indices in the order they are kept: protected, then by chunk rank, sentence rank, numbers and
-        names first, higher surprisal first, earlier first."""
+        """Word indices in the order they are kept: protected, then by chunk rank; in the chunk where the
+        budget runs out the likeliest answers, then by sentence rank, numbers and names first, higher
+        surprisal first, earlier first."""
         n = len(words)
         costs = self._costs(parsed, words)
         free = ~words.protected
@@ -195,13 +215,18 @@ class Compressor:
             scored = free & (words.chunk == ranking[at])
         sentences = np.unique(words.sentence[scored])
         if question is not None and len(sentences) > 1:
-            # inside that chunk the most relevant sentence goes first, whole; the others then lose words
-            # (names and numbers of every sentence are kept before other words of any)
+            # inside that chunk whole sentences go by relevance; the one where the budget runs out loses words
             texts = [_text_of(parsed, words, words.sentence == s) for s in sentences]
-            best = sentences[self._rank_values(texts, question)[0]]
-            sentence_rank = (scored & (words.sentence != best)).astype(np.int64)
-        score = self._word_surprisal(parsed, words, scored, question)
+            ranked = sentences[self._rank_values(texts, question)]
+            position = np.zeros(int(words.sentence.max()) + 1, dtype=np.int64)
+            position[ranked] = np.arange(len(ranked))
+            sentence_rank = np.where(scored, position[words.sentence], 0)
+        score, attention = self._word_scores(parsed, words, scored, question)
         salient, score, unit = _salient_runs(words, score, keep_numbers, question is not None)
+        if question is not None:
+            candidates = _answer_candidates(question, words, unit, scored & (salient < 2))
+            likely = _likely_answers(unit, attention, candidates, LIKELY_ANSWERS)
+            sentence_rank = np.where(likely, -1, sentence_rank)
         position_order = np.arange(n)
         order = np.lexsort((position_order, -score, salient, sentence_rank, chunk_rank, ~words.protected))
         return order, unit, ranking
@@ -215,13 +240,15 @@ class Compressor:
             scores.append(lm_relevance(texts, question, lm, tokenizer, batch_size=self.batch_size))
         return rank_order(scores)
 
-    def _word_surprisal(
+    def _word_scores(
         self, parsed: ParsedPrompt, words: Words, scored: np.ndarray, question: str | None
-    ) -> np.ndarray:
-        """Max token surprisal per word, for the `scored` words (0 elsewhere); one forward pass per region."""
-        result = np.zeros(len(words), dtype=np.float64)
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Max token surprisal and answer attention (with a question) per word, for the `scored` words (0
+        elsewhere); one forward pass per region."""
+        surprisals = np.zeros(len(words), dtype=np.float64)
+        attentions = np.zeros(len(words), dtype=np.float64)
         if not scored.any():
-            return result
+            return surprisals, attentions
         lm, tokenizer = self.scorer()
         regions = []  # (segment, first word, last word) of contiguous scored words
         for segment in np.unique(words.segment[scored]):
@@ -231,19 +258,29 @@ class Compressor:
             parsed.segments[seg].text[int(words.start[first]) : int(words.end[last])]
             for seg, first, last in regions
         ]
+        heads = None
+        if question is not None:
+            heads = self.answer_heads or default_heads(lm.config, packaged=self.model in (None, "smollm2"))
+            _check_heads(heads, lm.config)
         token_scores = surprisal(
-            texts, lm, tokenizer, prefix=question, window=self.window, batch_size=self.batch_size
+            texts,
+            lm,
+            tokenizer,
+            prefix=None if question is None else f"Question: {question}",
+            heads=heads,
+            window=self.window,
+            batch_size=self.batch_size,
         )
         for (_, first, last), tokens in zip(regions, token_scores, strict=True):
             rows = np.arange(first, last + 1)
             base = int(words.start[first])
-            ends = words.end[rows] - base
-            owner = np.searchsorted(ends, tokens.start, side="right")
+            owner = np.searchsorted(words.end[rows] - base, tokens.start, side="right")
             inside = owner < len(rows)
-            values = np.zeros(len(rows))
-            np.maximum.at(values, owner[inside], tokens.surprisal[inside])
-            result[rows] = np.where(scored[rows], values, 0.0)
-        return result
+            for result, values in ((surprisals, tokens.surprisal), (attentions, tokens.attention)):
+                per_word = np.zeros(len(rows))
+                np.maximum.at(per_word, owner[inside], values[inside])
+                result[rows] = np.where(scored[rows], per_word, 0.0)
+        return surprisals, attentions
 
     def _costs(self, parsed: ParsedPrompt, words: Words) -> np.ndarray:
         """Estimated target-tokenizer tokens per word (tokens counted where they start)."""
@@ -331,22 +368,83 @@ def _salient_runs(
     """Tier (0 first), score and unit id per word: numbers (when kept) first, then names (with a question,
     as likely an answer as a number: same tier), then the rest. A name is a capitalised word inside a
     sentence, or a sentence's first word followed by one. Consecutive numbers and names form one run
-    ("Robert E. Lee", "May 18, 2018") with its best score and one unit id, kept or dropped as a whole."""
+    ("Robert E. Lee", "May 18, 2018"), also across up to two connectors ("Edward IV of England", "Sleeping
+    with the Past", "1966 and 1967"), with its best score and one unit id, kept or dropped as a whole."""
+    n = len(words)
     same_sentence_next = np.append(words.sentence[1:] == words.sentence[:-1], False)
     first = np.insert(words.sentence[1:] != words.sentence[:-1], 0, True)
     next_capital = np.append(words.capital[1:], False) & same_sentence_next
     name = words.capital & (~first | next_capital)
     number = words.number & keep_numbers
-    tier = np.where(number, 0, np.where(name, int(not names_as_numbers), 2))
     salient = number | name
+    # a connector joins a run when the nearest non-connectors on both sides (at most two words away, same
+    # sentence) are names
+    index = np.arange(n)
+    anchor = ~words.connector
+    left = np.maximum.accumulate(np.where(anchor, index, -1))
+    right = np.minimum.accumulate(np.where(anchor, index, n)[::-1])[::-1]
+    inside = (left >= 0) & (right < n) & (right - left <= 3)
+    left_c, right_c = np.clip(left, 0, n - 1), np.clip(right, 0, n - 1)
+    joins = (
+        words.connector
+        & inside
+        & name[left_c]
+        & name[right_c]
+        & (words.sentence[left_c] == words.sentence[right_c])
+    )
+    tier = np.where(number, 0, np.where(name | joins, int(not names_as_numbers), 2))
+    salient = salient | joins
     breaks = ~salient | first | np.insert(~salient[:-1], 0, True)
     run = np.cumsum(breaks)
     best = np.full(int(run.max()) + 1, -np.inf)
     np.maximum.at(best, run[salient], score[salient])
     run_tier = np.full(int(run.max()) + 1, 2)
     np.minimum.at(run_tier, run[salient], tier[salient])
-    unit = np.where(salient, run, run.max() + 1 + np.arange(len(run)))
+    unit = np.where(salient, run, run.max() + 1 + index)
     return np.where(salient, run_tier[run], tier), np.where(salient, best[run], score), unit
+
+
+def _check_heads(heads: Sequence[tuple[int, int]], config: Any) -> None:
+    layers, per_layer = int(config.num_hidden_layers), int(config.num_attention_heads)
+    wrong = [pair for pair in heads if not (0 <= pair[0] < layers and 0 <= pair[1] < per_layer)]
+    if wrong:
+        raise CompressionError(
+            f"answer_heads {wrong} are outside the scorer's {layers} layers x {per_layer} heads"
+        )
+
+
+def answer_kind(question: str) -> Literal["number", "name", "any"]:
+    """What the question asks for: a number or date ("when", "how many"), a name ("who", "where"), or any."""
+    text = question.lower()
+    if NUMBER_QUESTION.search(text):
+        return "number"
+    if NAME_QUESTION.search(text):
+        return "name"
+    return "any"
+
+
+def _answer_candidates(question: str, words: Words, unit: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """The name and number runs of the kind the question asks for (all runs when none is of that kind)."""
+    kind = answer_kind(question)
+    if kind == "any":
+        return runs
+    numeric = np.zeros(int(unit.max()) + 1, dtype=bool)
+    np.logical_or.at(numeric, unit[runs & words.number], True)
+    wanted = runs & (numeric[unit] if kind == "number" else ~numeric[unit])
+    return wanted if wanted.any() else runs
+
+
+def _likely_answers(
+    unit: np.ndarray, attention: np.ndarray, candidates: np.ndarray, count: int
+) -> np.ndarray:
+    """The words of the `count` candidate units (name and number runs) with the highest answer attention."""
+    if not candidates.any():
+        return candidates
+    best = np.zeros(int(unit.max()) + 1)
+    np.maximum.at(best, unit[candidates], attention[candidates])
+    units = np.unique(unit[candidates])
+    top = units[np.argsort(-best[units], kind="stable")[:count]]
+    return candidates & np.isin(unit, top)
 
 
 def fit(

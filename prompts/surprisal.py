@@ -3,18 +3,21 @@
 All texts go through one batched forward pass. A text longer than the model's window is scored in
 overlapping windows (each window re-reads the previous `context` tokens without scoring them), so nothing
 is truncated. An optional `prefix` (the question) is read before every window: the surprisal is then
-conditioned on it, as LongLLMLingua's question-aware token compression does.
+conditioned on it, as LongLLMLingua's question-aware token compression does. With `heads`, every window is
+followed by the answer cue and the same pass also gives each token's answer attention (`prompts.attention`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from pipeline.models import pad_id, pad_right
+from prompts.attention import ANSWER_CUE, answer_attention
 
 #: token positions per language-model-head chunk (bounds the logits' memory: chunk x vocabulary floats)
 HEAD_CHUNK = 1024
@@ -22,11 +25,13 @@ HEAD_CHUNK = 1024
 
 @dataclass
 class TokenScores:
-    """Per token of one text: character offsets `[start, end)` and surprisal in nats."""
+    """Per token of one text: character offsets `[start, end)`, surprisal in nats and answer attention
+    (zeros unless asked for)."""
 
     start: np.ndarray
     end: np.ndarray
     surprisal: np.ndarray
+    attention: np.ndarray
 
 
 def surprisal(
@@ -35,41 +40,53 @@ def surprisal(
     tokenizer: Any,
     *,
     prefix: str | None = None,
+    heads: Sequence[tuple[int, int]] | None = None,
     window: int = 1024,
     batch_size: int = 8,
 ) -> list[TokenScores]:
-    """Surprisal of every token of every text (the first token after BOS and prefix included)."""
+    """Surprisal of every token of every text (the first token after BOS and prefix included); with `heads`,
+    also the attention of the answer cue after each window to every token, summed over those heads."""
     import torch
 
     encoded = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
     start_ids = [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
     prefix_ids = tokenizer(prefix + "\n", add_special_tokens=False)["input_ids"] if prefix else []
+    tail = tokenizer(ANSWER_CUE, add_special_tokens=False)["input_ids"] if heads else []
     head = start_ids + prefix_ids
     if len(head) > window // 2:
         head = start_ids + prefix_ids[-(window // 2 - len(start_ids)) :]
     context = window // 4
-    stride = window - len(head) - context
-    rows: list[tuple[int, int, int, list[int]]] = []  # text, first scored token, scored count, input ids
+    stride = window - len(head) - context - len(tail)
+    rows: list[tuple[int, int, int, int, list[int]]] = []  # text, first scored token, count, offset, ids
     for index, ids in enumerate(encoded["input_ids"]):
         for first in range(0, len(ids), stride):
             left = max(0, first - context)
             piece = ids[left : first + stride]
-            rows.append((index, first, min(stride, len(ids) - first), head + piece))
-    results = [np.zeros(len(ids), dtype=np.float32) for ids in encoded["input_ids"]]
-    order = sorted(range(len(rows)), key=lambda r: -len(rows[r][3]))
+            count = min(stride, len(ids) - first)
+            rows.append((index, first, count, len(head) + first - left, head + piece + tail))
+    values = [np.zeros(len(ids), dtype=np.float32) for ids in encoded["input_ids"]]
+    attention = [np.zeros(len(ids), dtype=np.float32) for ids in encoded["input_ids"]]
+    order = sorted(range(len(rows)), key=lambda r: -len(rows[r][4]))
     pad = pad_id(tokenizer)
     with torch.inference_mode():
         for batch_start in range(0, len(order), batch_size):
             batch = [rows[r] for r in order[batch_start : batch_start + batch_size]]
-            nll = row_surprisal(lm, [row[3] for row in batch], pad)
-            for (index, first, count, ids), values in zip(batch, nll, strict=True):
-                # a row's last `count` targets are the scored tokens; the token before them predicts the first
-                scored = values[len(ids) - 1 - count : len(ids) - 1]
-                results[index][first : first + count] = scored
+            last = torch.tensor([len(row[4]) - 1 for row in batch])
+            probe = answer_attention(lm, heads, last) if heads else nullcontext(None)
+            with probe as recorded:
+                nll = row_surprisal(lm, [row[4] for row in batch], pad)
+            weights = None if recorded is None else recorded.weights.float().cpu().numpy()
+            for place, ((index, first, count, offset, _), row_nll) in enumerate(zip(batch, nll, strict=True)):
+                # the token at position p is predicted at p - 1
+                values[index][first : first + count] = row_nll[offset - 1 : offset - 1 + count]
+                if weights is not None:
+                    attention[index][first : first + count] = weights[place, offset : offset + count]
     scores = []
-    for offsets, values in zip(encoded["offset_mapping"], results, strict=True):
+    for offsets, text_values, text_attention in zip(
+        encoded["offset_mapping"], values, attention, strict=True
+    ):
         spans = np.array(offsets, dtype=np.int64).reshape(-1, 2)
-        scores.append(TokenScores(spans[:, 0], spans[:, 1], values))
+        scores.append(TokenScores(spans[:, 0], spans[:, 1], text_values, text_attention))
     return scores
 
 

@@ -25,6 +25,19 @@ ChunkBy = Literal["auto", "documents", "paragraphs", "sentences"]
 _UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f"
 WORD = re.compile(rf"[{_UNSPACED}][^\s{_UNSPACED}]*|[^\s{_UNSPACED}]+")
 SENTENCE_END = re.compile(r"[.!?][\"')\]»”’]*$")
+#: words whose final period is not a sentence end: initials ("W."), common abbreviations ("c.", "No.")
+ABBREVIATION = re.compile(
+    r"^[(\[\"']*(?:[A-Z]|[A-Z]\.[A-Z]|c|ca|cf|vs|etc|e\.g|i\.e|approx|Mr|Mrs|Ms|Dr|Prof|St|Mt|Jr|Sr|No|Nos|Vol|"
+    r"Fig|Gen|Col|Lt|Sgt|Capt|Gov|Sen|Rep|Rev|Hon|Inc|Ltd|Co|Corp|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|"
+    r"Dec)\.$"
+)
+#: lowercase words inside names: "Edward IV of England", "Sleeping with the Past", "Leonardo da Vinci"
+CONNECTORS = frozenset(
+    {"of", "the", "de", "del", "della", "da", "di", "du", "des", "van", "von", "der", "den", "la", "le", "y"}
+    | {"&", "with", "and", "for"}
+)
+#: leading punctuation skipped when looking for a word's first letter
+OPENING = re.compile(r"[^\w]*")
 BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 NUMBER = re.compile(r"\d")
 #: a line of fewer words, without end punctuation, is a heading that joins the next sentence
@@ -42,7 +55,8 @@ class Words:
     sentence: np.ndarray  # int: global sentence id
     protected: np.ndarray  # bool: must be kept (verbatim spans, user patterns, non-compressible segments)
     number: np.ndarray  # bool: holds a digit
-    capital: np.ndarray  # bool: starts with a capital letter
+    capital: np.ndarray  # bool: starts with a capital letter (after any opening punctuation)
+    connector: np.ndarray  # bool: a lowercase word that joins the parts of a name ("of", "de", "von")
 
     def __len__(self) -> int:
         return len(self.start)
@@ -57,6 +71,7 @@ def split_words(
     }
     numbers: list[bool] = []
     capitals: list[bool] = []
+    connectors: list[bool] = []
     chunk = sentence = -1
     for index, segment in enumerate(segments):
         text = segment.text
@@ -73,7 +88,8 @@ def split_words(
         for position, (start, end) in enumerate(spans):
             gap = text[previous_end:start]
             if position > 0:
-                ended = bool(SENTENCE_END.search(text[spans[position - 1][0] : previous_end]))
+                last = text[spans[position - 1][0] : previous_end]
+                ended = bool(SENTENCE_END.search(last)) and not ABBREVIATION.match(last)
                 # a short line that is one unfinished sentence is a heading: it joins the sentence after it
                 heading = line_words < HEADING_WORDS and sentence_at_line_start
                 sentence_break = ended or ("\n" in gap and not heading) or bool(BLANK_LINE.search(gap))
@@ -93,7 +109,9 @@ def split_words(
             columns["sentence"].append(sentence)
             columns["protected"].append(not segment.compressible or _overlaps(guarded, start, end))
             numbers.append(bool(NUMBER.search(text, start, end)))
-            capitals.append(text[start].isupper())
+            letter = OPENING.match(text, start, end).end()
+            capitals.append(letter < end and text[letter].isupper())
+            connectors.append(text[start:end] in CONNECTORS)
             previous_end = end
             line_words += 1
     return Words(
@@ -105,6 +123,7 @@ def split_words(
         protected=np.array(columns["protected"], dtype=bool),
         number=np.array(numbers, dtype=bool),
         capital=np.array(capitals, dtype=bool),
+        connector=np.array(connectors, dtype=bool),
     )
 
 

@@ -93,3 +93,27 @@ def test_a_heading_line_joins_the_sentence_after_it() -> None:
     )
     words = split_words([Segment(text)], "sentences", "text")
     assert words.sentence.tolist() == [0] * 9 + [1, 1] + [2] * 11 + [3]
+
+
+def test_initials_and_abbreviations_do_not_end_a_sentence() -> None:
+    text = "Gold was found by James W. Marshall in c. 1848 at Mill No. 4. The rush began."
+    words = split_words([Segment(text)], "sentences", "text")
+    assert words.sentence.tolist() == [0] * 14 + [1] * 3
+
+
+def test_a_name_in_brackets_or_quotes_is_capitalised() -> None:
+    segments = [Segment('The deputy (Walter Brennan) said "Stop" and (left).')]
+    words = split_words(segments, "sentences", "text")
+    capital = dict(zip(texts_of(segments, words), words.capital.tolist(), strict=True))
+    assert capital["(Walter"] and capital["Brennan)"] and capital['"Stop"']
+    assert not capital["(left)."] and not capital["deputy"]
+
+
+def test_connectors_are_flagged() -> None:
+    segments = [Segment("Edward IV of England and Leonardo da Vinci")]
+    words = split_words(segments, "sentences", "text")
+    assert [w for w, c in zip(texts_of(segments, words), words.connector, strict=True) if c] == [
+        "of",
+        "and",
+        "da",
+    ]
