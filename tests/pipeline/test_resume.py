@@ -424,13 +424,26 @@ def test_killed_at_random_moments_twice(
     check_resumed(clean, uninterrupted, done)
 
 
+def settled_files(folder: Path, quiet: float = 1.0, timeout: float = 60) -> dict[Path, int]:
+    """Every file's mtime under `folder`, once nothing has changed for `quiet` seconds."""
+    deadline = time.monotonic() + timeout
+    snapshot = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+        if now == snapshot:
+            return now
+        snapshot = now
+    raise AssertionError(f"{folder} kept changing for {timeout} s while the run was paused")
+
+
 def test_second_run_on_a_busy_folder_is_refused(
     tmp_path: Path, prefect_server: str, uninterrupted: dict[str, Any]
 ) -> None:
     clean = Clean(tmp_path, uninterrupted["corpus"], prefect_server)
     first = clean.start(pause_at=40)
     clean.wait_for_pause(first)
-    before = {p: p.stat().st_mtime_ns for p in clean.out.rglob("*") if p.is_file()}
+    before = settled_files(clean.out)  # tasks already running when the pause began finish, then park
     code, output = clean.run()
     assert code == 1
     message = " ".join(output.split())
