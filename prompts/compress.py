@@ -368,15 +368,14 @@ def _salient_runs(
     """Tier (0 first), score and unit id per word: numbers (when kept) first, then names (with a question,
     as likely an answer as a number: same tier), then the rest. A name is a capitalised word inside a
     sentence, or a sentence's first word followed by one. Consecutive numbers and names form one run
-    ("Robert E. Lee", "May 18, 2018"), also across up to two connectors ("Edward IV of England", "Sleeping
-    with the Past", "1966 and 1967"), with its best score and one unit id, kept or dropped as a whole."""
+    ("Robert E. Lee", "May 18, 2018"), also across up to two connectors between names ("Edward IV of
+    England", "Sleeping with the Past"), with its best score and one unit id, kept or dropped as a whole."""
     n = len(words)
     same_sentence_next = np.append(words.sentence[1:] == words.sentence[:-1], False)
     first = np.insert(words.sentence[1:] != words.sentence[:-1], 0, True)
     next_capital = np.append(words.capital[1:], False) & same_sentence_next
     name = words.capital & (~first | next_capital)
     number = words.number & keep_numbers
-    salient = number | name
     # a connector joins a run when the nearest non-connectors on both sides (at most two words away, same
     # sentence) are names
     index = np.arange(n)
@@ -393,7 +392,7 @@ def _salient_runs(
         & (words.sentence[left_c] == words.sentence[right_c])
     )
     tier = np.where(number, 0, np.where(name | joins, int(not names_as_numbers), 2))
-    salient = salient | joins
+    salient = number | name | joins
     breaks = ~salient | first | np.insert(~salient[:-1], 0, True)
     run = np.cumsum(breaks)
     best = np.full(int(run.max()) + 1, -np.inf)
