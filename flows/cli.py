@@ -110,9 +110,9 @@ def clean(
     if recipe and preset:
         raise typer.BadParameter("give --recipe or --preset, not both", param_hint="--preset")
     with user_errors():
-        from flows.recipe import Recipe, load_recipe, preset_recipe
+        from flows.recipe import choose_recipe
 
-        loaded = load_recipe(recipe) if recipe else preset_recipe(preset) if preset else Recipe()
+        loaded = choose_recipe(recipe, preset)
         clean_and_print(
             inputs,
             out,

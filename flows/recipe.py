@@ -150,6 +150,13 @@ def preset_recipe(name: str) -> Recipe:
     return parse_recipe(tomllib.loads(PRESETS[name]), origin=f"preset {name}")
 
 
+def choose_recipe(path: str | Path | None, preset: str | None) -> Recipe:
+    """The recipe file when given, else the named preset, else the default recipe (dedup)."""
+    if path:
+        return load_recipe(path)
+    return preset_recipe(preset) if preset else Recipe()
+
+
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a TOML recipe."""
     path = Path(path)

@@ -90,10 +90,10 @@ def clean(
     if recipe and preset:
         raise typer.BadParameter("give --recipe or --preset, not both", param_hint="--preset")
     with user_errors():
-        from flows.recipe import Recipe, load_recipe, preset_recipe
+        from flows.recipe import choose_recipe
         from flows.schedule import FLOW_NAME, deployment, register, require_server, serve
 
-        loaded = load_recipe(recipe) if recipe else preset_recipe(preset) if preset else Recipe()
+        loaded = choose_recipe(recipe, preset)
         read = {"text_field": text_field, "id_field": id_field, "on_error": on_error and on_error.value}
         loaded.read = loaded.read.model_copy(update={k: v for k, v in read.items() if v is not None})
         deployment_name = name or out.resolve().name or "winnow"
