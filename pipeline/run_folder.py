@@ -7,7 +7,9 @@ its checkpoints; a folder that holds another run (or anything else) is refused.
 
 Checkpoints: every finished task (a source read, a stage on a shard, a corpus stage's decision) leaves a
 done marker in `_work/done/STEP/ITEM.json` holding the task's result, written atomically after the task's
-own outputs are on disk (fsync), so a marker never points at missing or half-written files.
+own outputs are on disk (fsync), so a marker never points at missing or half-written files. The manifest
+records the winnow version that wrote them: another version does not resume them (its stages may write
+other columns or decide otherwise), it refuses the folder.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,6 +68,14 @@ class RunFolder:
     @property
     def checkpoints(self) -> Path:
         return self.work / "done"
+
+
+def winnow_version() -> str:
+    """The installed winnow's version ("unknown" when run from a source tree that was never installed)."""
+    try:
+        return metadata.version("winnow")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def now() -> str:
@@ -123,6 +134,13 @@ def prepare(root: Path, identity: dict[str, Any]) -> State:
             return "complete"
         attempt = int(manifest.get("attempt", 1)) + 1
         if has_checkpoints(root):
+            started_by = manifest.get("winnow_version")  # None: written before versions were recorded
+            if started_by is not None and started_by != winnow_version():
+                raise RunFolderError(
+                    f"{root}: its unfinished run was started by winnow {started_by}, this is winnow "
+                    f"{winnow_version()}; checkpoints of another version are not resumed: finish it with "
+                    f"winnow {started_by}, or delete the folder (or choose another --out) to start over"
+                )
             write_manifest(root, identity, status="running", attempt=attempt)
             return "resume"
         for name in OUTPUTS:
@@ -204,6 +222,7 @@ def write_manifest(root: Path, identity: dict[str, Any], *, status: str, **extra
         "status": status,
         "started_at": previous.get("started_at", now()),
         "attempt": previous.get("attempt", 1),
+        "winnow_version": winnow_version(),
         **({"finished_at": now()} if status == "complete" else {}),
         "identity": identity,
     }

@@ -44,3 +44,39 @@ def test_foreign_folder_is_refused_and_left_alone(tmp_path: Path) -> None:
     with pytest.raises(RunFolderError, match="holds no winnow run"):
         run_folder.prepare(tmp_path, IDENTITY)
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def _unfinished_with_checkpoint(root: Path, written_by: str | None) -> None:
+    run_folder.prepare(root, IDENTITY)
+    run_folder.write_json(run_folder.RunFolder(root).checkpoints / "read" / "0.json", {"rows": 3})
+    manifest = run_folder.read_manifest(root)
+    assert manifest["winnow_version"] == run_folder.winnow_version()
+    if written_by is None:
+        del manifest["winnow_version"]
+    else:
+        manifest["winnow_version"] = written_by
+    run_folder.write_json(root / run_folder.MANIFEST, manifest)
+
+
+def test_unfinished_run_of_same_version_resumes(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    _unfinished_with_checkpoint(root, run_folder.winnow_version())
+    assert run_folder.prepare(root, IDENTITY) == "resume"
+    assert run_folder.read_manifest(root)["attempt"] == 2
+
+
+def test_checkpoints_of_another_version_are_not_resumed(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    _unfinished_with_checkpoint(root, "0.0.1")
+    message = f"started by winnow 0.0.1, this is winnow {run_folder.winnow_version()}"
+    with pytest.raises(RunFolderError, match=message):
+        run_folder.prepare(root, IDENTITY)
+    assert (run_folder.RunFolder(root).checkpoints / "read" / "0.json").is_file()  # nothing was deleted
+    assert run_folder.read_manifest(root)["winnow_version"] == "0.0.1"
+
+
+def test_a_manifest_from_before_versions_were_recorded_resumes(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    _unfinished_with_checkpoint(root, None)
+    assert run_folder.prepare(root, IDENTITY) == "resume"
+    assert run_folder.read_manifest(root)["winnow_version"] == run_folder.winnow_version()
