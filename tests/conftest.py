@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _PREFECT_HOME = tempfile.mkdtemp(prefix="winnow-prefect-")
 for _name, _value in (
@@ -45,6 +46,16 @@ def prefect_server() -> Iterator[str]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield str(PREFECT_API_URL.value())
+
+
+def flow_run_artifacts(client: Any, flow_run_id: Any) -> dict[str, Any]:
+    """The artifacts a flow run published, by key (`client`: a sync Prefect client)."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    artifacts = client.read_artifacts(
+        artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+    )
+    return {artifact.key: artifact for artifact in artifacts}
 
 
 @dataclass

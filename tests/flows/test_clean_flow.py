@@ -10,8 +10,6 @@ import orjson
 import polars as pl
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
-    ArtifactFilter,
-    ArtifactFilterFlowRunId,
     FlowRunFilter,
     FlowRunFilterId,
     LogFilter,
@@ -20,6 +18,7 @@ from prefect.client.schemas.filters import (
 
 from flows.clean import clean_corpus
 from flows.recipe import parse_recipe
+from tests.conftest import flow_run_artifacts
 
 
 def write(path: Path, texts: list[str]) -> Path:
@@ -49,10 +48,7 @@ def test_flow_runs_one_task_per_stage_per_shard(tmp_path: Path, prefect_server: 
             + [f"exact_dedup [{s}]" for s in shards]
         )
         assert all(run.state.is_completed() for run in tasks)
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
-        )
-        by_key = {a.key: a for a in artifacts}
+        by_key = flow_run_artifacts(client, flow_run_id)
         assert sorted(by_key) == [
             "winnow-clean",
             "winnow-clean-duplicates",

@@ -20,8 +20,6 @@ import polars as pl
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
-    ArtifactFilter,
-    ArtifactFilterFlowRunId,
     FlowRunFilter,
     FlowRunFilterName,
 )
@@ -32,6 +30,7 @@ from pipeline.batch import REASON
 from pipeline.report_html import EXAMPLE_CHARS, RunData, embedding_view, write_html_report
 from pipeline.runner import RunOptions, run
 from pipeline.stage import FunctionFilter
+from tests.conftest import flow_run_artifacts
 
 TRICKY = '<script>alert("report")</script> & <b>not bold</b>'
 CLEAN_RECIPE = """
@@ -406,10 +405,7 @@ def test_flow_publishes_the_report_tables_as_artifacts(clean_run: Path, prefect_
             flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"clean {clean_run}"]))
         )
         assert len(runs) == 1
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[runs[0].id]))
-        )
-    by_key = {artifact.key: artifact for artifact in artifacts}
+        by_key = flow_run_artifacts(client, runs[0].id)
     assert sorted(by_key) == [
         "winnow-clean",
         "winnow-clean-duplicates",
