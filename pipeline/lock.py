@@ -27,10 +27,14 @@ LOCK_NAME = ".winnow.lock"
 PATIENCE_S = 0.3
 
 
+#: what to do about a taken output folder
+OUT_FOLDER_HINT = "wait for it to finish or choose another --out folder"
+
+
 class FolderLockedError(RunFolderError):
     """Another live process is running on this output folder."""
 
-    def __init__(self, root: Path, holder: dict[str, Any]) -> None:
+    def __init__(self, root: Path, holder: dict[str, Any], hint: str = OUT_FOLDER_HINT) -> None:
         self.root = root
         self.holder = holder
         who = (
@@ -40,10 +44,7 @@ class FolderLockedError(RunFolderError):
             else "a process that has not said who it is yet"
         )
         command = f", running `{holder['command']}`" if holder.get("command") else ""
-        super().__init__(
-            f"{root}: another winnow run is writing to this folder ({who}{command}); "
-            "wait for it to finish or choose another --out folder"
-        )
+        super().__init__(f"{root}: another winnow run is writing to this folder ({who}{command}); {hint}")
 
 
 def holder_info() -> dict[str, Any]:
@@ -97,8 +98,9 @@ def _try_lock(fd: int) -> bool:
 
 
 @contextlib.contextmanager
-def hold(root: Path) -> Iterator[dict[str, Any]]:
-    """Hold the lock of the folder `root` (created if missing) for the block; FolderLockedError if taken.
+def hold(root: Path, hint: str = OUT_FOLDER_HINT) -> Iterator[dict[str, Any]]:
+    """Hold the lock of the folder `root` (created if missing) for the block; FolderLockedError (saying
+    `hint`) if taken.
 
     The lock file is removed on release while still locked; a process that opened the old file meanwhile
     sees that its file is no longer the one at the path and opens again, so two holders never coexist.
@@ -110,7 +112,7 @@ def hold(root: Path) -> Iterator[dict[str, Any]]:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         if not _try_lock(fd):
             os.close(fd)
-            raise FolderLockedError(root, read_holder(path))
+            raise FolderLockedError(root, read_holder(path), hint)
         try:
             current = os.stat(path)
         except FileNotFoundError:

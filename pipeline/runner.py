@@ -21,6 +21,7 @@ their results always see the whole corpus.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -48,6 +49,8 @@ from pipeline.run_folder import RunFolder
 from pipeline.stage import CorpusStage, Filter, Stage
 from pipeline.writers import OutputFormat, count_rows, read_frame, shard_path, write_frame
 
+#: what to do about a shared folder (a dedup index) that another run is updating
+SHARED_FOLDER_HINT = "runs that update it take turns: wait for that run to finish"
 ORDER_BITS_PER_SOURCE = 43  # ORDER = source index << 43 | position in the source
 #: test hook: "N:FILE" pauses the run once its folder holds N done markers: it creates FILE and waits
 #: (every task thread that finishes meanwhile too) until FILE is deleted; tests kill it there.
@@ -126,12 +129,14 @@ def run(
     sources = resolve_sources(inputs, options.read)
     identity = run_identity(sources, options, recipe if recipe is not None else describe_stages(stages))
     run_folder.check_usable(folder.root)
-    with hold(folder.root):
+    with hold(folder.root), contextlib.ExitStack() as shared:
         state = run_folder.prepare(folder.root, identity)
         if state == "complete":
             if not options.keep_work:
                 shutil.rmtree(folder.work, ignore_errors=True)  # left by a run killed while cleaning up
             return RunResult(folder, json.loads(folder.stats.read_text()), already_complete=True)
+        for path in sorted({Path(p).resolve() for stage in stages for p in stage.shared_folders()}):
+            shared.enter_context(hold(path, SHARED_FOLDER_HINT))
         if state == "resume":
             run_folder.remove_partial_files([folder.kept, folder.removed, folder.quarantine, folder.work])
             engine.log(f"{folder.root}: resuming an unfinished run from its checkpoints")

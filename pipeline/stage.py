@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 import polars as pl
@@ -42,6 +43,11 @@ class Stage(ABC):
 
     def commit(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Called once after the whole run succeeded (e.g. to publish an index update)."""
+
+    def shared_folders(self) -> list[Path]:
+        """Folders outside the run folder that this stage updates for later runs (a dedup index): a run
+        holds their locks from start to commit, so two runs never update one at once."""
+        return []
 
 
 class Filter(Stage):

@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.errors import WinnowError
+from pipeline.lock import LOCK_NAME
 
 VERSION = 1
 
@@ -52,7 +53,9 @@ class DedupIndex:
                     "(a different polars version?); rebuild it"
                 )
             self.rows = int(stored["rows"])
-        elif self.root.exists() and any(p for p in self.root.iterdir() if p.name != "_pending"):
+        elif self.root.exists() and any(
+            p for p in self.root.iterdir() if p.name not in ("_pending", LOCK_NAME)
+        ):
             raise IndexError_(f"{self.root}: not a winnow dedup index (no index.json)")
         else:
             self.rows = 0

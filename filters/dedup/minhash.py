@@ -410,6 +410,10 @@ class MinHashDedup(CorpusStage):
             return None
         return DedupIndex(self.config.index, self.config.index_params(), hash_check(self.config))
 
+    def shared_folders(self) -> list[Path]:
+        """The index, when this stage adds to it (runs that update one index take turns)."""
+        return [Path(self.config.index)] if self.config.index is not None and self.config.update_index else []
+
     def commit(self) -> None:
         """After the run succeeded: add this run's kept documents to the index (with update_index)."""
         index = self._index()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from filters.dedup.exact import ExactDedup
+from filters.dedup.minhash import MinHashConfig, MinHashDedup
 from pipeline.errors import RunFolderError
 from pipeline.lock import LOCK_NAME, FolderLockedError, ensure_free, hold
 from pipeline.readers import ReadOptions
@@ -98,3 +99,26 @@ def test_a_foreign_folder_gets_no_lock_file(tmp_path: Path) -> None:
     with pytest.raises(RunFolderError, match="holds no winnow run"):
         run([corpus], mine, [ExactDedup()])
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_runs_that_update_one_dedup_index_take_turns(tmp_path: Path) -> None:
+    corpus = tmp_path / "docs.jsonl"
+    texts = [" ".join(f"{letter}{i}" for i in range(40)) for letter in "wwv"]  # a duplicate and another
+    corpus.write_text("".join(json.dumps({"text": text}) + "\n" for text in texts))
+    index = tmp_path / "index"
+    updating = MinHashDedup(MinHashConfig(index=index, update_index=True))
+    other = holder_process(index)  # another run that is updating the index
+    try:
+        with pytest.raises(FolderLockedError, match=f"pid {other.pid}.*take turns"):
+            run([corpus], tmp_path / "first", [updating])
+        assert not (index / "index.json").exists()
+        # reading the index without adding to it does not wait
+        reading = run([corpus], tmp_path / "reader", [MinHashDedup(MinHashConfig(index=index))])
+        assert reading.stats["removed"] == 1
+    finally:
+        other.send_signal(signal.SIGKILL)
+        other.wait(timeout=30)
+    result = run([corpus], tmp_path / "first", [updating])  # the refused folder runs once it is free
+    assert (result.stats["kept"], result.stats["removed"]) == (2, 1)
+    assert json.loads((index / "index.json").read_text())["rows"] == 2
+    assert not (index / LOCK_NAME).exists()
