@@ -19,7 +19,9 @@ the equally normalised output), achieved rate (output tokens / original tokens: 
 1,000 original tokens (wall time of the call: median over cases, and total), winnow's budget (cases over its
 `target_tokens`, cases under 95% of it) and calls that raised. `original` is the uncompressed context
 (answer presence; about 1.0). Each case also times one forward pass of the scorer (SmolLM2 bf16,
-`model(input_ids)` over the whole context, windows of 1024 batched) for the winnow / forward ratio.
+`model(input_ids)` over the whole context, windows of 1024 batched) for the winnow / forward ratio. Time
+ratios are medians of per-case ratios; after the tables, each peer's total seconds over every NQ case and
+rate it ran, divided by winnow's over the same.
 
 GSM8K (../shared/data/gsm8k_test.jsonl.gz): per case 8 seeded worked solutions "Question: ...\\nAnswer: ..."
 (calculator annotations <<...>> removed) as few-shot demos, compressed at rate 0.5 without a question (as
@@ -441,6 +443,19 @@ def time_ratios(
     return ratios
 
 
+def total_time_ratios(outcomes: list[tuple[str, Outcome]]) -> dict[str, float]:
+    """Per peer: its total seconds / winnow's total seconds, over the (section, case, rate) both ran."""
+    seconds = {(o.method, title, o.case, o.rate): o.seconds for title, o in outcomes if o.error is None}
+    ratios = {}
+    for peer in sorted(PEERS):
+        shared = [key[1:] for key in seconds if key[0] == peer and ("winnow", *key[1:]) in seconds]
+        if shared:
+            ratios[peer] = sum(seconds[(peer, *k)] for k in shared) / sum(
+                seconds[("winnow", *k)] for k in shared
+            )
+    return ratios
+
+
 # ---------------------------------------------------------------------------------------------- output
 def cell(value: Any, form: str) -> str:
     return "-" if value is None else format(value, form)
@@ -549,6 +564,7 @@ def main() -> None:
     report: dict[str, Any] = {
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     }
+    nq_outcomes: list[tuple[str, Outcome]] = []
     for number, (title, cases, section_rates, names, score, kept_label) in enumerate(sections):
         prepare(cases, tokens)
         lengths = [case.tokens for case in cases]
@@ -565,6 +581,15 @@ def main() -> None:
             "outcomes": [asdict(o) for o in outcomes],
             "forward_seconds": forward,
         }
+        if title.startswith("NQ"):
+            nq_outcomes += [(title, o) for o in outcomes]
+    overall = total_time_ratios(nq_outcomes)
+    if overall:
+        report["nq_total_time_ratios"] = overall
+        print(
+            "\nAll NQ cases together (total seconds over the cases and rates both ran): "
+            + "; ".join(f"{peer} / winnow {ratio:.2f}x" for peer, ratio in overall.items())
+        )
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
         print(f"\nwrote {args.json}")
