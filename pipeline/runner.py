@@ -156,6 +156,8 @@ def _run(
     started, started_at = time.perf_counter(), run_folder.now()
     for path in (folder.kept, folder.removed, folder.quarantine):
         path.mkdir(parents=True, exist_ok=True)
+    for index, stage in enumerate(stages):
+        stage.state_dir = folder.work / "state" / f"{index:02d}-{stage.name}"
 
     read = steps.map(
         "read",

@@ -31,6 +31,9 @@ class Stage(ABC):
     detail_columns: ClassVar[dict[str, pl.DataType]] = {}
     #: columns this stage adds to every document (scores), with their types; kept with the documents
     score_columns: ClassVar[dict[str, pl.DataType]] = {}
+    #: a folder of the run where the stage may keep state from `decide` to `commit` (set by the runner;
+    #: it survives a killed run and goes with the run's `_work/`)
+    state_dir: Path | None = None
 
     @property
     def name(self) -> str:

@@ -6,8 +6,12 @@ Layout of an index folder:
 - `bands/part-*.parquet`: `row`, `band`, `key` of every indexed document;
 - `docs/part-*.parquet`: `row`, `id` and `shingles` (the 64-bit shingle set, for exact verification).
 
-Updates are staged in `_pending/` by the stage's decision and promoted by `commit()` after the run
-succeeded, so a failed run never adds documents to the index.
+Updates are staged by the stage's decision in a folder of the run (`_work/` of its run folder; a
+`_pending/` folder of the index for a library call) and promoted by `commit()` after the run succeeded,
+so a failed run never adds documents to the index, and a run's staged update is its own: another run
+neither deletes nor commits it. Row numbers are given at commit, after the rows already there, so a run
+killed before its commit and resumed after other runs committed still appends. Parts are named by their
+first row and the staged update's key: a commit killed half-way is finished, never repeated, by the next.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from pipeline.errors import WinnowError
 from pipeline.lock import LOCK_NAME
@@ -52,16 +57,21 @@ class DedupIndex:
                     f"{self.root}: index was built with another shingle hash implementation "
                     "(a different polars version?); rebuild it"
                 )
-            self.rows = int(stored["rows"])
         elif self.root.exists() and any(
             p for p in self.root.iterdir() if p.name not in ("_pending", LOCK_NAME)
         ):
             raise IndexError_(f"{self.root}: not a winnow dedup index (no index.json)")
-        else:
-            self.rows = 0
+        self.rows = self._committed_rows()
+
+    def _committed_rows(self) -> int:
+        """Documents in the index, counted from its parts (their Parquet footers)."""
+        return sum(pq.read_metadata(part).num_rows for part in self._parts("docs"))
+
+    def _parts(self, table: str) -> list[Path]:
+        return sorted((self.root / table).glob("part-*.parquet"))
 
     def band_parts(self) -> list[Path]:
-        return sorted((self.root / "bands").glob("part-*.parquet"))
+        return self._parts("bands")
 
     def bands(self) -> pl.LazyFrame | None:
         """`row`, `band`, `key` of every indexed document (None for an empty index)."""
@@ -70,42 +80,51 @@ class DedupIndex:
 
     def docs(self, rows: pl.Series) -> pl.DataFrame:
         """`row`, `id`, `shingles` of the given rows."""
-        parts = sorted((self.root / "docs").glob("part-*.parquet"))
-        return pl.scan_parquet(parts).filter(pl.col("row").is_in(rows.implode())).collect()
+        return pl.scan_parquet(self._parts("docs")).filter(pl.col("row").is_in(rows.implode())).collect()
 
-    def stage(self, docs: pl.DataFrame, keys: pl.DataFrame) -> None:
-        """Stage new documents (`order`, `id`, `shingles`) and their band `keys` for the next commit."""
-        pending = self.root / "_pending"
-        shutil.rmtree(pending, ignore_errors=True)  # leftovers of a run that did not finish
-        part = pending / uuid.uuid4().hex
-        (part / "bands").mkdir(parents=True)
-        (part / "docs").mkdir(parents=True)
-        docs = docs.with_row_index("row", offset=self.rows).with_columns(pl.col("row").cast(pl.Int64))
-        rows = docs.select("order", "row")
-        docs.drop("order").write_parquet(part / "docs" / "part.parquet")
-        keys.join(rows, on="order").select("row", "band", "key").write_parquet(
-            part / "bands" / "part.parquet"
-        )
-        (part / "count").write_text(str(docs.height))
+    def pending(self) -> Path:
+        """A new staging folder inside the index, for a library call that commits at once."""
+        return self.root / "_pending" / uuid.uuid4().hex
 
-    def commit(self) -> int:
-        """Promote staged documents into the index; returns how many were added."""
-        pending = self.root / "_pending"
-        added = 0
-        for part in sorted(pending.glob("*")) if pending.is_dir() else []:
-            count = int((part / "count").read_text())
-            name = f"part-{self.rows:012d}.parquet"
-            for table in ("bands", "docs"):
-                (self.root / table).mkdir(parents=True, exist_ok=True)
-                staged = part / table / "part.parquet"
-                if staged.exists():  # a commit killed between the two renames moved this one already
-                    staged.replace(self.root / table / name)
-            self.rows += count
-            added += count
+    def stage(self, docs: pl.DataFrame, keys: pl.DataFrame, pending: Path) -> None:
+        """Stage new documents (`order`, `id`, `shingles`) and their band `keys` in the folder `pending`
+        (replacing what an earlier attempt left there) for `commit(pending)`."""
         shutil.rmtree(pending, ignore_errors=True)
-        meta = {"version": VERSION, "params": self.params, "check": self.check, "rows": self.rows}
+        pending.mkdir(parents=True)
+        docs = docs.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))  # renumbered at commit
+        docs.drop("order").write_parquet(pending / "docs.parquet")
+        keys.join(docs.select("order", "row"), on="order").select("row", "band", "key").write_parquet(
+            pending / "bands.parquet"
+        )
+        (pending / "key").write_text(uuid.uuid4().hex)
+
+    def commit(self, pending: Path) -> int:
+        """Append the documents staged in `pending` after the rows already indexed; returns how many were
+        added (0 when nothing is staged there, or when an earlier commit of it got as far as its parts)."""
+        key_file = pending / "key"
+        if not key_file.is_file():  # nothing staged, or committed and cleaned up
+            return 0
+        key = key_file.read_text().strip()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._write_meta()  # before any part: a folder with parts always has its index.json
+        added = 0
+        if not list((self.root / "docs").glob(f"part-*-{key}.parquet")):  # docs are written last
+            self.rows = self._committed_rows()
+            name = f"part-{self.rows:012d}-{key}.parquet"
+            for table in ("bands", "docs"):
+                frame = pl.read_parquet(pending / f"{table}.parquet").with_columns(pl.col("row") + self.rows)
+                (self.root / table).mkdir(parents=True, exist_ok=True)
+                tmp = self.root / table / f".{name}.tmp"
+                frame.write_parquet(tmp)
+                tmp.replace(self.root / table / name)
+            added = frame.height
+            self.rows += added
+        self._write_meta()
+        shutil.rmtree(pending, ignore_errors=True)
+        return added
+
+    def _write_meta(self) -> None:
+        meta = {"version": VERSION, "params": self.params, "check": self.check, "rows": self.rows}
         tmp = self.root / ".index.json.tmp"
         tmp.write_text(json.dumps(meta, indent=2))
         tmp.replace(self.root / "index.json")
-        return added

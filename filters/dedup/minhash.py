@@ -272,13 +272,19 @@ def near_duplicates(
     out = out.join(details.rename({"doc": "__doc"}), on="__doc", how="left", maintain_order="left")
     if config.update_index and index is not None:
         kept = out.filter(pl.col("duplicate_of").is_null())["__doc"]
-        _stage_in_index(index, kept, ids, shingles, table)
-        index.commit()
+        pending = index.pending()
+        _stage_in_index(index, kept, ids, shingles, table, pending)
+        index.commit(pending)
     return out.drop("__doc")
 
 
 def _stage_in_index(
-    index: DedupIndex, kept: pl.Series, ids: pl.Series, shingles: pl.DataFrame, table: pl.DataFrame
+    index: DedupIndex,
+    kept: pl.Series,
+    ids: pl.Series,
+    shingles: pl.DataFrame,
+    table: pl.DataFrame,
+    pending: Path,
 ) -> None:
     """Stage kept documents (`kept`: their numbers) with their shingle sets and band keys."""
     sets = (
@@ -291,7 +297,9 @@ def _stage_in_index(
     docs = pl.DataFrame({"order": kept.cast(pl.Int64), "id": ids.gather(kept)}).join(
         sets.rename({"doc": "order"}), on="order", how="left"
     )
-    index.stage(docs.select("order", "id", "shingles"), table.filter(pl.col("order").is_in(kept.implode())))
+    index.stage(
+        docs.select("order", "id", "shingles"), table.filter(pl.col("order").is_in(kept.implode())), pending
+    )
 
 
 def _list_column(name: str, doc_index: np.ndarray, values: np.ndarray, n: int) -> pl.Series:
@@ -402,7 +410,7 @@ class MinHashDedup(CorpusStage):
                     for j in range(config.band_rows()[0])
                 ]
             )
-            index.stage(docs, kept_keys)
+            index.stage(docs, kept_keys, self._pending(index))
         return decisions
 
     def _index(self) -> DedupIndex | None:
@@ -414,8 +422,16 @@ class MinHashDedup(CorpusStage):
         """The index, when this stage adds to it (runs that update one index take turns)."""
         return [Path(self.config.index)] if self.config.index is not None and self.config.update_index else []
 
+    def _pending(self, index: DedupIndex) -> Path:
+        """Where this run stages its index update: its own state folder (another run never touches it)."""
+        return (
+            self.state_dir / "index-update"
+            if self.state_dir is not None
+            else index.root / "_pending" / "stage"
+        )
+
     def commit(self) -> None:
         """After the run succeeded: add this run's kept documents to the index (with update_index)."""
         index = self._index()
         if index is not None and self.config.update_index:
-            index.commit()
+            index.commit(self._pending(index))
