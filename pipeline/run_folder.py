@@ -135,10 +135,11 @@ def prepare(root: Path, identity: dict[str, Any]) -> State:
         attempt = int(manifest.get("attempt", 1)) + 1
         if has_checkpoints(root):
             started_by = manifest.get("winnow_version")  # None: written before versions were recorded
-            if started_by is not None and started_by != winnow_version():
+            current = winnow_version()
+            if started_by is not None and started_by != current:
                 raise RunFolderError(
                     f"{root}: its unfinished run was started by winnow {started_by}, this is winnow "
-                    f"{winnow_version()}; checkpoints of another version are not resumed: finish it with "
+                    f"{current}; checkpoints of another version are not resumed: finish it with "
                     f"winnow {started_by}, or delete the folder (or choose another --out) to start over"
                 )
             write_manifest(root, identity, status="running", attempt=attempt)

@@ -156,8 +156,6 @@ def _run(
     started, started_at = time.perf_counter(), run_folder.now()
     for path in (folder.kept, folder.removed, folder.quarantine):
         path.mkdir(parents=True, exist_ok=True)
-    for index, stage in enumerate(stages):
-        stage.state_dir = folder.work / "state" / f"{index:02d}-{stage.name}"
 
     read = steps.map(
         "read",
@@ -562,6 +560,7 @@ def decide_stage(
 ) -> Path:
     """Summarize every shard, then decide once over all summaries; returns the decisions file."""
     work = folder.work / f"{index:02d}-{stage.name}-decide"
+    stage.state_dir = work / "state"  # before the tasks are made: they carry the stage to the workers
     summarize = partial(
         summarize_task, stage=stage, source=source, target=work / "summaries", schema=schema, clashes=clashes
     )

@@ -31,9 +31,6 @@ class Stage(ABC):
     detail_columns: ClassVar[dict[str, pl.DataType]] = {}
     #: columns this stage adds to every document (scores), with their types; kept with the documents
     score_columns: ClassVar[dict[str, pl.DataType]] = {}
-    #: a folder of the run where the stage may keep state from `decide` to `commit` (set by the runner;
-    #: it survives a killed run and goes with the run's `_work/`)
-    state_dir: Path | None = None
 
     @property
     def name(self) -> str:
@@ -63,6 +60,10 @@ class Filter(Stage):
 
 class CorpusStage(Stage):
     """A stage that decides over the whole corpus: summarize each shard, decide once, apply per shard."""
+
+    #: a folder of the run where `decide` may leave state for `commit` (set by the runner, inside the
+    #: stage's decide folder: it survives a killed run and goes with the run's `_work/`)
+    state_dir: Path | None = None
 
     @abstractmethod
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:

@@ -105,11 +105,11 @@ class DedupIndex:
         if not key_file.is_file():  # nothing staged, or committed and cleaned up
             return 0
         key = key_file.read_text().strip()
+        self.rows = self._committed_rows()  # another process may have committed since this was opened
         self.root.mkdir(parents=True, exist_ok=True)
         self._write_meta()  # before any part: a folder with parts always has its index.json
         added = 0
         if not list((self.root / "docs").glob(f"part-*-{key}.parquet")):  # docs are written last
-            self.rows = self._committed_rows()
             name = f"part-{self.rows:012d}-{key}.parquet"
             for table in ("bands", "docs"):
                 frame = pl.read_parquet(pending / f"{table}.parquet").with_columns(pl.col("row") + self.rows)

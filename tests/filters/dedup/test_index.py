@@ -97,7 +97,8 @@ def test_a_run_resumed_after_another_committed_still_adds_its_documents(tmp_path
             run([inputs["a"]], tmp_path / "a", stages(), options)
     finally:
         FAIL["on"] = False
-    assert list((tmp_path / "a" / "_work" / "state").glob("*/index-update/key"))  # staged in A's folder
+    staged_in_a = (tmp_path / "a" / "_work").glob("*-minhash_dedup-decide/state/index-update/key")
+    assert list(staged_in_a)  # staged in A's own run folder
     b = run([inputs["b"]], tmp_path / "b", stages(), options)
     assert (b.stats["kept"], json.loads((index / "index.json").read_text())["rows"]) == (3, 3)
     a = run([inputs["a"]], tmp_path / "a", stages(), options)
