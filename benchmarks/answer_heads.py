@@ -1,10 +1,12 @@
 """Choose a scorer's answer heads (`prompts.attention`) on NaturalQuestions-open passages.
 
 For each record of `--records` (default 300-599: the compression benchmark uses records 0-99), the scorer
-reads `Question: Q?`, the gold passage and the answer cue, as compression does; for every (layer, head) the
-last token's attention goes to each passage word (its tokens' maximum), and the head is scored by the share
-of other words that get more attention than the best answer word (0 = the answer is the top word). The heads
-with the lowest mean share are printed, best first, as a Python tuple for `answer_heads=`.
+reads `Question: Q?`, the gold passage and the answer cue (compression reads the question as given: NQ
+questions have no "?", and without the added one the last two of the 8 heads chosen for SmolLM2 would be
+(24, 7), (23, 5) instead of (22, 2), (24, 7)); for every (layer, head) the last token's attention goes to
+each passage word (its tokens' maximum), and the head is scored by the share of other words that get more
+attention than the best answer word (0 = the answer is the top word). The heads with the lowest mean share
+are printed, best first, as a Python tuple for `answer_heads=`.
 
     .venv/bin/python benchmarks/answer_heads.py [--model DIR] [--records 300 600] [--top 8]
 """
