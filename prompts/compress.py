@@ -8,10 +8,10 @@ Coarse to fine, as LongLLMLingua, but with one cheap pass per level:
 3. Inside the chunk where the budget runs out, the small causal LM (SmolLM2-135M by default) reads the
    question, the chunk and an answer cue: one batched forward pass over that chunk only, in overlapping
    windows when it is long. It gives every token's surprisal conditioned on the question, and the answer
-   attention (`prompts.attention`). The likeliest answers go first: the few name and number runs ("Robert
-   E. Lee", "May 18, 2018") the LM attends to most when about to answer, of the kind the question asks for
-   (numbers and dates for "when" and "how many", names for "who" and "where"). Then whole sentences by
-   relevance.
+   attention (`prompts.attention`). The likeliest answers go first, most attended first: the few name and
+   number runs ("Robert E. Lee", "May 18, 2018") the LM attends to most when about to answer, of the kind
+   the question asks for (numbers, dates and spelled-out numbers for "when" and "how many", names for "who"
+   and "where"), leaving out runs that only repeat the question's words. Then whole sentences by relevance.
 4. In the sentence where the budget runs out (without a question: in the whole prompt), numbers go first,
    then names (with a question they rank with numbers: most answers are one or the other), each run as a
    whole, then the other words by surprisal. Whole words only.
@@ -62,11 +62,20 @@ LIKELY_ANSWERS = 4
 #: questions answered by a number or a date, and by a name (a person, a place, an organisation)
 NUMBER_QUESTION = re.compile(
     r"\b(?:when|how (?:many|much|long|old|far|big|tall|high|often|fast|large)|"
-    r"what (?:year|percentage|percent|number|date|age|time|day)|which year|in what year)\b"
+    r"what (?:year|percentage|percent|number|age|time|day)|which year|in what year|date)\b"
 )
 NAME_QUESTION = re.compile(
     r"\b(?:who|whom|whose|where|which (?:country|city|state|team|company|person|player|band|club))\b"
 )
+#: spelled-out numbers, answer candidates for a number question ("hosted the Games on two occasions")
+NUMBER_WORDS = frozenset(
+    {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"}
+    | {"thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty"}
+    | {"forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "billion"}
+    | {"trillion", "dozen", "once", "twice"}
+)
+#: letters and digits of a word, lowercased: how a word is matched against the question's
+WORD_KEY = re.compile(r"[a-z0-9]+")
 
 
 class Compressor:
@@ -224,9 +233,10 @@ class Compressor:
         score, attention = self._word_scores(parsed, words, scored, question)
         salient, score, unit = _salient_runs(words, score, keep_numbers, question is not None)
         if question is not None:
-            candidates = _answer_candidates(question, words, unit, scored & (salient < 2))
+            keys = word_keys(parsed, words)
+            candidates = _answer_candidates(question, words, keys, unit, scored, salient < 2)
             likely = _likely_answers(unit, attention, candidates, LIKELY_ANSWERS)
-            sentence_rank = np.where(likely, -1, sentence_rank)
+            sentence_rank = np.where(likely >= 0, likely - LIKELY_ANSWERS, sentence_rank)
         position_order = np.arange(n)
         order = np.lexsort((position_order, -score, salient, sentence_rank, chunk_rank, ~words.protected))
         return order, unit, ranking
@@ -367,12 +377,15 @@ def _salient_runs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tier (0 first), score and unit id per word: numbers (when kept) first, then names (with a question,
     as likely an answer as a number: same tier), then the rest. A name is a capitalised word inside a
-    sentence, or a sentence's first word followed by one. Consecutive numbers and names form one run
-    ("Robert E. Lee", "May 18, 2018"), also across up to two connectors between names ("Edward IV of
-    England", "Sleeping with the Past"), with its best score and one unit id, kept or dropped as a whole."""
+    sentence, or a sentence's (or line's) first word followed by one. Consecutive numbers and names form
+    one run ("Robert E. Lee", "May 18, 2018"), also across up to two connectors between names ("Edward IV
+    of England", "Sleeping with the Past"), with its best score and one unit id, kept or dropped as a whole.
+    A run stops at a line break, an opening bracket and a comma between a number and a name: "Jean Fernel |
+    (1497-1558)", "On December 11, 1941, | Nazi Germany"."""
     n = len(words)
     same_sentence_next = np.append(words.sentence[1:] == words.sentence[:-1], False)
-    first = np.insert(words.sentence[1:] != words.sentence[:-1], 0, True)
+    # a line's first word starts a sentence here (the word after a heading line)
+    first = np.insert(words.sentence[1:] != words.sentence[:-1], 0, True) | words.line_start
     next_capital = np.append(words.capital[1:], False) & same_sentence_next
     name = words.capital & (~first | next_capital)
     number = words.number & keep_numbers
@@ -393,7 +406,7 @@ def _salient_runs(
     )
     tier = np.where(number, 0, np.where(name | joins, int(not names_as_numbers), 2))
     salient = number | name | joins
-    breaks = ~salient | first | np.insert(~salient[:-1], 0, True)
+    breaks = ~salient | first | words.boundary | np.insert(~salient[:-1], 0, True)
     run = np.cumsum(breaks)
     best = np.full(int(run.max()) + 1, -np.inf)
     np.maximum.at(best, run[salient], score[salient])
@@ -401,6 +414,16 @@ def _salient_runs(
     np.minimum.at(run_tier, run[salient], tier[salient])
     unit = np.where(salient, run, run.max() + 1 + index)
     return np.where(salient, run_tier[run], tier), np.where(salient, best[run], score), unit
+
+
+def word_keys(parsed: ParsedPrompt, words: Words) -> np.ndarray:
+    """Each word's letters and digits, lowercased ("Tinker," -> "tinker")."""
+    return np.array(
+        [
+            "".join(WORD_KEY.findall(parsed.segments[segment].text[start:end].lower()))
+            for segment, start, end in zip(words.segment, words.start, words.end, strict=True)
+        ]
+    )
 
 
 def _check_heads(heads: Sequence[tuple[int, int]], config: Any) -> None:
@@ -415,35 +438,52 @@ def _check_heads(heads: Sequence[tuple[int, int]], config: Any) -> None:
 def answer_kind(question: str) -> Literal["number", "name", "any"]:
     """What the question asks for: a number or date ("when", "how many"), a name ("who", "where"), or any."""
     text = question.lower()
-    if NUMBER_QUESTION.search(text):
+    number, name = NUMBER_QUESTION.search(text), NAME_QUESTION.search(text)
+    # the first asking word decides: "who was president when the canal was built" asks for a name
+    if number and not (name and name.start() < number.start()):
         return "number"
-    if NAME_QUESTION.search(text):
-        return "name"
-    return "any"
+    return "name" if name else "any"
 
 
-def _answer_candidates(question: str, words: Words, unit: np.ndarray, runs: np.ndarray) -> np.ndarray:
-    """The name and number runs of the kind the question asks for (all runs when none is of that kind)."""
+def _answer_candidates(
+    question: str, words: Words, keys: np.ndarray, unit: np.ndarray, region: np.ndarray, salient: np.ndarray
+) -> np.ndarray:
+    """The name and number runs of the kind the question asks for (all runs when none is of that kind),
+    spelled-out numbers included for a number question, less the runs that only repeat the question's
+    words (in "who is tinker air force base named after", "Tinker Air Force Base" is not the answer)."""
+    asked = set(WORD_KEY.findall(question.lower())) | {""}
+    new = np.zeros(int(unit.max()) + 1, dtype=bool)
+    np.logical_or.at(new, unit, ~np.isin(keys, list(asked)) & ~words.connector)
+    runs = region & salient & new[unit]
     kind = answer_kind(question)
     if kind == "any":
         return runs
-    numeric = np.zeros(int(unit.max()) + 1, dtype=bool)
+    # a run can be both: "Apollo 11"
+    numeric, named = np.zeros((2, int(unit.max()) + 1), dtype=bool)
     np.logical_or.at(numeric, unit[runs & words.number], True)
-    wanted = runs & (numeric[unit] if kind == "number" else ~numeric[unit])
+    np.logical_or.at(named, unit[runs & ~words.number & ~words.connector], True)
+    if kind == "number":
+        wanted = (runs & numeric[unit]) | (region & np.isin(keys, list(NUMBER_WORDS)) & new[unit])
+    else:
+        wanted = runs & named[unit]
     return wanted if wanted.any() else runs
 
 
 def _likely_answers(
     unit: np.ndarray, attention: np.ndarray, candidates: np.ndarray, count: int
 ) -> np.ndarray:
-    """The words of the `count` candidate units (name and number runs) with the highest answer attention."""
+    """Per word, the rank (0 = most attended) of its unit among the `count` candidate units (name and
+    number runs) with the highest answer attention; -1 for every other word."""
+    rank = np.full(len(unit), -1, dtype=np.int64)
     if not candidates.any():
-        return candidates
+        return rank
     best = np.zeros(int(unit.max()) + 1)
     np.maximum.at(best, unit[candidates], attention[candidates])
     units = np.unique(unit[candidates])
     top = units[np.argsort(-best[units], kind="stable")[:count]]
-    return candidates & np.isin(unit, top)
+    place = np.full(int(unit.max()) + 1, -1, dtype=np.int64)
+    place[top] = np.arange(len(top))
+    return np.where(candidates, place[unit], -1)
 
 
 def fit(

@@ -57,6 +57,9 @@ class Words:
     number: np.ndarray  # bool: holds a digit
     capital: np.ndarray  # bool: starts with a capital letter (after any opening punctuation)
     connector: np.ndarray  # bool: a lowercase word that joins the parts of a name ("of", "de", "von")
+    line_start: np.ndarray  # bool: the first word of a line
+    boundary: np.ndarray  # bool: opens a bracket, or follows a comma and differs from the word before in
+    # holding a digit ("1941, Nazi"): a name or number run stops before it
 
     def __len__(self) -> int:
         return len(self.start)
@@ -72,6 +75,8 @@ def split_words(
     numbers: list[bool] = []
     capitals: list[bool] = []
     connectors: list[bool] = []
+    line_starts: list[bool] = []
+    boundaries: list[bool] = []
     chunk = sentence = -1
     for index, segment in enumerate(segments):
         text = segment.text
@@ -112,6 +117,11 @@ def split_words(
             letter = OPENING.match(text, start, end).end()
             capitals.append(letter < end and text[letter].isupper())
             connectors.append(text[start:end] in CONNECTORS)
+            line_starts.append(position == 0 or "\n" in gap)
+            boundaries.append(
+                position > 0
+                and (text[start] in "([" or (text[previous_end - 1] in ",;" and numbers[-2] != numbers[-1]))
+            )
             previous_end = end
             line_words += 1
     return Words(
@@ -124,6 +134,8 @@ def split_words(
         number=np.array(numbers, dtype=bool),
         capital=np.array(capitals, dtype=bool),
         connector=np.array(connectors, dtype=bool),
+        line_start=np.array(line_starts, dtype=bool),
+        boundary=np.array(boundaries, dtype=bool),
     )
 
 

@@ -11,8 +11,17 @@ import pytest
 
 from pipeline.models import causal_lm_path, pad_id
 from prompts.attention import SMOLLM2_ANSWER_HEADS, answer_attention, default_heads
-from prompts.compress import CompressionError, Compressor, answer_kind
+from prompts.compress import (
+    CompressionError,
+    Compressor,
+    _answer_candidates,
+    _salient_runs,
+    answer_kind,
+    word_keys,
+)
+from prompts.segments import parse_prompt
 from prompts.surprisal import row_surprisal, surprisal
+from prompts.words import split_words
 
 PASSAGE = (
     "Harbour records\nThe old harbour of Quenby was rebuilt after the storm of 1872. The new breakwater "
@@ -112,6 +121,8 @@ def test_heads_outside_the_model_are_an_error() -> None:
         ("who designed the breakwater", "name"),
         ("where does safe haven take place in the book", "name"),
         ("what allows chyme to enter the small intestine", "any"),
+        ("who was president when the panama canal was built", "name"),
+        ("yo la tengo theres a riot going on release date", "number"),
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question: str, kind: str) -> None:
@@ -130,3 +141,63 @@ def test_a_when_question_keeps_the_date_over_the_names(compressor: Compressor) -
         PASSAGE, target_tokens=8, question="when was the old harbour of Quenby rebuilt"
     )
     assert "1872" in result.text
+
+
+def candidates(text: str, question: str) -> list[str]:
+    """The answer candidates of `text` for `question`, one string per run."""
+    parsed = parse_prompt(text, None)
+    words = split_words(parsed.segments, "auto", parsed.kind)
+    salient, _, unit = _salient_runs(words, np.zeros(len(words)), True, True)
+    everywhere = np.ones(len(words), dtype=bool)
+    chosen = _answer_candidates(question, words, word_keys(parsed, words), unit, everywhere, salient < 2)
+    runs: dict[int, list[str]] = {}
+    for index in np.flatnonzero(chosen):
+        runs.setdefault(int(unit[index]), []).append(text[words.start[index] : words.end[index]])
+    return [" ".join(run) for run in runs.values()]
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "expected"),
+    [
+        # a run that only repeats the question's words is not an answer
+        (
+            "Quenby Harbour Light\nThe light is named after Captain Tobias L. Wrenfield, a Quenby native.",
+            "who is quenby harbour light named after",
+            ["Captain Tobias L. Wrenfield,"],
+        ),
+        # spelled-out numbers answer a number question
+        (
+            "Quenby Regatta\nThe town of Quenby has hosted the Regatta on three occasions.",
+            "how many times has quenby hosted the regatta",
+            ["three"],
+        ),
+        # a name after a date and a comma is a run of its own
+        (
+            "Harbour records\nIn 1872, Tobias Wrenfield and Ada Quill rebuilt the pier.",
+            "who rebuilt the pier",
+            ["Tobias Wrenfield and Ada Quill"],
+        ),
+        # a name with its years in brackets is still a name (the brackets are a run of their own)
+        (
+            "Lighthouses of Quenby\nTobias Wrenfield (1821-1890), an engineer, built the first one.",
+            "who built the first lighthouse of quenby",
+            ["Tobias Wrenfield"],
+        ),
+    ],
+)
+def test_answer_candidates_are_new_names_or_numbers_of_the_kind_asked(
+    text: str, question: str, expected: list[str]
+) -> None:
+    assert candidates(text, question) == expected
+
+
+def test_likely_answers_are_kept_most_attended_first(compressor: Compressor) -> None:
+    """With room for one run only, the one the scorer attends to most survives, not the most surprising."""
+    text = (
+        "Quenby Tides (1999 film)\nA sequel, Quenby Tides: Part Two, is scheduled to be released on "
+        "September 6, 2029."
+    )
+    result = compressor.compress(
+        text, target_tokens=12, question="when does the second quenby tides film come out"
+    )
+    assert "September 6, 2029" in result.text

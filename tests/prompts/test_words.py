@@ -117,3 +117,14 @@ def test_connectors_are_flagged() -> None:
         "and",
         "da",
     ]
+
+
+def test_name_and_number_runs_stop_at_line_breaks_brackets_and_a_comma_between_kinds() -> None:
+    text = "Physiology\nJean Fernel (1497-1558), a physician. On May 11, 1941, Nazi Germany left May 18, 2018"
+    segments = [Segment(text)]
+    words = split_words(segments, "sentences", "text")
+    texts = texts_of(segments, words)
+    assert [w for w, b in zip(texts, words.line_start, strict=True) if b] == ["Physiology", "Jean"]
+    stops = [w for w, b in zip(texts, words.boundary, strict=True) if b]
+    # "a" follows a comma after a number too; it is no name, so that stop changes nothing
+    assert stops == ["(1497-1558),", "a", "Nazi"]
