@@ -43,7 +43,7 @@ from prompts.render import kept_spans, render
 from prompts.result import CompressionError, CompressionResult, KeptSpan
 from prompts.segments import ParsedPrompt, parse_prompt
 from prompts.surprisal import surprisal
-from prompts.words import ChunkBy, Words, split_words
+from prompts.words import KEY, ChunkBy, Words, split_words
 
 __all__ = [
     "CompressionError",
@@ -74,8 +74,6 @@ NUMBER_WORDS = frozenset(
     | {"forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "billion"}
     | {"trillion", "dozen", "once", "twice"}
 )
-#: letters and digits of a word, lowercased: how a word is matched against the question's
-WORD_KEY = re.compile(r"[a-z0-9]+")
 
 
 class Compressor:
@@ -233,8 +231,7 @@ class Compressor:
         score, attention = self._word_scores(parsed, words, scored, question)
         salient, score, unit = _salient_runs(words, score, keep_numbers, question is not None)
         if question is not None:
-            keys = word_keys(parsed, words)
-            candidates = _answer_candidates(question, words, keys, unit, scored, salient < 2)
+            candidates = _answer_candidates(question, words, unit, scored, salient < 2)
             likely = _likely_answers(unit, attention, candidates, LIKELY_ANSWERS)
             sentence_rank = np.where(likely >= 0, likely - LIKELY_ANSWERS, sentence_rank)
         position_order = np.arange(n)
@@ -416,16 +413,6 @@ def _salient_runs(
     return np.where(salient, run_tier[run], tier), np.where(salient, best[run], score), unit
 
 
-def word_keys(parsed: ParsedPrompt, words: Words) -> np.ndarray:
-    """Each word's letters and digits, lowercased ("Tinker," -> "tinker")."""
-    return np.array(
-        [
-            "".join(WORD_KEY.findall(parsed.segments[segment].text[start:end].lower()))
-            for segment, start, end in zip(words.segment, words.start, words.end, strict=True)
-        ]
-    )
-
-
 def _check_heads(heads: Sequence[tuple[int, int]], config: Any) -> None:
     layers, per_layer = int(config.num_hidden_layers), int(config.num_attention_heads)
     wrong = [pair for pair in heads if not (0 <= pair[0] < layers and 0 <= pair[1] < per_layer)]
@@ -446,14 +433,14 @@ def answer_kind(question: str) -> Literal["number", "name", "any"]:
 
 
 def _answer_candidates(
-    question: str, words: Words, keys: np.ndarray, unit: np.ndarray, region: np.ndarray, salient: np.ndarray
+    question: str, words: Words, unit: np.ndarray, region: np.ndarray, salient: np.ndarray
 ) -> np.ndarray:
     """The name and number runs of the kind the question asks for (all runs when none is of that kind),
     spelled-out numbers included for a number question, less the runs that only repeat the question's
     words (in "who is tinker air force base named after", "Tinker Air Force Base" is not the answer)."""
-    asked = set(WORD_KEY.findall(question.lower())) | {""}
+    asked = set(KEY.findall(question.lower())) | {""}
     new = np.zeros(int(unit.max()) + 1, dtype=bool)
-    np.logical_or.at(new, unit, ~np.isin(keys, list(asked)) & ~words.connector)
+    np.logical_or.at(new, unit, ~np.isin(words.key, list(asked)) & ~words.connector)
     runs = region & salient & new[unit]
     kind = answer_kind(question)
     if kind == "any":
@@ -463,7 +450,7 @@ def _answer_candidates(
     np.logical_or.at(numeric, unit[runs & words.number], True)
     np.logical_or.at(named, unit[runs & ~words.number & ~words.connector], True)
     if kind == "number":
-        wanted = (runs & numeric[unit]) | (region & np.isin(keys, list(NUMBER_WORDS)) & new[unit])
+        wanted = (runs & numeric[unit]) | (region & np.isin(words.key, list(NUMBER_WORDS)) & new[unit])
     else:
         wanted = runs & named[unit]
     return wanted if wanted.any() else runs
@@ -474,9 +461,8 @@ def _likely_answers(
 ) -> np.ndarray:
     """Per word, the rank (0 = most attended) of its unit among the `count` candidate units (name and
     number runs) with the highest answer attention; -1 for every other word."""
-    rank = np.full(len(unit), -1, dtype=np.int64)
     if not candidates.any():
-        return rank
+        return np.full(len(unit), -1, dtype=np.int64)
     best = np.zeros(int(unit.max()) + 1)
     np.maximum.at(best, unit[candidates], attention[candidates])
     units = np.unique(unit[candidates])

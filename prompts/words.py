@@ -36,6 +36,8 @@ CONNECTORS = frozenset(
     {"of", "the", "de", "del", "della", "da", "di", "du", "des", "van", "von", "der", "den", "la", "le", "y"}
     | {"&", "with", "and", "for"}
 )
+#: the letters and digits of a lowercased word or question
+KEY = re.compile(r"[a-z0-9]+")
 #: leading punctuation skipped when looking for a word's first letter
 OPENING = re.compile(r"[^\w]*")
 BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
@@ -57,6 +59,7 @@ class Words:
     number: np.ndarray  # bool: holds a digit
     capital: np.ndarray  # bool: starts with a capital letter (after any opening punctuation)
     connector: np.ndarray  # bool: a lowercase word that joins the parts of a name ("of", "de", "von")
+    key: np.ndarray  # str: its letters and digits, lowercased ("Tinker," -> "tinker"), to match a question's
     line_start: np.ndarray  # bool: the first word of a line
     boundary: np.ndarray  # bool: opens a bracket, or follows a comma and differs from the word before in
     # holding a digit ("1941, Nazi"): a name or number run stops before it
@@ -75,6 +78,7 @@ def split_words(
     numbers: list[bool] = []
     capitals: list[bool] = []
     connectors: list[bool] = []
+    keys: list[str] = []
     line_starts: list[bool] = []
     boundaries: list[bool] = []
     chunk = sentence = -1
@@ -117,6 +121,7 @@ def split_words(
             letter = OPENING.match(text, start, end).end()
             capitals.append(letter < end and text[letter].isupper())
             connectors.append(text[start:end] in CONNECTORS)
+            keys.append("".join(KEY.findall(text[start:end].lower())))
             line_starts.append(position == 0 or "\n" in gap)
             boundaries.append(
                 position > 0
@@ -134,6 +139,7 @@ def split_words(
         number=np.array(numbers, dtype=bool),
         capital=np.array(capitals, dtype=bool),
         connector=np.array(connectors, dtype=bool),
+        key=np.array(keys, dtype=str),
         line_start=np.array(line_starts, dtype=bool),
         boundary=np.array(boundaries, dtype=bool),
     )

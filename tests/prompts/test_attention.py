@@ -17,7 +17,6 @@ from prompts.compress import (
     _answer_candidates,
     _salient_runs,
     answer_kind,
-    word_keys,
 )
 from prompts.segments import parse_prompt
 from prompts.surprisal import row_surprisal, surprisal
@@ -149,7 +148,7 @@ def candidates(text: str, question: str) -> list[str]:
     words = split_words(parsed.segments, "auto", parsed.kind)
     salient, _, unit = _salient_runs(words, np.zeros(len(words)), True, True)
     everywhere = np.ones(len(words), dtype=bool)
-    chosen = _answer_candidates(question, words, word_keys(parsed, words), unit, everywhere, salient < 2)
+    chosen = _answer_candidates(question, words, unit, everywhere, salient < 2)
     runs: dict[int, list[str]] = {}
     for index in np.flatnonzero(chosen):
         runs.setdefault(int(unit[index]), []).append(text[words.start[index] : words.end[index]])
