@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from pipeline.models import LOADING, ModelError, configure_threads, embedding_model_path
+from pipeline.models import LOADING, ModelError, configure_threads, embedding_model_path, native_bf16
 
 #: the name that stands for the packaged all-MiniLM-L6-v2 (any other name is a local model folder)
 PACKAGED_ENCODER = "all-MiniLM-L6-v2"
@@ -154,21 +154,6 @@ class EmbeddingCache:
         os.replace(tmp, target)
 
 
-def _bf16_supported(device: str) -> bool:
-    """Whether `device` has native bfloat16 kernels (emulated bfloat16 on an older CPU is slower)."""
-    import torch
-
-    kind = torch.device(device).type
-    if kind == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if kind == "cpu":
-        try:
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
-            return False
-    return False
-
-
 def _forward(encoder: Any, texts: list[str], max_tokens: int, device: str, bf16: bool) -> np.ndarray:
     """Unit-length float32 embeddings of one batch, through the model's own preprocessing and pooling."""
     import torch
@@ -204,7 +189,7 @@ def _encode(
     precision = dtype
     if dtype == "auto":
         precision = _PRECISIONS.get((key, device, max_tokens), "auto")
-        if precision == "auto" and not _bf16_supported(device):
+        if precision == "auto" and not native_bf16(device):
             precision = "float32"
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):

@@ -7,9 +7,13 @@ than two tokens get null (too short to judge; the stage keeps them).
 
 Documents are sorted by length into batches (less padding), padded on the right with an attention mask,
 and put back in input order. The language-model head runs only on real token positions, in chunks.
-Cost: the model reads every token, about 300-450 tokens/s per CPU core in bfloat16 (roughly 2 documents/s
-at 256 tokens); bfloat16 runs about 1.5-2x faster than float32 and scores within a few percent of it (rank
-correlation 0.999 on C4), so set thresholds with the dtype you run. On CPU, batches beyond 8 buy nothing.
+Cost: the model reads every token. `dtype="auto"` (the default) runs bfloat16 where the device has native
+bfloat16 kernels (a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX) and float32 elsewhere
+(`pipeline.models.resolve_dtype`). bfloat16 is faster only where it is native (there, about 1.5-2x over
+float32); on a CPU without it (AVX2 only) bfloat16 is emulated and float32 is about 6x faster (SmolLM2 over
+700 tokens on an AVX2-only EPYC: 3.0 s in float32, 19.6 s in bfloat16). bfloat16 scores within a few percent
+of float32 (rank correlation 0.999 on C4), so set thresholds with the dtype you run: "auto" may resolve
+differently on another machine; name "bfloat16" or "float32" to pin it. On CPU, batches beyond 8 buy nothing.
 
 Library use: `mean_nll(texts)`, `perplexity(texts)`, `score_perplexity(frame)`.
 Pipeline use: the `PerplexityFilter` stage (`type = "perplexity"`), which removes documents outside
@@ -41,7 +45,9 @@ HEAD_CHUNK = 1024
 #: others (logit soft-capping or scaling) take the slower full forward pass
 PLAIN_HEAD = frozenset({"llama", "mistral", "qwen2", "qwen3", "gpt2", "gpt_neox", "olmo", "olmo2", "smollm3"})
 
-Precision = Literal["bfloat16", "float32"]
+#: "auto": bfloat16 where the device has native bfloat16 kernels, else float32
+Precision = Literal["auto", "bfloat16", "float32"]
+PRECISIONS: tuple[str, ...] = ("auto", "bfloat16", "float32")
 
 
 def mean_nll(
@@ -50,7 +56,7 @@ def mean_nll(
     model: str | Path | None = None,
     max_tokens: int = 512,
     batch_size: int = 8,
-    dtype: Precision = "bfloat16",
+    dtype: Precision = "auto",
     device: str = "cpu",
 ) -> np.ndarray:
     """Mean negative log-likelihood per token (nats) of each text's first `max_tokens` tokens; NaN if < 2."""
@@ -58,6 +64,8 @@ def mean_nll(
 
     if max_tokens < MIN_TOKENS or batch_size < 1:
         raise ValueError(f"max_tokens must be >= {MIN_TOKENS} and batch_size >= 1")
+    if dtype not in PRECISIONS:
+        raise ValueError(f"dtype must be 'auto', 'bfloat16' or 'float32', not {dtype!r}")
     result = np.full(len(texts), np.nan)
     if len(texts) == 0:
         return result
@@ -156,7 +164,7 @@ class PerplexityConfig(BaseModel):
     max_perplexity: float | None = Field(None, gt=1)
     #: remove documents below this perplexity (repetitive spam); None: no lower bound
     min_perplexity: float | None = Field(None, ge=1)
-    dtype: Precision = "bfloat16"
+    dtype: Precision = "auto"
     #: torch device for the model ("cpu", "cuda", "cuda:1", ...)
     device: str = "cpu"
 
@@ -188,7 +196,7 @@ class PerplexityFilter(Filter):
         batch_size: int = 8,
         max_perplexity: float | None = None,
         min_perplexity: float | None = None,
-        dtype: Precision = "bfloat16",
+        dtype: Precision = "auto",
         device: str = "cpu",
     ) -> None:
         self.model = model

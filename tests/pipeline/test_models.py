@@ -19,6 +19,8 @@ from pipeline.models import (
     configure_threads,
     embedding_model_path,
     load_causal_lm,
+    native_bf16,
+    resolve_dtype,
     smollm2_gguf,
 )
 
@@ -91,7 +93,7 @@ def test_packaged_model_converts_once_and_reloads_from_cache_quickly() -> None:
     start = time.perf_counter()
     model, tokenizer = load_causal_lm()
     assert time.perf_counter() - start < 15  # about 1 s on an idle machine
-    assert model.dtype == torch.bfloat16 and not model.training
+    assert model.dtype == getattr(torch, resolve_dtype("auto")) and not model.training
     assert not any(p.requires_grad for p in model.parameters())
     assert tokenizer.bos_token == "<|endoftext|>"
     assert load_causal_lm(None) is load_causal_lm("smollm2")  # once per process
@@ -146,3 +148,39 @@ def test_concurrent_loads_from_flow_threads_give_one_working_model() -> None:
         loaded = list(pool.map(lambda _: load_causal_lm(dtype="float32"), range(4)))
     assert all(model is loaded[0][0] for model, _ in loaded)
     assert not any(p.is_meta for p in loaded[0][0].parameters())
+
+
+def test_auto_dtype_is_bfloat16_only_where_it_is_native(monkeypatch: pytest.MonkeyPatch) -> None:
+    for native, auto in ((False, "float32"), (True, "bfloat16")):
+        monkeypatch.setattr(models, "native_bf16", lambda device, native=native: native)
+        assert resolve_dtype("auto") == resolve_dtype("auto", "cuda") == auto
+        for name in ("bfloat16", "float32", "float16"):  # explicit names pass through, native or not
+            assert resolve_dtype(name, "cpu") == name
+
+
+def test_bad_dtype_names_are_clear_errors() -> None:
+    for bad in ("int8", "bf16", "Float32", ""):
+        with pytest.raises(
+            ModelError, match=r"dtype must be one of 'auto', 'bfloat16', 'float32', 'float16'"
+        ):
+            resolve_dtype(bad)
+    with pytest.raises(ModelError, match="dtype must be one of"):
+        load_causal_lm("smollm2", dtype="int8")  # type: ignore[arg-type]
+
+
+def test_native_bf16_is_false_on_devices_without_bf16_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(native_bf16("cpu"), bool)
+    assert native_bf16("meta") is False
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert native_bf16("cuda") is False
+
+
+def test_auto_loads_the_resolved_dtype_and_caches_per_resolved_dtype(monkeypatch: pytest.MonkeyPatch) -> None:
+    model, _ = load_causal_lm("smollm2", dtype="auto")
+    expected = getattr(torch, resolve_dtype("auto", "cpu"))
+    assert {p.dtype for p in model.parameters()} == {expected}
+    assert load_causal_lm("smollm2", dtype=resolve_dtype("auto", "cpu"))[0] is model  # one cache entry
+    monkeypatch.setattr(models, "native_bf16", lambda device: False)  # as on a CPU with AVX2 only
+    fp32, _ = load_causal_lm("smollm2")
+    assert {p.dtype for p in fp32.parameters()} == {torch.float32}
+    assert fp32 is load_causal_lm("smollm2", dtype="float32")[0]
