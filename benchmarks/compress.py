@@ -1,35 +1,70 @@
-"""Prompt compression side by side: winnow vs truncation, random word drop, LLMLingua and LongLLMLingua.
+"""Prompt compression side by side, judged by a reader: winnow vs truncation, random word drop, sentence
+selection, LLMLingua and LongLLMLingua.
 
-All methods run in one process on the same cases, interleaved case by case, with the same SmolLM2-135M (bf16)
-for winnow and llmlingua 0.2.2 (offline through `benchmarks/llmlingua_shims.py`).
+All methods run in one process on the same cases, interleaved case by case. winnow runs through its keyword
+API, `Compressor().compress(prompt, rate=r, question=q)`; a call that raises (winnow's or a peer's) is
+counted as an error, never fatal to the run. The peers use llmlingua 0.2.2 (offline through
+`benchmarks/llmlingua_shims.py`) on the same SmolLM2-135M, in the dtype winnow's scorer uses.
 
-NaturalQuestions-open (../shared/data/nq_open_oracle.jsonl.gz), case i = record i's question:
-- 10 passages: record i's gold passage and 9 other records' gold passages (seeded), the gold at position
-  i % 10, each document "title\\ntext", at each of `--rates` (0.5, 0.33, 0.2, 0.1);
-- 1 passage: the gold passage alone (one text) with the question, at rate 0.5.
-Methods: `winnow` (`Compressor().compress(documents, rate=r, question=q)`), `truncation` (the first
-floor(r * n) tokens), `random` (seeded random whole words dropped down to the budget), `llmlingua`
-(`compress_prompt(documents, rate=r)`, no question) and `longllmlingua` (the README's LongLLMLingua
-settings, with the question; the question it appends to its output is removed before scoring). The peers run
-only at `--peer-rates` (default: every rate).
+Sections (`--sections`; each with its own `--SECTION-cases` count and `--SECTION-offset` into the records, so
+that tuning draws and report draws can differ):
+- `nq10`: NaturalQuestions-open (../shared/data/nq_open_oracle.jsonl.gz), case = record i (offset, offset + 1,
+  ...): its gold passage and 9 other records' gold passages (seeded per record), the gold at position
+  i % 10, each document "title\\ntext", at each of `--rates` (default 0.5, 0.33, 0.2; 0.1 on request);
+- `nq1`: the gold passage alone (one text) with the question, at `--rates`;
+- `gsm8k` (../shared/data/gsm8k_test.jsonl.gz): case = held-out record i; 8 other records' worked solutions
+  (seeded per case) "Question: ...\\nAnswer: ..." (calculator annotations <<...>> removed) as few-shot demos,
+  compressed WITHOUT a question (as documents, or one text with `--gsm8k-input text`) at `--gsm8k-rates`;
+- `xquad` (../shared/data/xquad_dev.jsonl.gz), per language of `--languages` (de, zh, ar), case = one
+  question of articles `--xquad-articles` (default 24-47: `benchmarks/fit_sentence_model.py` fits on 0-23)
+  drawn by a seeded permutation of that language's questions (positions offset, offset + 1, ...); the
+  context = 4 consecutive paragraphs of its article holding the question's paragraph, the start seeded, joined
+  by blank lines (`--xquad-window following`: its paragraph and the following ones, so the answer is always
+  near the start, which favours truncation), at `--rates`;
+- `agnostic`: the `nq1` and `xquad` cases (own count and offset) compressed WITHOUT the question
+  (`question=None`); the reader still gets the question.
 
-Scored on the context only, tokens counted with the SmolLM2 tokenizer (no special tokens): answer kept (the
-share of cases where a gold answer, lowercased, punctuation removed, whitespace collapsed, is a substring of
-the equally normalised output), achieved rate (output tokens / original tokens: mean and max), seconds per
-1,000 original tokens (wall time of the call: median over cases, and total), winnow's budget (cases over its
-`target_tokens`, cases under 95% of it) and calls that raised. `original` is the uncompressed context
-(answer presence; about 1.0). Each case also times one forward pass of the scorer (SmolLM2 bf16,
-`model(input_ids)` over the whole context, windows of 1024 batched) for the winnow / forward ratio. Time
-ratios are medians of per-case ratios; after the tables, each peer's total seconds over every NQ case and
-rate it ran, divided by winnow's over the same.
+Methods (`--methods`): `truncation` (the first floor(r * n) tokens), `random` (seeded random whole words
+dropped down to the budget), `sentences` (the context split into sentences by a small script-aware regex:
+after . ! ? ؟ । followed by whitespace, after 。！？, at line breaks; ranked by all-MiniLM-L6-v2 cosine to the
+question, or without one to the mean of the sentence vectors; the best-ranked kept in their original order
+while they fit floor(r * n) tokens, skipping those that do not), `llmlingua` (`compress_prompt(documents,
+rate=r)`, no question), `longllmlingua` (the llmlingua README's LongLLMLingua settings, with the question;
+the question it appends to its output is removed before scoring; not run without a question), `winnow`
+(`Compressor().compress(prompt, rate=r, question=q)`) and `winnow-whole` (the same with `fill_words=False`:
+whole sentences only, no LM).
+The peers run only at `--peer-rates` (default: every rate).
 
-GSM8K (../shared/data/gsm8k_test.jsonl.gz): per case 8 seeded worked solutions "Question: ...\\nAnswer: ..."
-(calculator annotations <<...>> removed) as few-shot demos, compressed at rate 0.5 without a question (as
-documents, or one text with `--gsm8k-input text`): the share of number occurrences kept (multiset of
-`\\d+(?:[.,]\\d+)*`; mean over cases). LongLLMLingua needs a question and does not run there.
+Metrics per method and rate, on the compressed context, tokens counted with the SmolLM2 tokenizer (no
+special tokens):
+- answer kept: the share of cases where a gold answer, lowercased, Unicode punctuation removed, whitespace
+  collapsed, is a substring of the equally normalised context (GSM8K: numbers kept, the share of number
+  occurrences `\\d+(?:[.,]\\d+)*` kept as a multiset, mean over cases);
+- the reader: SmolLM2-135M-Instruct (`load_causal_lm()`, dtype "auto": bfloat16 where the CPU or GPU has
+  native bfloat16 kernels, else float32) through its chat template, one user message
+  "{context}\\n\\nQuestion: {question}\\nAnswer in a few words." (GSM8K: "...\\nAnswer step by step.";
+  without context just the question part) and the assistant turn;
+  - lp: the mean log-probability per token of the gold continuation as the assistant turn (the first gold
+    answer; GSM8K: the held-out question's worked solution, annotations removed), mean over cases;
+    `no context` and `original` (the full context) rows give lp_none and lp_full;
+  - recovered = (mean lp_method - mean lp_none) / (mean lp_full - mean lp_none), means over the cases where
+    the method ran without error (a ratio of means: robust to tiny per-case denominators);
+  - accuracy: greedy generation of at most `--max-new-tokens` (24) new tokens, correct when a normalised
+    gold answer is a substring of the normalised generation (not for GSM8K);
+- achieved rate: output tokens / original tokens (mean; max in the JSON);
+- s/1k tok: seconds per 1,000 original tokens (wall time of the compression call: median over cases; the
+  total in the JSON); winnow's budget (cases over its `target_tokens`, under 95% of it) as notes; errors.
 
-    python benchmarks/compress.py [--cases 100] [--rates 0.5 0.33 0.2 0.1] [--methods winnow llmlingua ...]
-                                  [--peer-rates 0.5] [--gsm8k-cases 20] [--seed 0] [--json results.json]
+Speed: per case, one forward pass of SmolLM2 over the whole context (`model(input_ids)`, windows of 1024
+batched) in the dtype winnow's scorer uses; per rate, winnow / forward pass and each peer / winnow as medians
+of per-case time ratios; per section, a throughput line: winnow over all the section's cases with one
+Compressor in a loop (tokens/s), beside the same cases through `Compressor.run_many` (batch: the sentences
+of all cases embedded in one pass);
+after the tables, each peer's total seconds over every NQ case and rate it ran, divided by winnow's.
+
+    python benchmarks/compress.py [--sections nq10 nq1 gsm8k xquad agnostic] [--methods winnow sentences ...]
+        [--rates 0.5 0.33 0.2] [--languages de zh ar] [--nq10-cases 100 --nq10-offset 0] [--nq1-cases 100]
+        [--gsm8k-cases 20] [--xquad-cases 30] [--agnostic-cases 50] [--peer-rates 0.5] [--json out.json]
 
 Needs llmlingua==0.2.2 (the bench extra) for the llmlingua methods (without it they print `unavailable`).
 `--device` (default cpu) places every model. `WINNOW_TORCH_THREADS` sets torch's threads (on a busy machine
@@ -39,6 +74,7 @@ Needs llmlingua==0.2.2 (the bench extra) for the llmlingua methods (without it t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import importlib.util
 import json
@@ -50,20 +86,24 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from pipeline import models as model_registry
 from pipeline.models import causal_lm_path, configure_threads, load_causal_lm
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NQ = "nq_open_oracle.jsonl.gz"
 GSM8K = "gsm8k_test.jsonl.gz"
-METHODS = ("winnow", "truncation", "random", "llmlingua", "longllmlingua")
+XQUAD = "xquad_dev.jsonl.gz"
+METHODS = ("truncation", "random", "sentences", "llmlingua", "longllmlingua", "winnow", "winnow-whole")
 PEERS = frozenset({"llmlingua", "longllmlingua"})
+SECTIONS = ("nq10", "nq1", "gsm8k", "xquad", "agnostic")
+LANGUAGES = ("de", "zh", "ar")
 #: the LongLLMLingua settings of the llmlingua README (with `question` and `rate` per call)
 LONGLLMLINGUA = {
     "rank_method": "longllmlingua",
@@ -73,21 +113,30 @@ LONGLLMLINGUA = {
     "condition_compare": True,
     "context_budget": "+100",
 }
+#: the reader's user message after the context (which comes first, then a blank line)
+QA_ASK = "Question: {question}\nAnswer in a few words."
+GSM8K_ASK = "Question: {question}\nAnswer step by step."
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 CALCULATOR = re.compile(r"<<[^>]*>>")
 WORD = re.compile(r"\s*\S+")
+#: a sentence ends after . ! ? ؟ । (and closing quotes) before whitespace, after 。！？, at line breaks
+SENTENCE_END = re.compile(r"[.!?؟।]+[\"'”’)\]]*\s+|[。！？]+[」』”’）]*\s*|\n+\s*")
 WINDOW = 1024
+XQUAD_PARAGRAPHS = 4
 
 
 @dataclass
 class Case:
-    """One compression input: `prompt` goes to winnow as is; the peers get `documents`; `text` is scored."""
+    """One input: winnow gets `prompt`, the peers `documents`, every method `query` as its question (None:
+    question-agnostic); the reader is asked `question` and scored on `gold`; `text` is the full context."""
 
     index: int
     prompt: str | list[str]
     documents: list[str]
     question: str | None
     answers: list[str]
+    query: str | None = None
+    gold: str = ""
     text: str = ""
     ids: list[int] = field(default_factory=list)
 
@@ -97,16 +146,35 @@ class Case:
 
 
 @dataclass
+class Section:
+    """One table: its cases, rates, methods, how a context is scored and what the reader is asked."""
+
+    key: str
+    title: str
+    cases: list[Case]
+    rates: list[float]
+    methods: list[str]
+    survival: Callable[[Case, str], float]
+    kept_label: str
+    ask: str
+    generate: bool
+
+
+@dataclass
 class Outcome:
-    """What one method did on one case at one rate."""
+    """What one method did on one case at one rate, and what the reader made of it."""
 
     method: str
-    rate: float
+    rate: float | None
     case: int
     seconds: float
     original_tokens: int
     tokens: int = 0
     kept: float | None = None  # answer kept (0/1) or share of numbers kept
+    lp: float | None = None  # the reader's mean log-probability per gold token
+    correct: float | None = None  # the reader's generation holds a gold answer (0/1)
+    generation: str | None = None
+    reader_seconds: float = 0.0
     over: bool | None = None  # winnow only: over its target_tokens
     under: bool | None = None  # winnow only: under 95% of its target_tokens
     target: int | None = None
@@ -144,6 +212,16 @@ def numbers_kept(original: str, compressed: str) -> tuple[int, int]:
     return sum(min(count, after[number]) for number, count in before.items()), sum(before.values())
 
 
+def answer_score(case: Case, text: str) -> float:
+    return answer_kept(text, case.answers)
+
+
+def number_score(case: Case, text: str) -> float:
+    kept, total = numbers_kept(case.text, text)
+    return kept / total if total else 1.0
+
+
+# ---------------------------------------------------------------------------------------------- cases
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         sys.exit(f"{path} is missing (the shared evaluation data sits beside the checkout: --data-dir)")
@@ -156,33 +234,97 @@ def passage(record: dict[str, Any]) -> str:
     return f"{gold['title']}\n{gold['text']}"
 
 
-def nq_cases(records: list[dict[str, Any]], cases: int, seed: int) -> tuple[list[Case], list[Case]]:
-    """(10-passage cases, single-passage cases) for records 0 .. cases - 1."""
-    rng = np.random.default_rng(seed)
-    ten, one = [], []
-    for i in range(cases):
+def record_range(total: int, offset: int, cases: int, what: str) -> range:
+    if offset < 0 or offset + cases > total:
+        sys.exit(f"{what}: records {offset}..{offset + cases - 1} are outside the {total} there are")
+    return range(offset, offset + cases)
+
+
+def nq_ten(records: list[dict[str, Any]], cases: int, offset: int, seed: int) -> list[Case]:
+    """Record i's gold passage among 9 others (seeded per record), at position i % 10."""
+    out = []
+    for i in record_range(len(records), offset, cases, "nq10"):
         record = records[i]
+        rng = np.random.default_rng([seed, i])
         others = rng.choice(np.delete(np.arange(len(records)), i), size=9, replace=False)
         documents = [passage(records[j]) for j in others]
         documents.insert(i % 10, passage(record))
-        ten.append(Case(i, documents, documents, record["question"], record["answers"]))
-        gold = passage(record)
-        one.append(Case(i, gold, [gold], record["question"], record["answers"]))
-    return ten, one
+        question = record["question"]
+        out.append(Case(i, documents, documents, question, record["answers"], question, record["answers"][0]))
+    return out
 
 
-def gsm8k_cases(records: list[dict[str, Any]], cases: int, seed: int, as_text: bool) -> list[Case]:
-    """Each case: 8 seeded worked solutions as few-shot demos, no question."""
-    rng = np.random.default_rng(seed)
+def nq_one(records: list[dict[str, Any]], cases: int, offset: int) -> list[Case]:
+    """Record i's gold passage alone, as one text."""
     out = []
-    for i in range(cases):
-        picked = rng.choice(len(records), size=8, replace=False)
+    for i in record_range(len(records), offset, cases, "nq1"):
+        record, gold = records[i], passage(records[i])
+        question = record["question"]
+        out.append(Case(i, gold, [gold], question, record["answers"], question, record["answers"][0]))
+    return out
+
+
+def gsm8k_cases(
+    records: list[dict[str, Any]], cases: int, offset: int, seed: int, as_text: bool
+) -> list[Case]:
+    """Held-out record i's question and solution; 8 other records' worked solutions (seeded) as demos."""
+    out = []
+    for i in record_range(len(records), offset, cases, "gsm8k"):
+        rng = np.random.default_rng([seed, i])
+        picked = rng.choice(np.delete(np.arange(len(records)), i), size=8, replace=False)
         demos = [
             f"Question: {records[j]['question']}\nAnswer: {CALCULATOR.sub('', records[j]['answer'])}"
             for j in picked
         ]
-        out.append(Case(i, "\n\n".join(demos) if as_text else demos, demos, None, []))
+        prompt = "\n\n".join(demos) if as_text else demos
+        solution = CALCULATOR.sub("", records[i]["answer"])
+        out.append(Case(i, prompt, demos, records[i]["question"], [], None, solution))
     return out
+
+
+def xquad_cases(
+    records: list[dict[str, Any]],
+    language: str,
+    cases: int,
+    offset: int,
+    seed: int,
+    window: str,
+    chosen: Sequence[int] = (0, 48),
+) -> list[Case]:
+    """Seeded questions of `language` in articles `chosen` (from, to), each with 4 paragraphs of its article
+    (`window`: seeded consecutive paragraphs holding its own, or its own and the following ones)."""
+    articles: dict[int, list[dict[str, Any]]] = {}
+    for record in records:
+        if record["lang"] == language and chosen[0] <= record["article"] < chosen[1]:
+            articles.setdefault(record["article"], []).append(record)
+    for paragraphs in articles.values():
+        paragraphs.sort(key=lambda record: record["paragraph"])
+    questions = [
+        (article, position, qa)
+        for article, paragraphs in sorted(articles.items())
+        for position, record in enumerate(paragraphs)
+        for qa in record["qas"]
+    ]
+    order = np.random.default_rng([seed, *language.encode()]).permutation(len(questions))
+    out = []
+    for number in record_range(len(questions), offset, cases, f"xquad {language}"):
+        article, position, qa = questions[order[number]]
+        paragraphs = articles[article]
+        start = position
+        if window == "seeded":
+            low = max(0, position - XQUAD_PARAGRAPHS + 1)
+            high = max(low, min(position, len(paragraphs) - XQUAD_PARAGRAPHS))
+            start = int(np.random.default_rng([seed, number, *language.encode()]).integers(low, high + 1))
+        documents = [record["context"] for record in paragraphs[start : start + XQUAD_PARAGRAPHS]]
+        prompt = "\n\n".join(documents)
+        question = qa["question"]
+        out.append(Case(number, prompt, documents, question, qa["answers"], question, qa["answers"][0]))
+    return out
+
+
+def agnostic(cases: list[Case]) -> list[Case]:
+    """The same cases, compressed without their question."""
+    return [replace(case, query=None, ids=[]) for case in cases]
 
 
 def prepare(cases: list[Case], tokens: Tokens) -> None:
@@ -227,9 +369,64 @@ def random_drop(tokens: Tokens, seed: int, section: int) -> Run:
     return run
 
 
+def split_sentences(text: str) -> list[str]:
+    """`text` cut after each sentence end (see SENTENCE_END); every piece keeps its trailing whitespace, so
+    joining pieces in order rebuilds the text."""
+    pieces, start = [], 0
+    for match in SENTENCE_END.finditer(text):
+        if text[start : match.end()].strip():
+            pieces.append(text[start : match.end()])
+            start = match.end()
+    if text[start:].strip():
+        pieces.append(text[start:])
+    elif pieces:
+        pieces[-1] += text[start:]
+    return pieces
+
+
+def select_sentences(pieces: list[str], scores: np.ndarray, budget: int, count: Callable[[str], int]) -> str:
+    """The best-scored pieces in text order, each added while it fits `budget` (others skipped)."""
+    ranked = np.argsort(-scores, kind="stable").tolist()
+    costs = [count(piece.strip()) for piece in pieces]
+    chosen: list[int] = []
+    used = 0
+    for k in ranked:
+        if used + costs[k] <= budget:
+            chosen.append(k)
+            used += costs[k]
+
+    def render(keep: list[int]) -> str:
+        return "".join(pieces[k] for k in sorted(keep)).strip()
+
+    while chosen and count(render(chosen)) > budget:  # pieces may tokenise longer together
+        chosen.pop()
+    return render(chosen)
+
+
+def sentences(tokens: Tokens, device: str) -> Run:
+    """Sentences ranked by MiniLM cosine to the question (without one: to the sentences' mean vector)."""
+    from pipeline.embeddings import embed
+
+    def run(case: Case, rate: float) -> tuple[str, dict[str, Any]]:
+        budget = math.floor(rate * tokens.count(case.text))
+        pieces = split_sentences(case.text)
+        if not pieces:
+            return "", {}
+        texts = [piece.strip() for piece in pieces]
+        if case.query:
+            vectors = embed([case.query, *texts], device=device)
+            anchor, vectors = vectors[0], vectors[1:]
+        else:
+            vectors = embed(texts, device=device)
+            anchor = vectors.mean(axis=0)
+        return select_sentences(pieces, vectors @ anchor, budget, tokens.count), {}
+
+    return run
+
+
 def winnow(compressor: Any) -> Run:
     def run(case: Case, rate: float) -> tuple[str, dict[str, Any]]:
-        result = compressor.compress(case.prompt, rate=rate, question=case.question)
+        result = compressor.compress(case.prompt, rate=rate, question=case.query)
         return result.text, {"target": result.target_tokens, "reported": result.compressed_tokens}
 
     return run
@@ -244,18 +441,27 @@ def llmlingua(compressor: Any) -> Run:
 
 def longllmlingua(compressor: Any) -> Run:
     def run(case: Case, rate: float) -> tuple[str, dict[str, Any]]:
-        if not case.question:
+        if not case.query:
             raise ValueError("LongLLMLingua needs a question")
-        text = compressor.compress_prompt(case.documents, question=case.question, rate=rate, **LONGLLMLINGUA)[
+        text = compressor.compress_prompt(case.documents, question=case.query, rate=rate, **LONGLLMLINGUA)[
             "compressed_prompt"
         ]
         # it appends "\n\n" + question to the compressed context (concate_question=True, the default)
-        if text == case.question:
+        if text == case.query:
             return "", {}
-        suffix = "\n\n" + case.question
+        suffix = "\n\n" + case.query
         if not text.endswith(suffix):
             raise ValueError("LongLLMLingua's output does not end with the question")
         return text[: -len(suffix)], {}
+
+    return run
+
+
+def failing(error: BaseException) -> Run:
+    """A method whose set-up failed: every call raises that error again (counted per case)."""
+
+    def run(case: Case, rate: float) -> tuple[str, dict[str, Any]]:
+        raise RuntimeError(f"set-up failed: {type(error).__name__}: {error}")
 
     return run
 
@@ -266,28 +472,126 @@ def build_methods(
     """The runs of `names`; models come from `load_models` (cached), so sections share them."""
     models = load_models(tuple(names), device)
     makers: dict[str, Callable[[], Run]] = {
-        "winnow": lambda: winnow(models["winnow"]),
         "truncation": lambda: truncation(tokens),
         "random": lambda: random_drop(tokens, seed, section),
+        "sentences": lambda: sentences(tokens, device),
         "llmlingua": lambda: llmlingua(models["llmlingua"]),
         "longllmlingua": lambda: longllmlingua(models["llmlingua"]),
+        "winnow": lambda: winnow(models["winnow"]),
+        "winnow-whole": lambda: winnow(models["winnow-whole"]),
     }
-    return {name: makers[name]() for name in names}
+    runs = {}
+    for name in names:
+        model = models.get("llmlingua" if name in PEERS else name)
+        runs[name] = failing(model) if isinstance(model, BaseException) else makers[name]()
+    return runs
 
 
 _MODELS: dict[str, Any] = {}
 
 
 def load_models(names: tuple[str, ...], device: str) -> dict[str, Any]:
+    """winnow's Compressor and llmlingua's PromptCompressor, once; a set-up error is kept in their place."""
     if "winnow" in names and "winnow" not in _MODELS:
+        try:
+            from prompts.compress import Compressor
+
+            _MODELS["winnow"] = Compressor(device=device)
+        except Exception as error:  # winnow's internals may be mid-rewrite: its cases become errors
+            print(f"winnow: set-up failed: {type(error).__name__}: {error}", file=sys.stderr)
+            _MODELS["winnow"] = error
+    if "winnow-whole" in names and "winnow-whole" not in _MODELS:
         from prompts.compress import Compressor
 
-        _MODELS["winnow"] = Compressor(device=device)
+        _MODELS["winnow-whole"] = Compressor(device=device, fill_words=False)
     if PEERS & set(names) and "llmlingua" not in _MODELS:
         from llmlingua_shims import prompt_compressor  # beside this script
 
-        _MODELS["llmlingua"] = prompt_compressor(causal_lm_path(), dtype=torch.bfloat16, device=device)
+        scorer, _ = load_causal_lm(dtype=scorer_dtype(), device=device)
+        _MODELS["llmlingua"] = prompt_compressor(causal_lm_path(), dtype=scorer.dtype, device=device)
     return _MODELS
+
+
+def scorer_dtype() -> str:
+    """The dtype winnow's scorer uses (its Compressor's `dtype`; "auto" when it has none)."""
+    compressor = _MODELS.get("winnow")
+    return str(getattr(compressor, "dtype", "auto"))
+
+
+def reader_dtype() -> str:
+    """ "auto" (the fastest for the device) where `load_causal_lm` knows it, else float32."""
+    return "auto" if "auto" in getattr(model_registry, "DTYPES", ()) else "float32"
+
+
+# ---------------------------------------------------------------------------------------------- reader
+@dataclass
+class Reading:
+    lp: float
+    generation: str | None
+    correct: float | None
+    seconds: float
+
+
+class Reader:
+    """SmolLM2-135M-Instruct reading context + question through its chat template: the gold continuation's
+    mean token log-probability and a greedy answer, from one forward pass over prompt + gold (the KV cache,
+    cropped to the prompt, continues the generation). Readings are memoised per (context, case, section)."""
+
+    def __init__(self, device: str, max_new_tokens: int) -> None:
+        self.model, self.tokenizer = load_causal_lm(dtype=reader_dtype(), device=device)
+        self.device = device
+        self.max_new_tokens = max_new_tokens
+        ends = (self.tokenizer.eos_token, "<|im_end|>", "<|endoftext|>")
+        self.stop = {self.tokenizer.convert_tokens_to_ids(token) for token in ends if token}
+        self.memo: dict[tuple[str, ...], Reading] = {}
+
+    def prompt_ids(self, context: str, question: str, ask: str) -> list[int]:
+        message = ask.format(question=question)
+        if context.strip():
+            message = f"{context.strip()}\n\n{message}"
+        rendered = self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": message}], add_generation_prompt=True, tokenize=False
+        )
+        return self.tokenizer(rendered, add_special_tokens=False)["input_ids"]
+
+    def read(self, context: str, case: Case, section: Section) -> Reading:
+        """The reading of `context` for `case`; `seconds` is 0 when it was memoised."""
+        key = (context, case.question or "", case.gold, section.ask, str(section.generate))
+        if key in self.memo:
+            return replace(self.memo[key], seconds=0.0)
+        started = time.perf_counter()
+        lp, generation = self._forward(context, case, section)
+        correct = answer_kept(generation, case.answers) if generation is not None else None
+        self.memo[key] = Reading(lp, generation, correct, time.perf_counter() - started)
+        return self.memo[key]
+
+    def _forward(self, context: str, case: Case, section: Section) -> tuple[float, str | None]:
+        prompt = self.prompt_ids(context, case.question or "", section.ask)
+        gold = self.tokenizer(case.gold, add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            ids = torch.tensor([prompt + gold], device=self.device)
+            out = self.model(input_ids=ids, use_cache=section.generate, logits_to_keep=len(gold) + 1)
+            logits = out.logits[0].float()
+            logprobs = torch.log_softmax(logits[:-1], dim=-1)
+            target = torch.tensor(gold, device=self.device)[:, None]
+            lp = float(logprobs.gather(1, target).mean()) if gold else math.nan
+            if not section.generate:
+                return lp, None
+            cache = out.past_key_values
+            if gold:
+                cache.crop(-len(gold))  # back to the prompt
+            token, new = int(logits[0].argmax()), []
+            while token not in self.stop and len(new) < self.max_new_tokens:
+                new.append(token)
+                if len(new) == self.max_new_tokens:
+                    break
+                step = self.model(
+                    input_ids=torch.tensor([[token]], device=self.device),
+                    past_key_values=cache,
+                    use_cache=True,
+                )
+                token = int(step.logits[0, -1].argmax())
+        return lp, self.tokenizer.decode(new, skip_special_tokens=True)
 
 
 # ---------------------------------------------------------------------------------------------- running
@@ -302,14 +606,27 @@ def forward_seconds(model: Any, ids: list[int], pad_id: int, device: str) -> flo
     batch, mask = batch.to(device), mask.to(device)
     with torch.inference_mode():
         start = time.perf_counter()
-        model(input_ids=batch, attention_mask=mask if len(rows) > 1 else None)
+        model(input_ids=batch, attention_mask=mask if len(rows) > 1 else None, logits_to_keep=1)
         if batch.is_cuda:
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
 
+def judge(outcome: Outcome, text: str, case: Case, section: Section, reader: Reader) -> Outcome:
+    """Fill in the reader's lp, generation and correctness for `text` as the context."""
+    try:
+        reading = reader.read(text, case, section)
+    except Exception as error:  # a reader failure is recorded like a method's
+        outcome.error = f"reader: {type(error).__name__}: {error}"
+        print(f"  {outcome.method} case {case.index}: {outcome.error}", file=sys.stderr, flush=True)
+        return outcome
+    outcome.lp, outcome.generation, outcome.correct = reading.lp, reading.generation, reading.correct
+    outcome.reader_seconds = reading.seconds
+    return outcome
+
+
 def measure(
-    name: str, run: Run, case: Case, rate: float, tokens: Tokens, score: Callable[[Case, str], float]
+    name: str, run: Run, case: Case, rate: float, tokens: Tokens, section: Section, reader: Reader
 ) -> Outcome:
     outcome = Outcome(name, rate, case.index, 0.0, case.tokens)
     start = time.perf_counter()
@@ -322,56 +639,161 @@ def measure(
         return outcome
     outcome.seconds = time.perf_counter() - start
     outcome.tokens = tokens.count(text)
-    outcome.kept = score(case, text)
+    outcome.kept = section.survival(case, text)
     if "target" in extra:
         outcome.target, outcome.reported = extra["target"], extra["reported"]
         outcome.over = outcome.tokens > outcome.target or extra["reported"] > outcome.target
         outcome.under = outcome.tokens < 0.95 * outcome.target
-    return outcome
+    return judge(outcome, text, case, section, reader)
+
+
+def references(case: Case, section: Section, reader: Reader) -> list[Outcome]:
+    """The `no context` and `original` (full context) rows of one case."""
+    none = Outcome("no context", None, case.index, 0.0, case.tokens)
+    full = Outcome(
+        "original", 1.0, case.index, 0.0, case.tokens, case.tokens, section.survival(case, case.text)
+    )
+    return [judge(none, "", case, section, reader), judge(full, case.text, case, section, reader)]
+
+
+def warm_up(section: Section, methods: dict[str, Run], peer_rates: set[float]) -> None:
+    """Load every method's models and warm their kernels on the first case (not timed, not scored)."""
+    rate = section.rates[0]
+    for name, run in methods.items():
+        if name not in PEERS or rate in peer_rates:
+            with contextlib.suppress(Exception):  # measured (and reported) again in the run
+                run(section.cases[0], rate)
 
 
 def run_section(
-    cases: list[Case],
-    rates: Sequence[float],
+    section: Section,
     methods: dict[str, Run],
     peer_rates: set[float],
     tokens: Tokens,
-    score: Callable[[Case, str], float],
+    reader: Reader,
     device: str,
 ) -> tuple[list[Outcome], list[float]]:
     """Every method at every rate on every case, interleaved case by case; and the forward-pass times."""
-    model, tokenizer = load_causal_lm(device=device)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    forward_seconds(model, cases[0].ids, pad_id, device)  # warm up
-    for name, run in methods.items():  # load models, warm up kernels (not timed)
-        rate = rates[0]
-        if name not in PEERS or rate in peer_rates:
-            measure(name, run, cases[0], rate, tokens, score)
+    model, tokenizer = load_causal_lm(dtype=scorer_dtype(), device=device)
+    pad_id = model_registry.pad_id(tokenizer)
+    forward_seconds(model, section.cases[0].ids, pad_id, device)  # warm up
+    warm_up(section, methods, peer_rates)
     outcomes: list[Outcome] = []
     forward: list[float] = []
     started = time.perf_counter()
-    for number, case in enumerate(cases, 1):
-        outcomes.append(
-            Outcome("original", 1.0, case.index, 0.0, case.tokens, case.tokens, score(case, case.text))
-        )
+    for number, case in enumerate(section.cases, 1):
+        outcomes += references(case, section, reader)
         forward.append(forward_seconds(model, case.ids, pad_id, device))
-        for rate in rates:
+        for rate in section.rates:
             for name, run in methods.items():
                 if name in PEERS and rate not in peer_rates:
                     continue
-                outcomes.append(measure(name, run, case, rate, tokens, score))
-        if number % 10 == 0 or number == len(cases):
+                outcomes.append(measure(name, run, case, rate, tokens, section, reader))
+        if number % 10 == 0 or number == len(section.cases):
             elapsed = time.perf_counter() - started
-            print(f"  {number}/{len(cases)} cases, {elapsed:.0f} s", file=sys.stderr, flush=True)
+            print(f"  {number}/{len(section.cases)} cases, {elapsed:.0f} s", file=sys.stderr, flush=True)
     return outcomes, forward
+
+
+def winnow_loop_throughput(compressor: Any, cases: list[Case], rate: float) -> dict[str, Any]:
+    """winnow over every case with one Compressor in a plain loop: original tokens per second."""
+    errors = 0
+    started = time.perf_counter()
+    for case in cases:
+        try:
+            compressor.compress(case.prompt, rate=rate, question=case.query)
+        except Exception:
+            errors += 1
+    seconds = time.perf_counter() - started
+    tokens = sum(case.tokens for case in cases)
+    return {
+        "rate": rate,
+        "cases": len(cases),
+        "tokens": tokens,
+        "seconds": seconds,
+        "tokens_per_s": tokens / seconds if seconds else None,
+        "errors": errors,
+    }
+
+
+def winnow_batch_throughput(compressor: Any, cases: list[Case], rate: float) -> dict[str, Any] | None:
+    """The same cases through winnow's batch call (`Compressor.run_many`: the sentences of all cases embedded
+    in one pass), in the loop's terms."""
+    from prompts.compress import CompressionRequest
+
+    started = time.perf_counter()
+    requests = [CompressionRequest(case.prompt, rate=rate, question=case.query) for case in cases]
+    compressor.run_many(requests)
+    seconds = time.perf_counter() - started
+    tokens = sum(case.tokens for case in cases)
+    return {
+        "rate": rate,
+        "cases": len(cases),
+        "tokens": tokens,
+        "seconds": seconds,
+        "tokens_per_s": tokens / seconds if seconds else None,
+        "errors": 0,
+    }
+
+
+def throughput(section: Section, skip: bool) -> dict[str, Any] | None:
+    compressor = _MODELS.get("winnow")
+    if skip or "winnow" not in section.methods or compressor is None or isinstance(compressor, BaseException):
+        return None
+    rate = section.rates[0]
+    return {
+        "loop": winnow_loop_throughput(compressor, section.cases, rate),
+        "batch": winnow_batch_throughput(compressor, section.cases, rate),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- summary
+def mean(values: Sequence[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def reader_metrics(done: list[Outcome], none: dict[int, float], full: dict[int, float]) -> dict[str, Any]:
+    """lp mean, recovered (ratio of means over the same cases) and accuracy of one group's outcomes."""
+    scored = [o for o in done if o.lp is not None and not math.isnan(o.lp)]
+    row: dict[str, Any] = {"lp": mean([o.lp for o in scored]), "recovered": None}
+    base = [none[o.case] for o in scored if o.case in none and o.case in full]
+    top = [full[o.case] for o in scored if o.case in none and o.case in full]
+    if base and len(base) == len(scored) and statistics.fmean(top) != statistics.fmean(base):
+        row["lp_none"], row["lp_full"] = statistics.fmean(base), statistics.fmean(top)
+        row["recovered"] = (row["lp"] - row["lp_none"]) / (row["lp_full"] - row["lp_none"])
+    correct = [o.correct for o in done if o.correct is not None]
+    row["accuracy"] = mean(correct)
+    return row
+
+
+def compression_metrics(done: list[Outcome]) -> dict[str, Any]:
+    achieved = [o.tokens / o.original_tokens for o in done]
+    per_1k = [1000 * o.seconds / o.original_tokens for o in done]
+    row = {
+        "achieved_mean": statistics.fmean(achieved),
+        "achieved_max": max(achieved),
+        "s_per_1k_median": statistics.median(per_1k),
+        "s_per_1k_total": 1000 * sum(o.seconds for o in done) / sum(o.original_tokens for o in done),
+    }
+    if any(o.target is not None for o in done):
+        row |= {
+            "over_budget": sum(bool(o.over) for o in done),
+            "under_95": sum(bool(o.under) for o in done),
+            "count_mismatch": sum(o.reported != o.tokens for o in done),
+        }
+    return row
 
 
 def summarise(outcomes: list[Outcome], forward: list[float], cases: list[Case]) -> dict[str, Any]:
     """Per (method, rate): the metrics; and the time ratios (medians of per-case ratios)."""
-    rows: list[dict[str, Any]] = []
-    groups: dict[tuple[str, float], list[Outcome]] = {}
+    groups: dict[tuple[str, float | None], list[Outcome]] = {}
     for outcome in outcomes:
         groups.setdefault((outcome.method, outcome.rate), []).append(outcome)
+    lp_of = {
+        method: {o.case: o.lp for o in groups.get((method, rate), []) if o.lp is not None}
+        for method, rate in (("no context", None), ("original", 1.0))
+    }
+    rows: list[dict[str, Any]] = []
     for (method, rate), group in groups.items():
         done = [o for o in group if o.error is None]
         row: dict[str, Any] = {
@@ -380,24 +802,12 @@ def summarise(outcomes: list[Outcome], forward: list[float], cases: list[Case]) 
             "cases": len(group),
             "errors": len(group) - len(done),
         }
-        if done and method == "original":
-            row["kept"] = statistics.fmean(o.kept for o in done if o.kept is not None)
-        elif done:
-            achieved = [o.tokens / o.original_tokens for o in done]
-            per_1k = [1000 * o.seconds / o.original_tokens for o in done]
-            row |= {
-                "kept": statistics.fmean(o.kept for o in done if o.kept is not None),
-                "achieved_mean": statistics.fmean(achieved),
-                "achieved_max": max(achieved),
-                "s_per_1k_median": statistics.median(per_1k),
-                "s_per_1k_total": 1000 * sum(o.seconds for o in done) / sum(o.original_tokens for o in done),
-            }
-            if any(o.target is not None for o in done):
-                row |= {
-                    "over_budget": sum(bool(o.over) for o in done),
-                    "under_95": sum(bool(o.under) for o in done),
-                    "count_mismatch": sum(o.reported != o.tokens for o in done),
-                }
+        if done:
+            kept = [o.kept for o in done if o.kept is not None]
+            row["kept"] = mean(kept)
+            row |= reader_metrics(done, lp_of["no context"], lp_of["original"])
+            if method not in ("no context", "original"):
+                row |= compression_metrics(done)
         rows.append(row)
     tokens = {case.index: case.tokens for case in cases}
     per_1k = [1000 * seconds / tokens[case.index] for seconds, case in zip(forward, cases, strict=True)]
@@ -415,7 +825,7 @@ def summarise(outcomes: list[Outcome], forward: list[float], cases: list[Case]) 
 
 
 def time_ratios(
-    groups: dict[tuple[str, float], list[Outcome]], forward: list[float], cases: list[Case]
+    groups: dict[tuple[str, float | None], list[Outcome]], forward: list[float], cases: list[Case]
 ) -> list[dict[str, Any]]:
     """Per rate: winnow / forward pass and each peer / winnow, medians of per-case time ratios."""
     forward_by_case = {case.index: seconds for case, seconds in zip(cases, forward, strict=True)}
@@ -461,21 +871,30 @@ def cell(value: Any, form: str) -> str:
     return "-" if value is None else format(value, form)
 
 
-def print_table(title: str, summary: dict[str, Any], kept_label: str) -> None:
-    print(f"\n### {title}\n")
+def print_table(section: Section, summary: dict[str, Any]) -> None:
+    print(f"\n### {section.title}\n")
     print(
-        f"| method | rate | {kept_label} | achieved mean | achieved max | s/1k tok (median) "
-        "| s/1k tok (total) | over budget | under 95% | errors |"
+        f"| method | rate | {section.kept_label} | lp | recovered | accuracy | achieved rate "
+        "| s/1k tok | errors |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in summary["rows"]:
         print(
             f"| {row['method']} | {cell(row['rate'], '.2f')} | {cell(row.get('kept'), '.3f')} "
-            f"| {cell(row.get('achieved_mean'), '.3f')} | {cell(row.get('achieved_max'), '.3f')} "
-            f"| {cell(row.get('s_per_1k_median'), '.3f')} | {cell(row.get('s_per_1k_total'), '.3f')} "
-            f"| {cell(row.get('over_budget'), 'd')} | {cell(row.get('under_95'), 'd')} | {row['errors']} |"
+            f"| {cell(row.get('lp'), '.3f')} | {cell(row.get('recovered'), '.3f')} "
+            f"| {cell(row.get('accuracy'), '.3f')} | {cell(row.get('achieved_mean'), '.3f')} "
+            f"| {cell(row.get('s_per_1k_median'), '.3f')} | {row['errors']} |"
         )
+    print_notes(summary)
+
+
+def print_notes(summary: dict[str, Any]) -> None:
     for row in summary["rows"]:
+        if row.get("over_budget") or row.get("under_95"):
+            print(
+                f"\n{row['method']} at rate {row['rate']}: {row['over_budget']} cases over its target, "
+                f"{row['under_95']} under 95% of it"
+            )
         if row.get("count_mismatch"):
             print(
                 f"\nnote: {row['method']} at rate {row['rate']} reported a token count other than the "
@@ -490,6 +909,20 @@ def print_table(title: str, summary: dict[str, Any], kept_label: str) -> None:
             if f"{peer}_over_winnow" in entry
         ]
         print(f"\nrate {entry['rate']:.2f}: " + "; ".join(parts) + " (medians of per-case time ratios)")
+    speed = summary.get("throughput")
+    if speed:
+        loop = speed["loop"]
+        print(
+            f"\nwinnow throughput at rate {loop['rate']}: one Compressor in a loop over {loop['cases']} "
+            f"cases, {cell(loop['tokens_per_s'], '.0f')} tokens/s ({loop['tokens']} tokens in "
+            f"{loop['seconds']:.1f} s, {loop['errors']} errors); batch (run_many): "
+            + (f"{speed['batch']['tokens_per_s']:.0f} tokens/s" if speed["batch"] else "none")
+        )
+    timing = summary["timing"]
+    print(
+        f"\nsection wall time {timing['seconds']:.0f} s, {timing['seconds_per_case']:.1f} s per case "
+        f"(reader {timing['reader_seconds_per_case']:.1f} s of it)"
+    )
 
 
 def rates_list(values: Sequence[float]) -> list[float]:
@@ -499,90 +932,135 @@ def rates_list(values: Sequence[float]) -> list[float]:
     return list(values)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data-dir", type=Path, default=DATA)
-    parser.add_argument("--cases", type=int, default=100, help="NaturalQuestions cases (0 skips)")
-    parser.add_argument("--rates", type=float, nargs="+", default=[0.5, 0.33, 0.2, 0.1])
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--languages", nargs="+", choices=LANGUAGES, default=list(LANGUAGES))
+    parser.add_argument("--rates", type=float, nargs="+", default=[0.5, 0.33, 0.2], help="add 0.1 if wanted")
     parser.add_argument("--peer-rates", type=float, nargs="+", help="rates for the llmlingua methods (all)")
-    parser.add_argument("--single-rate", type=float, default=0.5, help="rate of the single-passage cases")
-    parser.add_argument("--gsm8k-cases", type=int, default=20, help="GSM8K cases (0 skips)")
-    parser.add_argument("--gsm8k-rate", type=float, default=0.5)
+    for key, cases, per in (
+        ("nq10", 100, ""),
+        ("nq1", 100, ""),
+        ("gsm8k", 20, ""),
+        ("xquad", 30, " per language"),
+        ("agnostic", 50, ": NQ, and XQuAD per language"),
+    ):
+        parser.add_argument(f"--{key}-cases", type=int, default=cases, help=f"{key} cases{per}")
+        parser.add_argument(f"--{key}-offset", type=int, default=0, help=f"{key}: the first record (or draw)")
+    parser.add_argument("--gsm8k-rates", type=float, nargs="+", default=[0.5])
     parser.add_argument("--gsm8k-input", choices=["documents", "text"], default="documents")
+    parser.add_argument("--xquad-window", choices=["following", "seeded"], default="seeded")
+    parser.add_argument("--xquad-articles", type=int, nargs=2, default=(24, 48), metavar=("FROM", "TO"))
+    parser.add_argument("--max-new-tokens", type=int, default=24, help="the reader's greedy answer length")
+    parser.add_argument("--no-throughput", action="store_true", help="skip the winnow throughput loop")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="for every model: cpu (default), cuda, ...")
     parser.add_argument("--json", type=Path, help="write the summaries and per-case outcomes here")
-    args = parser.parse_args()
-    rates = rates_list(args.rates)
-    if PEERS & set(args.methods) and importlib.util.find_spec("llmlingua") is None:
-        print("llmlingua, longllmlingua: unavailable (pip install llmlingua==0.2.2), skipped")
-        args.methods = [name for name in args.methods if name not in PEERS]
-    peer_rates = (
-        set(rates_list(args.peer_rates))
-        if args.peer_rates
-        else set(rates) | {args.single_rate, args.gsm8k_rate}
-    )
+    return parser.parse_args()
 
-    configure_threads()
-    from transformers.utils import logging
 
-    logging.disable_progress_bar()
-    _, tokenizer = load_causal_lm(device=args.device)
+def build_sections(args: argparse.Namespace, rates: list[float]) -> list[Section]:
+    chosen = set(args.sections)
+    plain = [name for name in args.methods if name != "longllmlingua"]  # no question to compress with
+    nq = read_jsonl(args.data_dir / NQ) if chosen & {"nq10", "nq1", "agnostic"} else []
+    xquad = read_jsonl(args.data_dir / XQUAD) if chosen & {"xquad", "agnostic"} else []
+    out: list[Section] = []
+
+    def qa(key: str, title: str, cases: list[Case], methods: list[str]) -> None:
+        if cases:
+            out.append(Section(key, title, cases, rates, methods, answer_score, "answer kept", QA_ASK, True))
+
+    if "nq10" in chosen:
+        qa("nq10", "NQ, 10 passages", nq_ten(nq, args.nq10_cases, args.nq10_offset, args.seed), args.methods)
+    if "nq1" in chosen:
+        qa("nq1", "NQ, gold passage alone", nq_one(nq, args.nq1_cases, args.nq1_offset), args.methods)
+    if "gsm8k" in chosen and args.gsm8k_cases:
+        records = read_jsonl(args.data_dir / GSM8K)
+        gsm = gsm8k_cases(records, args.gsm8k_cases, args.gsm8k_offset, args.seed, args.gsm8k_input == "text")
+        out.append(
+            Section(
+                "gsm8k",
+                "GSM8K, 8 demos, no question",
+                gsm,
+                rates_list(args.gsm8k_rates),
+                plain,
+                number_score,
+                "numbers kept",
+                GSM8K_ASK,
+                False,
+            )
+        )
+    for language in args.languages if "xquad" in chosen else []:
+        cases = xquad_cases(
+            xquad,
+            language,
+            args.xquad_cases,
+            args.xquad_offset,
+            args.seed,
+            args.xquad_window,
+            args.xquad_articles,
+        )
+        qa("xquad", f"XQuAD {language}, up to 4 paragraphs", cases, args.methods)
+    if "agnostic" in chosen:
+        qa(
+            "agnostic",
+            "NQ, gold passage alone, no question",
+            agnostic(nq_one(nq, args.agnostic_cases, args.agnostic_offset)),
+            plain,
+        )
+        for language in args.languages:
+            cases = xquad_cases(
+                xquad,
+                language,
+                args.agnostic_cases,
+                args.agnostic_offset,
+                args.seed,
+                args.xquad_window,
+                args.xquad_articles,
+            )
+            qa("agnostic", f"XQuAD {language}, up to 4 paragraphs, no question", agnostic(cases), plain)
+    return out
+
+
+def run_all(args: argparse.Namespace, sections: list[Section], peer_rates: set[float]) -> dict[str, Any]:
+    _, tokenizer = load_causal_lm(dtype=reader_dtype(), device=args.device)
     tokens = Tokens(tokenizer)
-    print(
-        f"torch threads {torch.get_num_threads()}; methods {', '.join(args.methods)}; "
-        f"peers at rates {', '.join(map(str, sorted(peer_rates, reverse=True)))}; seed {args.seed}; "
-        f"device {args.device}"
-    )
-
-    def answer_score(case: Case, text: str) -> float:
-        return answer_kept(text, case.answers)
-
-    def number_score(case: Case, text: str) -> float:
-        kept, total = numbers_kept(case.text, text)
-        return kept / total if total else 1.0
-
-    sections: list[tuple[str, list[Case], list[float], list[str], Callable[[Case, str], float], str]] = []
-    if args.cases:
-        ten, one = nq_cases(read_jsonl(args.data_dir / NQ), args.cases, args.seed)
-        sections.append(("NQ, 10 passages", ten, rates, args.methods, answer_score, "answer kept"))
-        sections.append(
-            ("NQ, gold passage alone", one, [args.single_rate], args.methods, answer_score, "answer kept")
-        )
-    if args.gsm8k_cases:
-        gsm = gsm8k_cases(
-            read_jsonl(args.data_dir / GSM8K), args.gsm8k_cases, args.seed, args.gsm8k_input == "text"
-        )
-        gsm_methods = [name for name in args.methods if name != "longllmlingua"]
-        sections.append(
-            ("GSM8K, 8 demos, no question", gsm, [args.gsm8k_rate], gsm_methods, number_score, "numbers kept")
-        )
-
+    reader = Reader(args.device, args.max_new_tokens)
     report: dict[str, Any] = {
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     }
     nq_outcomes: list[tuple[str, Outcome]] = []
-    for number, (title, cases, section_rates, names, score, kept_label) in enumerate(sections):
-        prepare(cases, tokens)
-        lengths = [case.tokens for case in cases]
+    for number, section in enumerate(sections):
+        prepare(section.cases, tokens)
+        lengths = [case.tokens for case in section.cases]
         print(
-            f"\n{title}: {len(cases)} cases, {min(lengths)}-{max(lengths)} tokens (mean "
-            f"{statistics.fmean(lengths):.0f}); rates {', '.join(map(str, section_rates))}",
+            f"\n{section.title}: {len(section.cases)} cases, {min(lengths)}-{max(lengths)} tokens (mean "
+            f"{statistics.fmean(lengths):.0f}); rates {', '.join(map(str, section.rates))}",
             flush=True,
         )
-        methods = build_methods(names, tokens, args.seed, number, args.device)
-        outcomes, forward = run_section(cases, section_rates, methods, peer_rates, tokens, score, args.device)
-        summary = summarise(outcomes, forward, cases)
-        print_table(title, summary, kept_label)
-        report[title] = summary | {
+        methods = build_methods(section.methods, tokens, args.seed, number, args.device)
+        started = time.perf_counter()
+        outcomes, forward = run_section(section, methods, peer_rates, tokens, reader, args.device)
+        seconds = time.perf_counter() - started
+        summary = summarise(outcomes, forward, section.cases)
+        summary["throughput"] = throughput(section, args.no_throughput)
+        summary["timing"] = {
+            "seconds": seconds,
+            "seconds_per_case": seconds / len(section.cases),
+            "reader_seconds_per_case": sum(o.reader_seconds for o in outcomes) / len(section.cases),
+        }
+        print_table(section, summary)
+        report[section.title] = summary | {
+            "section": section.key,
             "outcomes": [asdict(o) for o in outcomes],
             "forward_seconds": forward,
         }
-        if title.startswith("NQ"):
-            nq_outcomes += [(title, o) for o in outcomes]
+        if section.key in ("nq10", "nq1"):
+            nq_outcomes += [(section.title, o) for o in outcomes]
     overall = total_time_ratios(nq_outcomes)
     if overall:
         report["nq_total_time_ratios"] = overall
@@ -590,8 +1068,30 @@ def main() -> None:
             "\nAll NQ cases together (total seconds over the cases and rates both ran): "
             + "; ".join(f"{peer} / winnow {ratio:.2f}x" for peer, ratio in overall.items())
         )
+    return report
+
+
+def main() -> None:
+    args = parse_args()
+    rates = rates_list(args.rates)
+    if PEERS & set(args.methods) and importlib.util.find_spec("llmlingua") is None:
+        print("llmlingua, longllmlingua: unavailable (pip install llmlingua==0.2.2), skipped")
+        args.methods = [name for name in args.methods if name not in PEERS]
+    peer_rates = set(rates_list(args.peer_rates)) if args.peer_rates else set(rates) | set(args.gsm8k_rates)
+
+    configure_threads()
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    sections = build_sections(args, rates)
+    print(
+        f"torch threads {torch.get_num_threads()}; methods {', '.join(args.methods)}; "
+        f"peers at rates {', '.join(map(str, sorted(peer_rates, reverse=True)))}; seed {args.seed}; "
+        f"device {args.device}; reader dtype {reader_dtype()}"
+    )
+    report = run_all(args, sections, peer_rates)
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1) + "\n")
+        args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
         print(f"\nwrote {args.json}")
 
 

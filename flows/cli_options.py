@@ -36,6 +36,14 @@ class OutputFormat(StrEnum):
     jsonl = "jsonl"
 
 
+class Precision(StrEnum):
+    """A causal LM's dtype: auto = bfloat16 where the device has native bfloat16 kernels, else float32."""
+
+    auto = "auto"
+    bfloat16 = "bfloat16"
+    float32 = "float32"
+
+
 InputsArgument = Annotated[
     list[str], typer.Argument(help="Input files or folders (as for `winnow clean`).", show_default=False)
 ]
@@ -62,6 +70,14 @@ WorkersOption = Annotated[
 ]
 DaskAddressOption = Annotated[
     str | None, typer.Option(help="Run the shard tasks on an existing Dask cluster (tcp://HOST:PORT).")
+]
+DTypeOption = Annotated[
+    Precision,
+    typer.Option(
+        "--dtype",
+        help="Precision of the language model: auto = bfloat16 where the CPU/GPU has native bfloat16 "
+        "kernels, else float32 (faster on CPUs without them).",
+    ),
 ]
 
 

@@ -4,29 +4,58 @@ Registered by `flows.cli` as `app.command("compress")(compress)`. Exit codes as 
 (a target larger than the prompt returns it unchanged, with a note), 1 bad input (empty, binary, not UTF-8,
 bad rate or target, bad regex, bad chat JSON, missing file, bad batch line), 2 usage.
 
-Also the checks of prompts and options that `flows.compress_flow` shares (plain Python: importing this
-module loads neither Prefect nor torch).
+The command only reads the prompt, turns its options into a `prompts.request.CompressionRequest` (which
+checks them; its errors are worded here with the options' names) and prints the result; importing this
+module loads neither Prefect nor torch.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
-import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from flows.cli_options import DaskAddressOption, ProgressOption, WorkersOption, err_console, user_errors
+from flows.cli_options import (
+    DaskAddressOption,
+    DTypeOption,
+    Precision,
+    ProgressOption,
+    WorkersOption,
+    err_console,
+    user_errors,
+)
 from pipeline.errors import WinnowError
+from prompts.request import (
+    CompressionRequest,
+    RequestError,
+    check_models,
+    check_question,
+    decode_prompt,
+    parse_chat,
+)
+from prompts.result import CompressionError
 
 STDIN = "-"
-PACKAGED_MODEL = "smollm2"
+#: how messages name the request's options
+OPTION_NAMES = {
+    "rate": "--rate",
+    "target_tokens": "--target-tokens",
+    "question": "--question",
+    "keep": "--keep",
+    "keep_numbers": "--keep-numbers",
+    "keep_newlines": "--keep-newlines",
+    "chunk_by": "--chunk-by",
+    "reorder": "--reorder",
+    "roles": "--roles",
+    "model": "--model",
+    "tokenizer": "--tokenizer",
+}
 
 
 class PromptFormat(StrEnum):
@@ -93,6 +122,7 @@ def compress(
             show_default=False,
         ),
     ] = None,
+    dtype: DTypeOption = Precision.auto,
     roles: Annotated[
         list[str] | None,
         typer.Option(
@@ -107,7 +137,11 @@ def compress(
     reorder: Annotated[bool, typer.Option("--reorder", help="Put the most relevant chunks first.")] = False,
     keep_newlines: Annotated[bool, typer.Option("--keep-newlines", help="Never drop a newline.")] = False,
     keep_numbers: Annotated[
-        bool, typer.Option("--keep-numbers/--no-keep-numbers", help="Keep numbers before any other word.")
+        bool,
+        typer.Option(
+            "--keep-numbers/--no-keep-numbers",
+            help="Numbers first: without a question before any sentence, with one in the sentence cut.",
+        ),
     ] = True,
     as_json: Annotated[
         bool,
@@ -133,32 +167,33 @@ def compress(
 ) -> None:
     """Compress a prompt to a rate or a token budget: question-aware, whole words, numbers kept."""
     _check_usage(file, batch, out, question, question_file, roles, prompt_format, workers, dask_address)
-    role_names = split_roles(roles)
     options: dict[str, Any] = {
+        "rate": rate,
+        "target_tokens": target_tokens,
         "keep": list(keep or ()),
         "keep_numbers": keep_numbers,
         "keep_newlines": keep_newlines,
         "chunk_by": chunk_by.value,
         "reorder": reorder,
-        "roles": role_names,
+        "roles": split_roles(roles),
     }
     with user_errors():
-        check_request(
-            rate=rate, target_tokens=target_tokens, keep=options["keep"], model=model, tokenizer=tokenizer
-        )
-        if question_file is not None:
-            question = decode_text(*read_source(str(question_file)))
-        if question is not None and not question.strip():
-            raise WinnowError("the question is empty")
+        with as_options():
+            check_models(model, tokenizer)
+            if question_file is not None:
+                name, data = read_source(str(question_file))
+                question = decode_prompt(data, name)
+            if question is not None:
+                check_question(question)
         if batch is not None:
             _run_batch(
                 batch,
                 out,  # type: ignore[arg-type]
-                budget={"rate": rate, "target_tokens": target_tokens},
                 question=question,
                 options=options,
                 model=model,
                 tokenizer=tokenizer,
+                dtype=dtype.value,
                 progress=progress,
                 workers=workers,
                 dask_address=dask_address,
@@ -166,17 +201,14 @@ def compress(
             )
             return
         name, data = read_source(file or STDIN)
-        text = decode_text(name, data)
-        prompt: str | list[dict[str, Any]] = (
-            parse_chat(text, name) if prompt_format is PromptFormat.chat else text
-        )
-        check_not_empty(prompt, name)
+        text = decode_prompt(data, name)
+        with as_options(source=name):
+            prompt = parse_chat(text, name) if prompt_format is PromptFormat.chat else text
+            request = CompressionRequest(prompt, question=question, **options)
 
-        from prompts.compress import default_compressor  # imported here: `winnow --help` stays light
+        from prompts.compress import Compressor  # imported here: `winnow --help` stays light
 
-        result = default_compressor(model, tokenizer).compress(
-            prompt, rate=rate, target_tokens=target_tokens, question=question, **options
-        )
+        result = Compressor(model, tokenizer=tokenizer, dtype=dtype.value).run(request)
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
     elif result.messages is not None:
@@ -235,24 +267,25 @@ def _run_batch(
     batch: Path,
     out: Path,
     *,
-    budget: dict[str, Any],
     question: str | None,
     options: dict[str, Any],
     model: str | None,
     tokenizer: str | None,
+    dtype: str,
     progress: bool | None,
     workers: int | None,
     dask_address: str | None,
     as_json: bool,
 ) -> None:
-    """Validate every line, then run the `compress_prompts` flow; print its counts (`--json`: on stdout)."""
+    """Check every line, then run the `compress_prompts` flow; print its counts (`--json`: on stdout)."""
     from flows.cli_options import show_progress
     from flows.compress_flow import compress_prompts, read_batch
     from flows.engine import hide_user_error_tracebacks, task_runner
     from flows.progress import RichProgress
     from pipeline.engine import showing_progress
 
-    read_batch(batch)  # a bad line fails here, before Prefect starts
+    with as_options():
+        read_batch(batch, {**options, "question": question})  # a bad line fails here, before Prefect starts
     hide_user_error_tracebacks()
     runner = task_runner(dask_address, workers)
     flow = compress_prompts.with_options(task_runner=runner) if runner else compress_prompts
@@ -264,7 +297,7 @@ def _run_batch(
             question=question,
             model=model,
             tokenizer=tokenizer,
-            **budget,
+            dtype=dtype,
             **options,
         )
     if as_json:
@@ -285,33 +318,6 @@ def split_roles(roles: Sequence[str] | None) -> list[str] | None:
     return names or None
 
 
-def check_request(
-    *,
-    rate: float | None,
-    target_tokens: int | None,
-    keep: Sequence[str] = (),
-    model: str | None = None,
-    tokenizer: str | None = None,
-) -> None:
-    """Options that fail before any model loads: the budget, the regexes, the model and tokenizer paths."""
-    from prompts.result import CompressionError
-
-    if (rate is None) == (target_tokens is None):
-        raise CompressionError("give exactly one of --rate and --target-tokens")
-    if rate is not None and not (math.isfinite(rate) and 0 < rate <= 1):
-        raise CompressionError(f"--rate must be in (0, 1], got {rate}")
-    if target_tokens is not None and target_tokens < 1:
-        raise CompressionError(f"--target-tokens must be at least 1, got {target_tokens}")
-    for pattern in keep:
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise CompressionError(f"--keep {pattern!r}: bad regular expression: {error}") from None
-    for option, path in (("--model", model), ("--tokenizer", tokenizer)):
-        if path is not None and path != PACKAGED_MODEL and not Path(path).expanduser().exists():
-            raise CompressionError(f"{option} {path}: no such folder")
-
-
 def read_source(path: str) -> tuple[str, bytes]:
     """`(name for messages, bytes)` of a file, or of stdin for '-'."""
     if path == STDIN:
@@ -327,83 +333,10 @@ def read_source(path: str) -> tuple[str, bytes]:
         raise WinnowError(f"{path}: cannot read: {error.strerror or error}") from None
 
 
-def decode_text(name: str, data: bytes) -> str:
-    """UTF-8 text of `data`; binary input (NUL bytes) and invalid UTF-8 are named by byte offset and line."""
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise WinnowError(f"{name}: binary input (NUL byte at byte offset {nul}); give UTF-8 text")
+@contextlib.contextmanager
+def as_options(source: str | None = None) -> Iterator[None]:
+    """A request's error worded with the command's option names (`--rate`), and the prompt's `source`."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise WinnowError(
-            f"{name}: not valid UTF-8 at byte offset {error.start} (line {line}); give UTF-8 text"
-        ) from None
-
-
-class MessageProblem(ValueError):
-    """A chat message that is not a {"role": str, "content": str} object: its index and field."""
-
-    def __init__(self, index: int, field: str | None, problem: str) -> None:
-        self.index, self.field, self.problem = index, field, problem
-        super().__init__(problem)
-
-
-def check_messages(messages: list[Any]) -> list[dict[str, Any]]:
-    """The messages of a chat, each an object with a non-empty string 'role' and a string 'content'."""
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise MessageProblem(index, None, f'must be a {{"role", "content"}} object, got {_kind(message)}')
-        for field in ("role", "content"):
-            if field not in message:
-                raise MessageProblem(index, field, "missing")
-            if not isinstance(message[field], str):
-                raise MessageProblem(index, field, f"must be a string, got {_kind(message[field])}")
-        if not message["role"].strip():
-            raise MessageProblem(index, "role", "empty")
-    return messages
-
-
-def parse_chat(text: str, name: str) -> list[dict[str, Any]]:
-    """A chat prompt: a JSON list of {"role", "content"} messages; a problem names the message and field."""
-    try:
-        messages = json.loads(text)
-    except json.JSONDecodeError as error:
-        if not text.strip():
-            raise WinnowError(f"{name}: the prompt is empty") from None
-        raise WinnowError(
-            f"{name}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); --format chat "
-            'reads a JSON list of {"role", "content"} messages'
-        ) from None
-    if not isinstance(messages, list):
-        raise WinnowError(
-            f'{name}: --format chat reads a JSON list of {{"role", "content"}} messages, '
-            f"got {_kind(messages)}"
-        )
-    try:
-        return check_messages(messages)
-    except MessageProblem as problem:
-        field = f", field '{problem.field}'" if problem.field else ""
-        raise WinnowError(f"{name}: message index {problem.index}{field}: {problem.problem}") from None
-
-
-def check_not_empty(prompt: str | list[dict[str, Any]], name: str) -> None:
-    """Empty input: blank text, no messages, or messages whose contents are all blank."""
-    if isinstance(prompt, str):
-        if not prompt.strip():
-            raise WinnowError(f"{name}: the prompt is empty")
-    elif not any(message["content"].strip() for message in prompt):
-        raise WinnowError(f"{name}: the prompt is empty (no message has any content)")
-
-
-def _kind(value: Any) -> str:
-    """The JSON name of a value's type, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "a list" if isinstance(value, list) else "an object"
+        yield
+    except RequestError as error:
+        raise CompressionError(error.worded(OPTION_NAMES, source=source)) from None

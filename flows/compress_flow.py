@@ -3,12 +3,14 @@
 Each input line is `{"id": ..., "prompt": str | [documents] | [{"role", "content"}], "question": str}`
 (`id` and `question` optional, other fields kept); each output line is the same record plus the fields of
 `CompressionResult.to_dict()` (`text` holds the compressed prompt), in input order. Every line is checked
-before anything runs: a bad one stops the run with `FILE, line N, field 'x': ...` and nothing is written.
-A record the compressor refuses (`CompressionError`) gets `"error": "<message>"` instead of the result
-fields. The output is written to a temporary file and renamed into place.
+before anything runs, as JSON and as a `prompts.request.CompressionRequest` (the record's prompt and
+question with the flow's options): a bad one stops the run with `FILE, line N, field 'x': ...` and nothing
+is written. A record the compressor refuses (a `CompressionError` about its text: NUL bytes, a role no
+message has, protected parts over the target) gets `"error": "<message>"` instead of the result fields.
+The output is written to a temporary file and renamed into place.
 
 Tasks run on the flow's task runner (one thread by default; `flows.engine.task_runner` for Dask); each
-uses `prompts.compress.default_compressor`, so models load once per worker process.
+builds a `prompts.compress.Compressor` (cheap: its models load once per worker process).
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.compress_cli import MessageProblem, check_messages, check_request
 from pipeline.engine import live_progress
 from pipeline.errors import InputError
+from prompts.request import CompressionRequest, RequestError, check_models
+from prompts.result import CompressionError
 
 STEP = "compress prompts"
 #: records per task: small batches give the workers (and the progress bar) at least 32 tasks; at most this
@@ -38,13 +41,18 @@ CHUNK_SIZE = 16
 #: one compression at a time per process: the scorer's threads already use the cores
 _COMPRESSING = threading.Lock()
 
+#: a record and its request, or why the compressor refuses its prompt
+Entry = tuple[dict[str, Any], CompressionRequest | str]
 
-def read_batch(path: str | Path) -> list[dict[str, Any]]:
-    """Every record of a JSON Lines file (blank lines skipped), checked: the first bad line raises."""
+
+def read_batch(path: str | Path, options: dict[str, Any]) -> list[Entry]:
+    """Every record of a JSON Lines file (blank lines skipped) with its request (`options` and the record's
+    prompt and question, which wins over `options["question"]`), checked: the first bad line raises. A bad
+    option (`RequestError` of `rate`, `keep`, ...) is raised as it is."""
     source = str(path)
     if not Path(path).is_file():
         raise InputError("no such file" if not Path(path).exists() else "not a file", source=source)
-    records: list[dict[str, Any]] = []
+    entries: list[Entry] = []
     seen_ids: dict[Any, int] = {}
     with _open(Path(path), "rb") as lines:
         for number, raw in enumerate(lines, start=1):
@@ -57,6 +65,7 @@ def read_batch(path: str | Path) -> list[dict[str, Any]]:
                     f"not valid UTF-8 at byte {error.start} of the line", source=source, line=number
                 ) from None
             record = _parse_record(text, source, number)
+            entry = _request(record, options, source, number)
             if "id" in record:
                 key = _id_key(record["id"], source, number)
                 if key in seen_ids:
@@ -67,10 +76,10 @@ def read_batch(path: str | Path) -> list[dict[str, Any]]:
                         field="id",
                     )
                 seen_ids[key] = number
-            records.append(record)
-    if not records:
+            entries.append(entry)
+    if not entries:
         raise InputError("no records (the file is empty)", source=source)
-    return records
+    return entries
 
 
 def _parse_record(text: str, source: str, line: int) -> dict[str, Any]:
@@ -82,37 +91,23 @@ def _parse_record(text: str, source: str, line: int) -> dict[str, Any]:
         raise InputError('a record is a JSON object {"id", "prompt", "question"}', source=source, line=line)
     if "prompt" not in record:
         raise InputError("missing", source=source, line=line, field="prompt")
-    problem = _prompt_problem(record["prompt"])
-    if problem is not None:
-        field, message = problem
-        raise InputError(message, source=source, line=line, field=field)
-    question = record.get("question")
-    if question is not None and not isinstance(question, str):
-        raise InputError("must be a string or null", source=source, line=line, field="question")
     return record
 
 
-def _prompt_problem(prompt: Any) -> tuple[str, str] | None:
-    """`(field, message)` of a prompt that is not non-empty text, documents or chat messages."""
-    kinds = "a string, a list of documents (strings) or a list of chat messages"
-    if isinstance(prompt, str):
-        return None if prompt.strip() else ("prompt", "empty")
-    if not isinstance(prompt, list):
-        return "prompt", f"must be {kinds}"
-    if not prompt:
-        return "prompt", "empty"
-    if all(isinstance(document, str) for document in prompt):
-        return None if any(d.strip() for d in prompt) else ("prompt", "empty (every document is blank)")
-    if not any(isinstance(message, dict) for message in prompt):
-        return "prompt", f"must be {kinds}"
+def _request(record: dict[str, Any], options: dict[str, Any], source: str, line: int) -> Entry:
+    """The record with its request; a bad prompt or question is an error of this line, naming the field
+    (`prompt[1].content`)."""
+    question = record.get("question")
+    if question is None or (isinstance(question, str) and not question.strip()):
+        question = options.get("question")
     try:
-        check_messages(prompt)
-    except MessageProblem as problem:
-        field = f"prompt[{problem.index}]" + (f".{problem.field}" if problem.field else "")
-        return field, problem.problem
-    if not any(message["content"].strip() for message in prompt):
-        return "prompt", "empty (no message has any content)"
-    return None
+        return record, CompressionRequest(record["prompt"], **{**options, "question": question})
+    except RequestError as error:
+        if error.in_prompt or error.field == "question":
+            raise InputError(error.problem, source=source, line=line, field=error.field) from None
+        raise
+    except CompressionError as error:
+        return record, str(error)
 
 
 def _id_key(value: Any, source: str, line: int) -> Any:
@@ -124,32 +119,38 @@ def _id_key(value: Any, source: str, line: int) -> Any:
 @task(name="compress", task_run_name="compress [{label}]", cache_policy=NO_CACHE, persist_result=False)
 def compress_chunk(
     label: str,
-    records: list[dict[str, Any]],
-    options: dict[str, Any],
+    entries: list[Entry],
     model: str | None,
     tokenizer: str | None,
+    dtype: Literal["auto", "bfloat16", "float32"] = "auto",
 ) -> list[dict[str, Any]]:
     """The Prefect task of one chunk of records (pickled by value to Dask workers: it only calls)."""
-    return compress_records(records, options, model, tokenizer)
+    return compress_records(entries, model, tokenizer, dtype)
 
 
 def compress_records(
-    records: list[dict[str, Any]], options: dict[str, Any], model: str | None, tokenizer: str | None
+    entries: list[Entry],
+    model: str | None,
+    tokenizer: str | None,
+    dtype: Literal["auto", "bfloat16", "float32"] = "auto",
 ) -> list[dict[str, Any]]:
-    """Compress each record; one the compressor refuses carries its `error` instead of the result."""
-    from prompts.compress import CompressionError, default_compressor
+    """Run each record's request (the chunk's sentences embedded together first); one the compressor
+    refuses carries its `error` instead of the result."""
+    from prompts.compress import Compressor
 
-    compressor = default_compressor(model, tokenizer)
+    compressor = Compressor(model, tokenizer=tokenizer, dtype=dtype)
     done: list[dict[str, Any]] = []
-    for record in records:
-        settings = {**options, "question": record.get("question") or options.get("question")}
-        try:
-            with _COMPRESSING:
-                result = compressor.compress(record["prompt"], **settings)
-        except CompressionError as error:
-            done.append({**record, "error": str(error)})
-        else:
-            done.append({**record, **result.to_dict()})
+    with _COMPRESSING, compressor.batch([request for _, request in entries if not isinstance(request, str)]):
+        for record, request in entries:
+            if isinstance(request, str):
+                done.append({**record, "error": request})
+                continue
+            try:
+                result = compressor.run(request)
+            except CompressionError as error:
+                done.append({**record, "error": str(error)})
+            else:
+                done.append({**record, **result.to_dict()})
     return done
 
 
@@ -175,20 +176,20 @@ def compress_prompts(
     model: str | None = None,
     tokenizer: str | None = None,
     chunk_size: int | None = None,
+    dtype: Literal["auto", "bfloat16", "float32"] = "auto",
 ) -> dict[str, Any]:
     """Compress every prompt of `input` (JSON Lines) into `out`; returns the counts.
 
     `question` is the default for records without one; `chunk_size` is the records per task (default: up
-    to 16, fewer for small files). Returns `records`, `compressed`, `failed` (always
+    to 16, fewer for small files); `dtype` is the scorer's precision ("auto": bfloat16 where native, else
+    float32). Returns `records`, `compressed`, `failed` (always
     `records == compressed + failed`), `original_tokens` and `compressed_tokens` (of the compressed
     records), `ratio`, `seconds` and `out`.
     """
     started = time.perf_counter()
-    check_request(rate=rate, target_tokens=target_tokens, keep=keep or (), model=model, tokenizer=tokenizer)
+    check_models(model, tokenizer)
     if chunk_size is not None and chunk_size < 1:
         raise InputError(f"chunk_size must be at least 1, got {chunk_size}")
-    records = read_batch(input)
-    chunk_size = chunk_size or max(1, min(CHUNK_SIZE, math.ceil(len(records) / 32)))
     options = {
         "rate": rate,
         "target_tokens": target_tokens,
@@ -200,12 +201,14 @@ def compress_prompts(
         "reorder": reorder,
         "roles": roles,
     }
-    chunks = [records[i : i + chunk_size] for i in range(0, len(records), chunk_size)]
+    entries = read_batch(input, options)
+    chunk_size = chunk_size or max(1, min(CHUNK_SIZE, math.ceil(len(entries) / 32)))
+    chunks = [entries[i : i + chunk_size] for i in range(0, len(entries), chunk_size)]
     progress = live_progress()
-    progress.start(STEP, len(records))
+    progress.start(STEP, len(entries))
     try:
         futures = [
-            compress_chunk.submit(_label(i, chunk_size, len(chunk)), chunk, options, model, tokenizer)
+            compress_chunk.submit(_label(i, chunk_size, len(chunk)), chunk, model, tokenizer, dtype)
             for i, chunk in enumerate(chunks)
         ]
         sizes = {future.task_run_id: len(chunk) for future, chunk in zip(futures, chunks, strict=True)}

@@ -1,22 +1,17 @@
-"""Prompt compression to a token budget: question-aware chunk ranking, then word-level surprisal.
+"""Prompt compression to a token budget: whole sentences by fitted value, then words by surprisal.
 
-Coarse to fine, as LongLLMLingua, but with one cheap pass per level:
-1. The prompt is split into words, grouped into chunks (documents, paragraphs or sentences) and sentences.
-2. With a question, chunks are ranked by relevance (MiniLM cosine similarity by default, or the small LM's
-   likelihood of the question given the chunk); the budget goes to chunks by rank, so the most relevant are
-   kept whole and the least relevant dropped whole.
-3. Inside the chunk where the budget runs out, the small causal LM (SmolLM2-135M by default) reads the
-   question, the chunk and an answer cue: one batched forward pass over that chunk only, in overlapping
-   windows when it is long. It gives every token's surprisal conditioned on the question, and the answer
-   attention (`prompts.attention`). The likeliest answers go first, most attended first: the few name and
-   number runs ("Robert E. Lee", "May 18, 2018") the LM attends to most when about to answer, of the kind
-   the question asks for (numbers, dates and spelled-out numbers for "when" and "how many", names for "who"
-   and "where"), leaving out runs that only repeat the question's words. Then whole sentences by relevance.
-4. In the sentence where the budget runs out (without a question: in the whole prompt), numbers go first,
-   then names (with a question they rank with numbers: most answers are one or the other), each run as a
-   whole, then the other words by surprisal. Whole words only.
-5. The budget is met exactly in the target tokenizer: the longest prefix of that priority order whose
-   rendered text fits `target_tokens` is found by bisection, then topped up word by word. The result never
+1. The prompt is split into words and sentences for its script (`prompts.words`, `prompts.scripts`), and
+   into chunks (documents, paragraphs or sentences).
+2. Every sentence that may be dropped is scored by a linear model over language-neutral scorers
+   (`prompts.scorers`: question relevance by embedding and by BM25 over words and character n-grams, of
+   the sentence, its chunk and its neighbours; without a question, centrality and position), with weights
+   fitted on data (`prompts.sentence_model`, `benchmarks/fit_sentence_model.py`).
+3. Sentences are kept whole, best first, skipping any that no longer fits the budget. With `fill_words`,
+   the best sentence that did not fit whole is read by the small causal LM (SmolLM2-135M by default:
+   one forward pass over that sentence only, conditioned on the question) and its words fill what is left
+   of the budget, numbers first (`keep_numbers`), then by surprisal. Whole words only.
+4. The budget is met exactly in the target tokenizer: the longest prefix of that priority order whose
+   rendered text fits `target_tokens` is found by bisection, then topped up unit by unit. The result never
    exceeds the target.
 
 Protected parts are always kept: `<winnow-keep>` spans, fenced code, `keep` regex matches, and chat
@@ -27,53 +22,40 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from pipeline.embeddings import embed
 from pipeline.models import causal_lm_path, load_causal_lm, load_tokenizer
-from prompts.attention import default_heads
-from prompts.ranking import RankBy, embedding_relevance, lm_relevance, rank_order
 from prompts.render import kept_spans, render
+from prompts.request import CompressionRequest, PromptInput, RequestError
 from prompts.result import CompressionError, CompressionResult, KeptSpan
-from prompts.segments import ParsedPrompt, parse_prompt
+from prompts.scorers import Sentences
+from prompts.segments import ParsedPrompt
+from prompts.sentence_model import SentenceModel, load_sentence_model
 from prompts.surprisal import surprisal
-from prompts.words import KEY, ChunkBy, Words, split_words
+from prompts.words import Words, split_words
 
 __all__ = [
     "CompressionError",
+    "CompressionRequest",
     "CompressionResult",
     "Compressor",
     "KeptSpan",
+    "RequestError",
     "compress",
     "default_compressor",
 ]
 
-PromptInput = str | Sequence[str] | Sequence[dict[str, Any]]
 #: words tried one by one after bisection, to get as close to the target as possible
 TOP_UP_TRIES = 64
-#: name and number runs kept first, by answer attention, in the chunk where the budget runs out
-LIKELY_ANSWERS = 4
-#: questions answered by a number or a date, and by a name (a person, a place, an organisation)
-NUMBER_QUESTION = re.compile(
-    r"\b(?:when|how (?:many|much|long|old|far|big|tall|high|often|fast|large)|"
-    r"what (?:year|percentage|percent|number|age|time|day)|which year|in what year|date)\b"
-)
-NAME_QUESTION = re.compile(
-    r"\b(?:who|whom|whose|where|which (?:country|city|state|team|company|person|player|band|club))\b"
-)
-#: spelled-out numbers, answer candidates for a number question ("hosted the Games on two occasions")
-NUMBER_WORDS = frozenset(
-    {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"}
-    | {"thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty"}
-    | {"forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "billion"}
-    | {"trillion", "dozen", "once", "twice"}
-)
 
 
 class Compressor:
@@ -81,10 +63,13 @@ class Compressor:
 
     `model`: the scorer, None/"smollm2" (packaged SmolLM2-135M) or a local Hugging Face causal-LM folder;
     `tokenizer`: the target model's tokenizer folder that the budget is counted in (default: the scorer's);
-    `embedder`: the sentence-transformers folder for ranking (default: packaged all-MiniLM-L6-v2);
-    `rank_by`: `embedding`, `lm` or `both` (see `prompts.ranking`); `device`: "auto" = CUDA when present;
-    `answer_heads`: the scorer's (layer, head) pairs read for answer attention (default: see
-    `prompts.attention`).
+    `embedder`: the sentence-transformers folder for the embedding scorers (default: packaged
+    all-MiniLM-L6-v2); `sentence_model`: a fitted sentence model JSON (default: the packaged one, see
+    `prompts.sentence_model`); `fill_words`: fill what whole sentences leave of the budget with the words of
+    the best sentence that did not fit (needs the scorer LM); `dtype`: the scorer's precision, "auto" =
+    bfloat16 where the device has native bfloat16 kernels, else float32; `device`: "auto" = CUDA when present;
+    `window`: the LM's tokens per window; `batch_size`: rows per forward pass of the LM and of the embedder
+    (small batches of length-sorted texts waste little padding: on CPU 8 embeds 2.3x faster than 32).
     """
 
     def __init__(
@@ -93,26 +78,36 @@ class Compressor:
         *,
         tokenizer: str | Path | None = None,
         embedder: str | Path | None = None,
-        rank_by: RankBy = "embedding",
-        dtype: Literal["bfloat16", "float32"] = "bfloat16",
+        sentence_model: str | Path | None = None,
+        fill_words: bool = True,
+        dtype: Literal["auto", "bfloat16", "float32"] = "auto",
         device: str = "auto",
         window: int = 1024,
         batch_size: int = 8,
-        answer_heads: Sequence[tuple[int, int]] | None = None,
     ) -> None:
-        if rank_by not in ("embedding", "lm", "both"):
-            raise CompressionError(f"rank_by must be 'embedding', 'lm' or 'both', not {rank_by!r}")
         if window < 64:
             raise CompressionError(f"window must be at least 64 tokens, not {window}")
         self.model = model
         self.tokenizer = tokenizer
         self.embedder = embedder
-        self.rank_by = rank_by
+        self.sentence_model = sentence_model
+        self.fill_words = fill_words
         self.dtype = dtype
         self.device = device
         self.window = window
         self.batch_size = batch_size
-        self.answer_heads = answer_heads
+        try:
+            self.sentences_model: SentenceModel = load_sentence_model(
+                None if sentence_model is None else str(sentence_model)
+            )
+        except ValueError as error:
+            raise CompressionError(str(error)) from None
+
+    def __repr__(self) -> str:
+        defaults = Compressor.__init__.__kwdefaults__ or {}
+        params = {"model": self.model} if self.model is not None else {}
+        params.update({k: getattr(self, k) for k, v in defaults.items() if getattr(self, k) != v})
+        return f"Compressor({', '.join(f'{k}={v!r}' for k, v in params.items())})"
 
     def _device(self) -> str:
         if self.device != "auto":
@@ -137,31 +132,46 @@ class Compressor:
             return 0
         return len(self.target_tokenizer()(text, add_special_tokens=False)["input_ids"])
 
-    def compress(
-        self,
-        prompt: PromptInput,
-        *,
-        rate: float | None = None,
-        target_tokens: int | None = None,
-        question: str | None = None,
-        keep: Sequence[str] = (),
-        keep_numbers: bool = True,
-        keep_newlines: bool = False,
-        chunk_by: ChunkBy = "auto",
-        reorder: bool = False,
-        roles: Sequence[str] | None = None,
-    ) -> CompressionResult:
-        """Compress `prompt` (text, a list of documents, or chat messages) to `rate` or `target_tokens`."""
+    def compress(self, prompt: PromptInput, **options: Any) -> CompressionResult:
+        """Compress `prompt` (text, a list of documents, or chat messages) to `rate` or `target_tokens`;
+        `options` are those of `CompressionRequest`, checked before anything loads."""
+        return self.run(CompressionRequest(prompt, **options))
+
+    def run_many(self, requests: Sequence[CompressionRequest]) -> list[CompressionResult]:
+        """Compress several requests, their sentences embedded together in one batched pass."""
+        with self.batch(requests):
+            return [self.run(request) for request in requests]
+
+    @contextmanager
+    def batch(self, requests: Sequence[CompressionRequest]) -> Iterator[None]:
+        """While inside, `run` finds the embeddings of `requests`' sentences, chunks and questions ready,
+        computed up front in one call (batches across prompts, duplicates once)."""
+        texts: list[str] = []
+        for request in requests:
+            parsed = request.parsed
+            words = split_words(parsed.segments, request.chunk_by, parsed.kind, request.patterns)
+            ids = np.unique(words.sentence[~words.protected])
+            if len(ids):
+                sentences, _ = self.sentences(parsed, words, ids, request.question)
+                texts += [*sentences.texts, *sentences.chunk_texts, *filter(None, [request.question])]
+        unique = list(dict.fromkeys(texts))
+        vectors = (
+            embed(unique, model=self.embedder, device=self._device(), batch_size=self.batch_size)
+            if unique
+            else []
+        )
+        token = _PREFETCHED.set(dict(zip(unique, vectors, strict=True)))
+        try:
+            yield
+        finally:
+            _PREFETCHED.reset(token)
+
+    def run(self, request: CompressionRequest) -> CompressionResult:
+        """Compress a checked request (see `CompressionRequest`)."""
         began = time.perf_counter()
-        _check_budget(rate, target_tokens)
-        if chunk_by not in ("auto", "documents", "paragraphs", "sentences"):
-            raise CompressionError(
-                f"chunk_by must be auto, documents, paragraphs or sentences, not {chunk_by!r}"
-            )
-        if question is not None and not question.strip():
-            question = None
-        patterns = _compile(keep)
-        parsed = parse_prompt(prompt, roles)
+        rate, target_tokens, question = request.rate, request.target_tokens, request.question
+        keep_numbers, keep_newlines, reorder = request.keep_numbers, request.keep_newlines, request.reorder
+        chunk_by, patterns, parsed = request.chunk_by, list(request.patterns), request.parsed
         original = self._measure(parsed, [segment.text for segment in parsed.segments])
         target = target_tokens if target_tokens is not None else math.floor(rate * original)  # type: ignore[operator]
         if target >= original:
@@ -197,65 +207,87 @@ class Compressor:
     def _priority(
         self, parsed: ParsedPrompt, words: Words, target: int, question: str | None, keep_numbers: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Word indices in the order they are kept: protected, then by chunk rank; in the chunk where the
-        budget runs out the likeliest answers, then by sentence rank, numbers and names first, higher
-        surprisal first, earlier first."""
+        """Word indices in the order they are kept, each word's unit (kept or dropped as a whole), and the
+        chunks by relevance (with a question and several chunks): protected words; without a question and
+        with `keep_numbers`, every number; whole sentences by value (those that fit the budget first); with
+        `fill_words`, the words of the best sentence that does not fit whole (numbers first, then by
+        surprisal); then the other sentences."""
         n = len(words)
-        costs = self._costs(parsed, words)
         free = ~words.protected
-        chunk_rank = np.zeros(n, dtype=np.int64)
-        sentence_rank = np.zeros(n, dtype=np.int64)
+        ids = np.unique(words.sentence[free])
+        if not len(ids):
+            return np.flatnonzero(words.protected), np.arange(n), None
+        sentences, chunk_ids = self.sentences(parsed, words, ids, question)
+        value = self.sentences_model.score(sentences)
+        ranked = ids[np.lexsort((ids, -value))].tolist()
+        costs = self._costs(parsed, words)
+        leading = free & words.number if question is None and keep_numbers else np.zeros(n, dtype=bool)
+        group = np.where(words.protected, 0, np.where(leading, 1, 2))
+        rest = free & ~leading
+        cost = np.zeros(int(words.sentence.max()) + 1, dtype=np.int64)
+        np.add.at(cost, words.sentence[rest], costs[rest])
+        left = target - int(costs[~rest].sum())
+        fits, boundary = [], None
+        for sentence in ranked:
+            if cost[sentence] <= left:
+                fits.append(sentence)
+                left -= int(cost[sentence])
+            elif boundary is None:
+                boundary = sentence
+        fill = boundary if self.fill_words and left > 0 else None
+        sequence = [*fits, *([] if fill is None else [fill])]
+        sequence += [s for s in ranked if s not in set(sequence)]
+        rank = np.zeros(len(cost), dtype=np.int64)
+        rank[sequence] = np.arange(len(sequence))
+        unit = np.where(leading, int(words.sentence.max()) + 1 + np.arange(n), words.sentence)
+        score = np.zeros(n)
+        tier = np.zeros(n, dtype=np.int64)
+        if fill is not None:
+            inside = rest & (words.sentence == fill)
+            score = self._word_scores(parsed, words, inside, question)
+            tier = np.where(inside & words.number & keep_numbers, 0, 1)
+            unit = np.where(inside, int(words.sentence.max()) + 1 + np.arange(n), unit)
+        order = np.lexsort((np.arange(n), -score, tier, rank[words.sentence], group))
+        chunk_best = np.full(int(words.chunk.max()) + 1, -np.inf)
+        np.maximum.at(chunk_best, chunk_ids[sentences.chunk], value)
         ranking = None
-        scored = free.copy()
-        budget = target - int(costs[words.protected].sum())
-        chunks = np.unique(words.chunk[free])
-        if question is not None and len(chunks) > 1:
-            ranking = chunks[
-                self._rank_values([_text_of(parsed, words, words.chunk == c) for c in chunks], question)
-            ]
-            position = np.empty(int(words.chunk.max()) + 1, dtype=np.int64)
-            position[ranking] = np.arange(len(ranking))
-            chunk_rank = position[words.chunk]
-            # chunks are kept whole by rank; the one where the budget runs out is compressed further
-            spent = np.cumsum([costs[free & (words.chunk == c)].sum() for c in ranking])
-            at = min(int(np.searchsorted(spent, budget, side="right")), len(ranking) - 1)
-            scored = free & (words.chunk == ranking[at])
-        sentences = np.unique(words.sentence[scored])
-        if question is not None and len(sentences) > 1:
-            # inside that chunk whole sentences go by relevance; the one where the budget runs out loses words
-            texts = [_text_of(parsed, words, words.sentence == s) for s in sentences]
-            ranked = sentences[self._rank_values(texts, question)]
-            position = np.zeros(int(words.sentence.max()) + 1, dtype=np.int64)
-            position[ranked] = np.arange(len(ranked))
-            sentence_rank = np.where(scored, position[words.sentence], 0)
-        score, attention = self._word_scores(parsed, words, scored, question)
-        salient, score, unit = _salient_runs(words, score, keep_numbers, question is not None)
-        if question is not None:
-            candidates = _answer_candidates(question, words, unit, scored, salient < 2)
-            likely = _likely_answers(unit, attention, candidates, LIKELY_ANSWERS)
-            sentence_rank = np.where(likely >= 0, likely - LIKELY_ANSWERS, sentence_rank)
-        position_order = np.arange(n)
-        order = np.lexsort((position_order, -score, salient, sentence_rank, chunk_rank, ~words.protected))
+        if question is not None and len(chunk_ids) > 1:
+            ranking = chunk_ids[np.lexsort((chunk_ids, -chunk_best[chunk_ids]))]
         return order, unit, ranking
 
-    def _rank_values(self, texts: list[str], question: str) -> np.ndarray:
-        scores = []
-        if self.rank_by in ("embedding", "both"):
-            scores.append(embedding_relevance(texts, question, model=self.embedder, device=self._device()))
-        if self.rank_by in ("lm", "both"):
-            lm, tokenizer = self.scorer()
-            scores.append(lm_relevance(texts, question, lm, tokenizer, batch_size=self.batch_size))
-        return rank_order(scores)
+    def sentences(
+        self, parsed: ParsedPrompt, words: Words, ids: np.ndarray, question: str | None
+    ) -> tuple[Sentences, np.ndarray]:
+        """What the sentence scorers read for the sentences `ids` (sorted) of a split prompt, and the ids of
+        their chunks (`Sentences.chunk` numbers them from 0)."""
+        chunk_of = np.array([int(words.chunk[np.searchsorted(words.sentence, s)]) for s in ids.tolist()])
+        chunk_ids, chunk = np.unique(chunk_of, return_inverse=True)
+        texts = [_text_of(parsed, words, words.sentence == s) for s in ids.tolist()]
+        keys = [[k for k in words.key[words.sentence == s].tolist() if k] for s in ids.tolist()]
+        chunk_texts = [_text_of(parsed, words, words.chunk == c) for c in chunk_ids.tolist()]
+        device = self._device()
+
+        def embedder(texts: list[str]) -> np.ndarray:  # called only if a scorer reads embeddings
+            known = _PREFETCHED.get() or {}
+            if all(text in known for text in texts):
+                return np.stack([known[text] for text in texts])
+            return embed(texts, model=self.embedder, device=device, batch_size=self.batch_size)
+
+        question_keys: list[str] = []
+        if question is not None:
+            from prompts.words import word_key
+
+            question_keys = [k for k in (word_key(w) for w in question_words(question)) if k]
+        return Sentences(texts, keys, chunk, chunk_texts, question, question_keys, embedder), chunk_ids
 
     def _word_scores(
         self, parsed: ParsedPrompt, words: Words, scored: np.ndarray, question: str | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Max token surprisal and answer attention (with a question) per word, for the `scored` words (0
-        elsewhere); one forward pass per region."""
+    ) -> np.ndarray:
+        """Max token surprisal per word for the `scored` words (0 elsewhere), conditioned on the question;
+        one forward pass per contiguous region."""
         surprisals = np.zeros(len(words), dtype=np.float64)
-        attentions = np.zeros(len(words), dtype=np.float64)
         if not scored.any():
-            return surprisals, attentions
+            return surprisals
         lm, tokenizer = self.scorer()
         regions = []  # (segment, first word, last word) of contiguous scored words
         for segment in np.unique(words.segment[scored]):
@@ -265,16 +297,11 @@ class Compressor:
             parsed.segments[seg].text[int(words.start[first]) : int(words.end[last])]
             for seg, first, last in regions
         ]
-        heads = None
-        if question is not None:
-            heads = self.answer_heads or default_heads(lm.config, packaged=self.model in (None, "smollm2"))
-            _check_heads(heads, lm.config)
         token_scores = surprisal(
             texts,
             lm,
             tokenizer,
             prefix=None if question is None else f"Question: {question}",
-            heads=heads,
             window=self.window,
             batch_size=self.batch_size,
         )
@@ -283,11 +310,10 @@ class Compressor:
             base = int(words.start[first])
             owner = np.searchsorted(words.end[rows] - base, tokens.start, side="right")
             inside = owner < len(rows)
-            for result, values in ((surprisals, tokens.surprisal), (attentions, tokens.attention)):
-                per_word = np.zeros(len(rows))
-                np.maximum.at(per_word, owner[inside], values[inside])
-                result[rows] = np.where(scored[rows], per_word, 0.0)
-        return surprisals, attentions
+            per_word = np.zeros(len(rows))
+            np.maximum.at(per_word, owner[inside], tokens.surprisal[inside])
+            surprisals[rows] = np.where(scored[rows], per_word, 0.0)
+        return surprisals
 
     def _costs(self, parsed: ParsedPrompt, words: Words) -> np.ndarray:
         """Estimated target-tokenizer tokens per word (tokens counted where they start)."""
@@ -369,107 +395,15 @@ def _text_of(parsed: ParsedPrompt, words: Words, mask: np.ndarray) -> str:
     return text[int(words.start[rows[0]]) : int(words.end[rows[-1]])]
 
 
-def _salient_runs(
-    words: Words, score: np.ndarray, keep_numbers: bool, names_as_numbers: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tier (0 first), score and unit id per word: numbers (when kept) first, then names (with a question,
-    as likely an answer as a number: same tier), then the rest. A name is a capitalised word inside a
-    sentence, or a sentence's (or line's) first word followed by one. Consecutive numbers and names form
-    one run ("Robert E. Lee", "May 18, 2018"), also across up to two connectors between names ("Edward IV
-    of England", "Sleeping with the Past"), with its best score and one unit id, kept or dropped as a whole.
-    A run stops at a line break, an opening bracket and a comma between a number and a name: "Jean Fernel |
-    (1497-1558)", "On December 11, 1941, | Nazi Germany"."""
-    n = len(words)
-    same_sentence_next = np.append(words.sentence[1:] == words.sentence[:-1], False)
-    # a line's first word starts a sentence here (the word after a heading line)
-    first = np.insert(words.sentence[1:] != words.sentence[:-1], 0, True) | words.line_start
-    next_capital = np.append(words.capital[1:], False) & same_sentence_next
-    name = words.capital & (~first | next_capital)
-    number = words.number & keep_numbers
-    # a connector joins a run when the nearest non-connectors on both sides (at most two words away, same
-    # sentence) are names
-    index = np.arange(n)
-    anchor = ~words.connector
-    left = np.maximum.accumulate(np.where(anchor, index, -1))
-    right = np.minimum.accumulate(np.where(anchor, index, n)[::-1])[::-1]
-    inside = (left >= 0) & (right < n) & (right - left <= 3)
-    left_c, right_c = np.clip(left, 0, n - 1), np.clip(right, 0, n - 1)
-    joins = (
-        words.connector
-        & inside
-        & name[left_c]
-        & name[right_c]
-        & (words.sentence[left_c] == words.sentence[right_c])
-    )
-    tier = np.where(number, 0, np.where(name | joins, int(not names_as_numbers), 2))
-    salient = number | name | joins
-    breaks = ~salient | first | words.boundary | np.insert(~salient[:-1], 0, True)
-    run = np.cumsum(breaks)
-    best = np.full(int(run.max()) + 1, -np.inf)
-    np.maximum.at(best, run[salient], score[salient])
-    run_tier = np.full(int(run.max()) + 1, 2)
-    np.minimum.at(run_tier, run[salient], tier[salient])
-    unit = np.where(salient, run, run.max() + 1 + index)
-    return np.where(salient, run_tier[run], tier), np.where(salient, best[run], score), unit
+#: embeddings computed up front by `Compressor.batch`, by text
+_PREFETCHED: ContextVar[dict[str, np.ndarray] | None] = ContextVar("winnow_prefetched", default=None)
 
 
-def _check_heads(heads: Sequence[tuple[int, int]], config: Any) -> None:
-    layers, per_layer = int(config.num_hidden_layers), int(config.num_attention_heads)
-    wrong = [pair for pair in heads if not (0 <= pair[0] < layers and 0 <= pair[1] < per_layer)]
-    if wrong:
-        raise CompressionError(
-            f"answer_heads {wrong} are outside the scorer's {layers} layers x {per_layer} heads"
-        )
+def question_words(question: str) -> list[str]:
+    """The words of a question, split as prompt words are (any script)."""
+    from prompts.scripts import word_spans
 
-
-def answer_kind(question: str) -> Literal["number", "name", "any"]:
-    """What the question asks for: a number or date ("when", "how many"), a name ("who", "where"), or any."""
-    text = question.lower()
-    number, name = NUMBER_QUESTION.search(text), NAME_QUESTION.search(text)
-    # the first asking word decides: "who was president when the canal was built" asks for a name
-    if number and not (name and name.start() < number.start()):
-        return "number"
-    return "name" if name else "any"
-
-
-def _answer_candidates(
-    question: str, words: Words, unit: np.ndarray, region: np.ndarray, salient: np.ndarray
-) -> np.ndarray:
-    """The name and number runs of the kind the question asks for (all runs when none is of that kind),
-    spelled-out numbers included for a number question, less the runs that only repeat the question's
-    words (in "who is tinker air force base named after", "Tinker Air Force Base" is not the answer)."""
-    asked = set(KEY.findall(question.lower())) | {""}
-    new = np.zeros(int(unit.max()) + 1, dtype=bool)
-    np.logical_or.at(new, unit, ~np.isin(words.key, list(asked)) & ~words.connector)
-    runs = region & salient & new[unit]
-    kind = answer_kind(question)
-    if kind == "any":
-        return runs
-    # a run can be both: "Apollo 11"
-    numeric, named = np.zeros((2, int(unit.max()) + 1), dtype=bool)
-    np.logical_or.at(numeric, unit[runs & words.number], True)
-    np.logical_or.at(named, unit[runs & ~words.number & ~words.connector], True)
-    if kind == "number":
-        wanted = (runs & numeric[unit]) | (region & np.isin(words.key, list(NUMBER_WORDS)) & new[unit])
-    else:
-        wanted = runs & named[unit]
-    return wanted if wanted.any() else runs
-
-
-def _likely_answers(
-    unit: np.ndarray, attention: np.ndarray, candidates: np.ndarray, count: int
-) -> np.ndarray:
-    """Per word, the rank (0 = most attended) of its unit among the `count` candidate units (name and
-    number runs) with the highest answer attention; -1 for every other word."""
-    if not candidates.any():
-        return np.full(len(unit), -1, dtype=np.int64)
-    best = np.zeros(int(unit.max()) + 1)
-    np.maximum.at(best, unit[candidates], attention[candidates])
-    units = np.unique(unit[candidates])
-    top = units[np.argsort(-best[units], kind="stable")[:count]]
-    place = np.full(int(unit.max()) + 1, -1, dtype=np.int64)
-    place[top] = np.arange(len(top))
-    return np.where(candidates, place[unit], -1)
+    return [question[a:b] for a, b in word_spans(question)]
 
 
 def fit(
@@ -522,29 +456,6 @@ def fit(
     return kept, texts, tokens
 
 
-def _check_budget(rate: float | None, target_tokens: int | None) -> None:
-    if (rate is None) == (target_tokens is None):
-        raise CompressionError("give exactly one of rate or target_tokens")
-    if rate is not None and not (isinstance(rate, int | float) and 0 < rate <= 1):
-        raise CompressionError(f"rate must be in (0, 1], not {rate}")
-    if target_tokens is not None and (not isinstance(target_tokens, int) or target_tokens < 1):
-        raise CompressionError(f"target_tokens must be a positive integer, not {target_tokens}")
-
-
-def _compile(patterns: Sequence[str]) -> list[re.Pattern[str]]:
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    compiled = []
-    for pattern in patterns:
-        try:
-            compiled.append(re.compile(pattern))
-        except re.error as error:
-            raise CompressionError(
-                f"keep pattern {pattern!r} is not a valid regular expression: {error}"
-            ) from None
-    return compiled
-
-
 @lru_cache(maxsize=4)
 def default_compressor(
     model: str | None = None, tokenizer: str | None = None, device: str = "auto"
@@ -553,6 +464,13 @@ def default_compressor(
     return Compressor(model, tokenizer=tokenizer, device=device)
 
 
-def compress(prompt: PromptInput, **options: Any) -> CompressionResult:
-    """Compress with the process's default `Compressor` (packaged SmolLM2, its own tokenizer)."""
+def compress(prompt: PromptInput | CompressionRequest, **options: Any) -> CompressionResult:
+    """Compress with the process's default `Compressor` (packaged SmolLM2, its own tokenizer): a prompt and
+    the options of `CompressionRequest`, or a ready request (then no options)."""
+    if isinstance(prompt, CompressionRequest):
+        if options:
+            raise TypeError(
+                f"a CompressionRequest holds its options: give it alone, not with {sorted(options)}"
+            )
+        return default_compressor().run(prompt)
     return default_compressor().compress(prompt, **options)

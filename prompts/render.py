@@ -8,15 +8,16 @@ import numpy as np
 
 from prompts.result import KeptSpan
 from prompts.segments import Segment
-from prompts.words import Words
+from prompts.words import BLANK_LINE, Words
 
 
-def gap_separator(gap: str, keep_newlines: bool, boundary: bool) -> str:
+def gap_separator(gap: str, keep_newlines: bool, boundary: bool, unspaced: bool = False) -> str:
     """What stands for dropped text between two kept words: line breaks survive at chunk boundaries (and
-    everywhere with `keep_newlines`), anything else becomes one space."""
+    everywhere with `keep_newlines`), anything else becomes one space, or nothing next to a word of a
+    script written without spaces."""
     if (boundary or keep_newlines) and "\n" in gap:
-        return "\n\n" if gap.count("\n") > 1 else "\n"
-    return " "
+        return "\n\n" if BLANK_LINE.search(gap) else "\n"
+    return "" if unspaced else " "
 
 
 def render(
@@ -51,15 +52,17 @@ def _join(text: str, words: Words, rows: np.ndarray, keep_newlines: bool) -> str
     for row in rows.tolist():
         start, end = int(words.start[row]), int(words.end[row])
         if parts:
+            unspaced = bool(words.unspaced[row] or words.unspaced[previous])
             if row == previous + 1 and words.segment[row] == words.segment[previous]:
                 parts.append(text[int(words.end[previous]) : start])
             elif words.chunk[row] != words.chunk[previous]:
                 first = int(np.searchsorted(words.chunk, words.chunk[row]))  # the chunk's first word
                 same = first > 0 and words.segment[first - 1] == words.segment[first]
                 lead = text[int(words.end[first - 1]) : int(words.start[first])] if same else ""
-                parts.append(gap_separator(lead, keep_newlines, boundary=True))
+                parts.append(gap_separator(lead, keep_newlines, True, unspaced))
             else:
-                parts.append(gap_separator(text[int(words.end[previous]) : start], keep_newlines, False))
+                gap = text[int(words.end[previous]) : start]
+                parts.append(gap_separator(gap, keep_newlines, False, unspaced))
         parts.append(text[start:end])
         previous = row
     return "".join(parts)

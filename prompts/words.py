@@ -1,45 +1,33 @@
 """Words of a prompt, the unit compression keeps or drops, grouped into chunks and sentences.
 
-A word is a run of non-space characters (punctuation stays with its word, so a word is never cut in half);
-in Chinese, Japanese and Thai text each character (with the punctuation after it) is a word.
-A sentence ends after a word ending in `.`, `!` or `?` (closing quotes and brackets allowed) or at a line
-break or blank line; a short line that is one unfinished sentence is a heading and joins the sentence
-after it. A paragraph ends at a blank line. Chunks are whole segments (documents, messages), paragraphs
-or sentences, as asked.
+Words come from `prompts.scripts.word_spans`: runs of non-space characters with their punctuation where
+a script separates words by spaces, a segmenter's words where it does not (Chinese, Japanese, Thai); a
+word is never cut in half. A sentence ends after a word ending in a sentence mark of its script (`.`, `!`,
+`?`, `。`, `！`, `？`, `؟`, `۔`, `।`, `॥`, closing quotes and brackets allowed), unless that word is an
+initial ("W.", "U.S.") or the next word starts with a lowercase letter or a digit ("c. 1500"); and at a line
+break or blank line, where a short line that is one unfinished sentence is a heading and joins the
+sentence after it. A paragraph ends at a blank line. Chunks are whole segments (documents, messages),
+paragraphs or sentences, as asked. No rule here depends on a language's vocabulary.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
+from prompts.scripts import is_unspaced, word_spans
 from prompts.segments import Segment
 
 ChunkBy = Literal["auto", "documents", "paragraphs", "sentences"]
 
-#: scripts written without spaces between words: each character is a word
-_UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f"
-WORD = re.compile(rf"[{_UNSPACED}][^\s{_UNSPACED}]*|[^\s{_UNSPACED}]+")
-SENTENCE_END = re.compile(r"[.!?][\"')\]»”’]*$")
-#: words whose final period is not a sentence end: initials ("W."), common abbreviations ("c.", "No.")
-ABBREVIATION = re.compile(
-    r"^[(\[\"']*(?:[A-Z]|[A-Z]\.[A-Z]|c|ca|cf|vs|etc|e\.g|i\.e|approx|Mr|Mrs|Ms|Dr|Prof|St|Mt|Jr|Sr|No|Nos|Vol|"
-    r"Fig|Gen|Col|Lt|Sgt|Capt|Gov|Sen|Rep|Rev|Hon|Inc|Ltd|Co|Corp|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|"
-    r"Dec)\.$"
-)
-#: lowercase words inside names: "Edward IV of England", "Sleeping with the Past", "Leonardo da Vinci"
-CONNECTORS = frozenset(
-    {"of", "the", "de", "del", "della", "da", "di", "du", "des", "van", "von", "der", "den", "la", "le", "y"}
-    | {"&", "with", "and", "for"}
-)
-#: the letters and digits of a lowercased word or question
-KEY = re.compile(r"[a-z0-9]+")
-#: leading punctuation skipped when looking for a word's first letter
-OPENING = re.compile(r"[^\w]*")
+SENTENCE_END = re.compile(r"[.!?。！？؟۔।॥‼⁇⁈⁉][\"')\]»”’」』）】〕]*$")
+#: an initial or a dotted abbreviation of single letters, in any script: "W.", "U.S.", "(J."
+INITIAL = re.compile(r"^\W*(?:[^\W\d_]\.)+$")
 BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 NUMBER = re.compile(r"\d")
 #: a line of fewer words, without end punctuation, is a heading that joins the next sentence
@@ -56,13 +44,9 @@ class Words:
     chunk: np.ndarray  # int: global chunk id (chunks of non-compressible segments included)
     sentence: np.ndarray  # int: global sentence id
     protected: np.ndarray  # bool: must be kept (verbatim spans, user patterns, non-compressible segments)
-    number: np.ndarray  # bool: holds a digit
-    capital: np.ndarray  # bool: starts with a capital letter (after any opening punctuation)
-    connector: np.ndarray  # bool: a lowercase word that joins the parts of a name ("of", "de", "von")
-    key: np.ndarray  # str: its letters and digits, lowercased ("Tinker," -> "tinker"), to match a question's
-    line_start: np.ndarray  # bool: the first word of a line
-    boundary: np.ndarray  # bool: opens a bracket, or follows a comma and differs from the word before in
-    # holding a digit ("1941, Nazi"): a name or number run stops before it
+    number: np.ndarray  # bool: holds a digit (of any script)
+    key: np.ndarray  # str: the word lowercased without punctuation or symbols, to match a question's words
+    unspaced: np.ndarray  # bool: of a script written without spaces (no space is added next to it)
 
     def __len__(self) -> int:
         return len(self.start)
@@ -76,15 +60,12 @@ def split_words(
         name: [] for name in ("segment", "start", "end", "chunk", "sentence", "protected")
     }
     numbers: list[bool] = []
-    capitals: list[bool] = []
-    connectors: list[bool] = []
     keys: list[str] = []
-    line_starts: list[bool] = []
-    boundaries: list[bool] = []
+    unspaced: list[bool] = []
     chunk = sentence = -1
     for index, segment in enumerate(segments):
         text = segment.text
-        spans = [match.span() for match in WORD.finditer(text)]
+        spans = word_spans(text)
         if not spans:
             continue
         by = resolve_chunking(chunk_by, kind, text)
@@ -98,7 +79,7 @@ def split_words(
             gap = text[previous_end:start]
             if position > 0:
                 last = text[spans[position - 1][0] : previous_end]
-                ended = bool(SENTENCE_END.search(last)) and not ABBREVIATION.match(last)
+                ended = bool(SENTENCE_END.search(last)) and not _continues(last, text[start:end])
                 # a short line that is one unfinished sentence is a heading: it joins the sentence after it
                 heading = line_words < HEADING_WORDS and sentence_at_line_start
                 sentence_break = ended or ("\n" in gap and not heading) or bool(BLANK_LINE.search(gap))
@@ -111,22 +92,16 @@ def split_words(
                     sentence += 1
                 if (by == "paragraphs" and BLANK_LINE.search(gap)) or (by == "sentences" and sentence_break):
                     chunk += 1
+            word = text[start:end]
             columns["segment"].append(index)
             columns["start"].append(start)
             columns["end"].append(end)
             columns["chunk"].append(chunk)
             columns["sentence"].append(sentence)
             columns["protected"].append(not segment.compressible or _overlaps(guarded, start, end))
-            numbers.append(bool(NUMBER.search(text, start, end)))
-            letter = OPENING.match(text, start, end).end()
-            capitals.append(letter < end and text[letter].isupper())
-            connectors.append(text[start:end] in CONNECTORS)
-            keys.append("".join(KEY.findall(text[start:end].lower())))
-            line_starts.append(position == 0 or "\n" in gap)
-            boundaries.append(
-                position > 0
-                and (text[start] in "([" or (text[previous_end - 1] in ",;" and numbers[-2] != numbers[-1]))
-            )
+            numbers.append(bool(NUMBER.search(word)))
+            keys.append(word_key(word))
+            unspaced.append(is_unspaced(word))
             previous_end = end
             line_words += 1
     return Words(
@@ -137,12 +112,23 @@ def split_words(
         sentence=np.array(columns["sentence"], dtype=np.int64),
         protected=np.array(columns["protected"], dtype=bool),
         number=np.array(numbers, dtype=bool),
-        capital=np.array(capitals, dtype=bool),
-        connector=np.array(connectors, dtype=bool),
         key=np.array(keys, dtype=str),
-        line_start=np.array(line_starts, dtype=bool),
-        boundary=np.array(boundaries, dtype=bool),
+        unspaced=np.array(unspaced, dtype=bool),
     )
+
+
+def word_key(word: str) -> str:
+    """`word` lowercased, without punctuation, symbols or spaces (letters, marks and digits of any script)."""
+    return "".join(ch for ch in word.lower() if unicodedata.category(ch)[0] in "LMN")
+
+
+def _continues(word: str, following: str) -> bool:
+    """Whether a sentence mark ending `word` is not a sentence end: an initial, or a next word that starts
+    in lowercase or with a digit."""
+    if INITIAL.match(word):
+        return True
+    first = next((ch for ch in following if ch.isalnum()), "")
+    return first.isdigit() or first.islower()
 
 
 def resolve_chunking(chunk_by: ChunkBy, kind: str, text: str) -> str:

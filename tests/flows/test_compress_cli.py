@@ -203,7 +203,25 @@ def test_missing_file_exits_1(tmp_path: Path) -> None:
         ["prompt.txt", "--rate", "0.5", "--batch", "in.jsonl", "--out", "out.jsonl"],
         ["--rate", "0.5", "--roles", "user"],
         ["--rate", "0.5", "--format", "xml"],
+        ["--rate", "0.5", "--dtype", "int8"],
     ],
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:
     assert run(*args, stdin=HARBOUR)[0] == 2
+
+
+def test_dtype_option_reaches_the_compressor(monkeypatch: pytest.MonkeyPatch) -> None:
+    import prompts.compress
+
+    seen: list[str] = []
+
+    class Recording(prompts.compress.Compressor):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            seen.append(str(kwargs.get("dtype", "auto")))
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(prompts.compress, "Compressor", Recording)
+    code, out, err = run("--rate", "0.5", "--dtype", "float32", stdin=HARBOUR)
+    assert code == 0 and 0 < len(out.strip()) < len(HARBOUR), err
+    assert run("--rate", "0.5", stdin=HARBOUR)[0] == 0
+    assert seen == ["float32", "auto"]  # auto: bfloat16 where the CPU has native bfloat16, else float32

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from flows.compress_cli import compress
 from flows.compress_flow import compress_prompts
 from pipeline.errors import InputError
+from prompts.request import RequestError
 from tests.conftest import CliResult
 from tests.flows.test_compress_cli import CHAT, HARBOUR, PARAGRAPHS, words
 
@@ -114,6 +116,14 @@ GOOD = json.dumps({"id": "a", "prompt": HARBOUR})
             '{"id": "b", "prompt": [{"role": 1, "content": "x"}]}',
             "line 2, field 'prompt[0].role': must be a string",
         ),
+        (
+            '{"id": "b", "prompt": [{"role": "user", "content": "x", "compress": "no"}]}',
+            "line 2, field 'prompt[0].compress': must be true or false",
+        ),
+        (
+            '{"id": "b", "prompt": ["doc", 3]}',
+            "line 2, field 'prompt': must be a string, a list of documents",
+        ),
         ('{"id": "b", "prompt": "hi", "question": 3}', "line 2, field 'question': must be a string"),
         ('{"id": "a", "prompt": "hi"}', "line 2, field 'id': duplicate id 'a' (first on line 1)"),
         ('{"id": [1], "prompt": "hi"}', "line 2, field 'id': must be a string or an integer"),
@@ -133,6 +143,36 @@ def test_bad_batch_line_exits_1_and_writes_nothing(
     assert f"{batch}, {message}" in result.stderr
     assert "Traceback" not in result.stderr
     assert out.read_text() == "earlier output\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rate", "2"], "--rate must be in (0, 1], got 2.0"),
+        (["--target-tokens", "9", "--keep", "(unclosed"], "--keep '(unclosed': bad regular expression"),
+        (["--rate", "0.5", "--tokenizer", "{missing}"], "--tokenizer {missing}: no such folder"),
+    ],
+)
+def test_bad_batch_option_exits_1_naming_the_option(tmp_path: Path, args: list[str], message: str) -> None:
+    batch = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "prompt": HARBOUR}])
+    out = tmp_path / "out.jsonl"
+    missing = str(tmp_path / "no-tokenizer")
+    result = CliRunner().invoke(
+        app,
+        ["compress", "--batch", str(batch), "--out", str(out), *(a.format(missing=missing) for a in args)],
+    )
+    assert result.exit_code == 1
+    assert message.format(missing=missing) in result.stderr
+    assert "line 1" not in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_flow_refuses_a_bad_option_before_writing(tmp_path: Path, prefect_server: str) -> None:
+    batch = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "prompt": HARBOUR}])
+    with pytest.raises(RequestError, match=re.escape("rate must be in (0, 1], got 2.0")) as caught:
+        compress_prompts(str(batch), str(tmp_path / "out.jsonl"), rate=2.0)
+    assert caught.value.field == "rate"
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 @pytest.mark.parametrize(("content", "message"), [(None, "no such file"), ("\n\n", "no records")])

@@ -6,9 +6,11 @@ import re
 
 import numpy as np
 import pytest
+import regex
 
+from prompts.scripts import word_spans
 from prompts.segments import Segment, parse_prompt
-from prompts.words import Words, resolve_chunking, split_words
+from prompts.words import Words, resolve_chunking, split_words, word_key
 
 
 def texts_of(segments: list[Segment], words: Words) -> list[str]:
@@ -25,9 +27,15 @@ def test_words_are_whitespace_runs_with_their_punctuation() -> None:
 
 
 def test_sentences_end_at_stops_and_line_breaks() -> None:
-    text = 'One two. Three "four!" Five\nsix seven? (Eight.) nine 3.5 ten'
+    text = 'One two. Three "four!" Five\nsix seven? (Eight.) Nine 3.5 ten'
     words = split_words([Segment(text)], "sentences", "text")
     assert words.sentence.tolist() == [0, 0, 1, 1, 2, 3, 3, 4, 5, 5, 5]
+
+
+def test_a_stop_before_a_lowercase_word_or_a_digit_does_not_end_a_sentence() -> None:
+    text = "Built c. 1500 by the Dept. of works. It stands."
+    words = split_words([Segment(text)], "sentences", "text")
+    assert words.sentence.tolist() == [0] * 8 + [1, 1]
     assert words.chunk.tolist() == words.sentence.tolist()
 
 
@@ -101,30 +109,54 @@ def test_initials_and_abbreviations_do_not_end_a_sentence() -> None:
     assert words.sentence.tolist() == [0] * 14 + [1] * 3
 
 
-def test_a_name_in_brackets_or_quotes_is_capitalised() -> None:
-    segments = [Segment('The deputy (Walter Brennan) said "Stop" and (left).')]
-    words = split_words(segments, "sentences", "text")
-    capital = dict(zip(texts_of(segments, words), words.capital.tolist(), strict=True))
-    assert capital["(Walter"] and capital["Brennan)"] and capital['"Stop"']
-    assert not capital["(left)."] and not capital["deputy"]
-
-
-def test_connectors_are_flagged() -> None:
-    segments = [Segment("Edward IV of England and Leonardo da Vinci")]
-    words = split_words(segments, "sentences", "text")
-    assert [w for w, c in zip(texts_of(segments, words), words.connector, strict=True) if c] == [
-        "of",
-        "and",
-        "da",
-    ]
-
-
-def test_name_and_number_runs_stop_at_line_breaks_brackets_and_a_comma_between_kinds() -> None:
-    text = "Physiology\nJean Fernel (1497-1558), a physician. On May 11, 1941, Nazi Germany left May 18, 2018"
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "在1983年，他们建立了大学。我爱北京天安门！",
+            ["在", "1983", "年，", "他们", "建立", "了", "大学。"],
+        ),
+        (
+            "東京都に住んでいます。カタカナの言葉です",
+            ["東京都", "に", "住ん", "で", "い", "ます。", "カタカナ"],
+        ),
+        ("ผมรักภาษาไทยมากครับ", ["ผม", "รัก", "ภาษาไทย", "มาก", "ครับ"]),
+    ],
+    ids=["chinese", "japanese", "thai"],
+)
+def test_unspaced_scripts_are_split_into_words_not_characters(text: str, expected: list[str]) -> None:
     segments = [Segment(text)]
     words = split_words(segments, "sentences", "text")
-    texts = texts_of(segments, words)
-    assert [w for w, b in zip(texts, words.line_start, strict=True) if b] == ["Physiology", "Jean"]
-    stops = [w for w, b in zip(texts, words.boundary, strict=True) if b]
-    # "a" follows a comma after a number too; it is no name, so that stop changes nothing
-    assert stops == ["(1497-1558),", "a", "Nazi"]
+    found = texts_of(segments, words)
+    assert found[: len(expected)] == expected
+    assert "".join(found) == text  # every character in exactly one word, in order
+    assert words.unspaced[[i for i, w in enumerate(found) if w != "1983"]].all()
+
+
+def test_no_word_boundary_inside_a_grapheme_cluster() -> None:
+    text = "นํ้าใจ 東京の👍🏽です e\u0301te\u0301"
+    spans = word_spans(text)
+    graphemes = {m.end() for m in regex.finditer(r"\X", text)} | {0}
+    assert all(a in graphemes and b in graphemes for a, b in spans)
+    assert "".join(text[a:b] for a, b in spans) == text.replace(" ", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("他们建立了大学。学校很大！你知道吗？是的", 4),
+        ("أين تقع المدينة؟ تقع في الشمال. وهي كبيرة", 3),
+        ("यह एक वाक्य है। यह दूसरा है।", 2),
+    ],
+    ids=["chinese", "arabic", "hindi"],
+)
+def test_sentences_end_at_each_scripts_own_marks(text: str, sentences: int) -> None:
+    words = split_words([Segment(text)], "sentences", "text")
+    assert int(words.sentence.max()) + 1 == sentences
+
+
+def test_word_keys_are_lowercase_letters_marks_and_digits_of_any_script() -> None:
+    assert word_key('"Hello,"') == "hello"
+    assert word_key("大学。") == "大学"
+    assert word_key("(١٩٨٣)") == "١٩٨٣"
+    assert word_key("นํ้า") == "นํ้า"  # Thai vowel and tone marks are kept

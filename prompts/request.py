@@ -1,0 +1,322 @@
+"""One compression request, validated once: the library, `winnow compress` and the batch flow all build it.
+
+`CompressionRequest(prompt, rate=0.5, question=..., ...)` checks every option and the prompt's shape when
+it is made, and parses the prompt (`parsed`); `Compressor.run(request)` then only compresses. A field that
+is wrong raises `RequestError` (a `CompressionError`) naming it: `field` is the keyword argument ("rate",
+"keep", ...), or the part of the prompt ("prompt", "prompt[1].content" for message 1's content), and
+`problem` says what is wrong without naming it, so a caller can name it its own way: the CLI words options
+as flags (`error.worded(CLI names)`), the batch flow as `FILE, line N, field 'prompt[1].content': missing`.
+Problems found inside well-formed text (NUL bytes, an unclosed `<winnow-keep>`, a role no message has) are
+plain `CompressionError`s from `prompts.segments.parse_prompt`.
+
+Also the small helpers the CLI needs to turn bytes into a prompt (`decode_prompt`, `parse_chat`) and to
+check its other inputs before any model loads (`check_question`, `check_models`). Plain Python: importing
+this module loads neither torch nor transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
+from numbers import Integral, Real
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prompts.result import CompressionError
+from prompts.segments import ParsedPrompt, parse_prompt
+
+if TYPE_CHECKING:
+    from prompts.words import ChunkBy
+
+__all__ = [
+    "CHUNK_BY",
+    "PACKAGED_MODEL",
+    "CompressionRequest",
+    "PromptInput",
+    "RequestError",
+    "check_models",
+    "check_question",
+    "decode_prompt",
+    "parse_chat",
+]
+
+PromptInput = str | Sequence[str] | Sequence[dict[str, Any]]
+CHUNK_BY = ("auto", "documents", "paragraphs", "sentences")
+#: the `model` name of the packaged scorer (SmolLM2-135M); any other name is a local folder
+PACKAGED_MODEL = "smollm2"
+#: the keyword arguments of a request (and `model`, `tokenizer` of `check_models`) that messages name
+OPTIONS = (
+    "rate",
+    "target_tokens",
+    "question",
+    "keep",
+    "keep_numbers",
+    "keep_newlines",
+    "chunk_by",
+    "reorder",
+    "roles",
+    "model",
+    "tokenizer",
+)
+_PROMPT_KINDS = "a string, a list of documents (strings) or a list of chat messages"
+_MESSAGE_FIELDS = ("role", "content")
+
+
+class RequestError(CompressionError):
+    """A field of a compression request that is wrong: `field` names it, `problem` says what is wrong.
+
+    `field`: an option ("rate", "target_tokens", "keep", ...), "prompt", or a chat message or one of its
+    fields ("prompt[1]", "prompt[1].content"). `str(error)` names options as the library's keyword
+    arguments; `worded(names)` with other names (`{"rate": "--rate"}`), and with `source` before a problem
+    of the prompt (the file it came from).
+    """
+
+    def __init__(
+        self, field: str, problem: str, *, template: str = "{name} {problem}", **values: Any
+    ) -> None:
+        self.field = field
+        self.problem = problem
+        self._template = template
+        self._values = values
+        super().__init__(self.worded())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _request_error, (self.field, self.problem, self._template, self._values)
+
+    @property
+    def in_prompt(self) -> bool:
+        """Whether the prompt itself is wrong (not an option)."""
+        return self.field == "prompt" or self.field.startswith("prompt[")
+
+    def worded(self, names: Mapping[str, str] | None = None, *, source: str | None = None) -> str:
+        """The message, options named by `names` (default: their keyword names), `source: ` first for a
+        problem of the prompt."""
+        named = {option: (names or {}).get(option, option) for option in OPTIONS}
+        message = self._template.format(
+            name=named.get(self.field, self.field), problem=self.problem, **named, **self._values
+        )
+        return f"{source}: {message}" if source is not None and self.in_prompt else message
+
+
+def _request_error(field: str, problem: str, template: str, values: dict[str, Any]) -> RequestError:
+    return RequestError(field, problem, template=template, **values)
+
+
+@dataclass(frozen=True)
+class CompressionRequest:
+    """What to compress and how; every field is checked when the request is made (`RequestError`).
+
+    `prompt`: text, a list of documents (strings), or chat messages (`{"role", "content"}` objects, other
+    keys kept; `"compress": false` keeps a message as is); exactly one of `rate` (the share of tokens to
+    keep, in (0, 1]) and `target_tokens` (a budget, at least 1); `question`: rank and compress for it (blank
+    means none); `keep`: regular expressions whose matches are never dropped (a string is one pattern);
+    `keep_numbers`: numbers first (without a question before any sentence, with one in the sentence cut to
+    fit); `keep_newlines`: never drop a line break; `chunk_by`: the chunks (auto, documents, paragraphs or
+    sentences) whose relevance the sentence scorers read and that `reorder` puts most relevant first;
+    `roles`: chat roles to compress (None: all; a string is one role).
+
+    Made from them: `patterns` (the compiled `keep` regexes) and `parsed` (the prompt's segments,
+    `prompts.segments.ParsedPrompt`). `keep` and `roles` are stored as tuples, `rate` as a float, a blank
+    `question` as None.
+    """
+
+    prompt: PromptInput
+    _: KW_ONLY
+    rate: float | None = None
+    target_tokens: int | None = None
+    question: str | None = None
+    keep: Sequence[str] = ()
+    keep_numbers: bool = True
+    keep_newlines: bool = False
+    chunk_by: ChunkBy = "auto"
+    reorder: bool = False
+    roles: Sequence[str] | None = None
+    patterns: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
+    parsed: ParsedPrompt = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rate, target_tokens = _budget(self.rate, self.target_tokens)
+        if self.chunk_by not in CHUNK_BY:
+            raise RequestError(
+                "chunk_by", f"must be auto, documents, paragraphs or sentences, got {self.chunk_by!r}"
+            )
+        for name in ("keep_numbers", "keep_newlines", "reorder"):
+            if not isinstance(getattr(self, name), bool):
+                raise RequestError(name, f"must be true or false, got {getattr(self, name)!r}")
+        keep = _strings(self.keep, "keep", "regular expressions")
+        patterns = tuple(_compile(pattern) for pattern in keep)
+        roles = None if self.roles is None else _strings(self.roles, "roles", "role names")
+        question = self.question
+        if question is not None and not isinstance(question, str):
+            raise RequestError("question", "must be a string or null")
+        if question is not None and not question.strip():
+            question = None
+        _check_shape(self.prompt)
+        parsed = parse_prompt(self.prompt, roles)
+        for name, value in (
+            ("rate", rate),
+            ("target_tokens", target_tokens),
+            ("question", question),
+            ("keep", keep),
+            ("roles", roles),
+            ("patterns", patterns),
+            ("parsed", parsed),
+        ):
+            object.__setattr__(self, name, value)
+
+
+def _budget(rate: Any, target_tokens: Any) -> tuple[float | None, int | None]:
+    """`(rate, target_tokens)`: exactly one given, a rate in (0, 1], a target of at least 1 token."""
+    if (rate is None) == (target_tokens is None):
+        raise RequestError(
+            "rate",
+            "give exactly one of rate and target_tokens",
+            template="give exactly one of {rate} and {target_tokens}",
+        )
+    if rate is not None:
+        if isinstance(rate, bool) or not isinstance(rate, Real):
+            raise RequestError("rate", f"must be a number in (0, 1], got {rate!r}")
+        if not (math.isfinite(rate) and 0 < rate <= 1):
+            raise RequestError("rate", f"must be in (0, 1], got {rate}")
+        return float(rate), None
+    if isinstance(target_tokens, bool) or not isinstance(target_tokens, Integral):
+        raise RequestError("target_tokens", f"must be a whole number of tokens, got {target_tokens!r}")
+    if target_tokens < 1:
+        raise RequestError("target_tokens", f"must be at least 1, got {target_tokens}")
+    return None, int(target_tokens)
+
+
+def _strings(values: Any, name: str, what: str) -> tuple[str, ...]:
+    """`values` as a tuple of strings (a string is one value)."""
+    if isinstance(values, str):
+        return (values,)
+    if not isinstance(values, Sequence) or not all(isinstance(value, str) for value in values):
+        raise RequestError(name, f"must be {what} (a string or a list of strings), got {values!r}")
+    return tuple(values)
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        raise RequestError("keep", f"{pattern!r}: bad regular expression: {error}") from None
+
+
+def _check_shape(prompt: Any) -> None:
+    """The prompt is non-empty text, documents or chat messages whose roles and contents are strings."""
+    if isinstance(prompt, bytes):
+        raise RequestError("prompt", "bytes: decode it to text first", template="the prompt is {problem}")
+    if isinstance(prompt, str):
+        if not prompt.strip():
+            raise RequestError("prompt", "empty", template="the prompt is {problem}")
+        return
+    if not isinstance(prompt, Sequence):
+        raise RequestError("prompt", f"must be {_PROMPT_KINDS}", template="the prompt {problem}")
+    if len(prompt) == 0:
+        raise RequestError(
+            "prompt",
+            "an empty list: give text or a non-empty list of documents or of chat messages",
+            template="the prompt is {problem}",
+        )
+    if all(isinstance(document, str) for document in prompt):
+        if not any(document.strip() for document in prompt):
+            raise RequestError(
+                "prompt", "empty (every document is blank)", template="the prompt is {problem}"
+            )
+        return
+    if not any(isinstance(message, Mapping) for message in prompt):
+        raise RequestError("prompt", f"must be {_PROMPT_KINDS}", template="the prompt {problem}")
+    for index, message in enumerate(prompt):
+        _check_message(index, message)
+    if not any(message["content"].strip() for message in prompt):
+        raise RequestError("prompt", "empty (no message has any content)", template="the prompt is {problem}")
+
+
+def _check_message(index: int, message: Any) -> None:
+    """A chat message: an object with a non-empty string 'role', a string 'content', a boolean 'compress'."""
+    if not isinstance(message, Mapping):
+        raise _message_error(index, None, f'must be a {{"role", "content"}} object, got {_kind(message)}')
+    for key in _MESSAGE_FIELDS:
+        if key not in message:
+            raise _message_error(index, key, "missing")
+        if not isinstance(message[key], str):
+            raise _message_error(index, key, f"must be a string, got {_kind(message[key])}")
+    if not message["role"].strip():
+        raise _message_error(index, "role", "empty")
+    if not isinstance(message.get("compress", True), bool):
+        raise _message_error(index, "compress", f"must be true or false, got {_kind(message['compress'])}")
+
+
+def _message_error(index: int, key: str | None, problem: str) -> RequestError:
+    """`prompt[INDEX].KEY` is wrong: "message index INDEX, field 'KEY': PROBLEM"."""
+    field = f"prompt[{index}]" + (f".{key}" if key else "")
+    where = f"message index {index}" + (f", field '{key}'" if key else "")
+    return RequestError(field, problem, template="{where}: {problem}", where=where)
+
+
+def _kind(value: Any) -> str:
+    """The JSON name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def decode_prompt(data: bytes, name: str) -> str:
+    """UTF-8 text of `data` (read from `name`); binary input (NUL bytes) and invalid UTF-8 are named by byte
+    offset and line."""
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise CompressionError(f"{name}: binary input (NUL byte at byte offset {nul}); give UTF-8 text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise CompressionError(
+            f"{name}: not valid UTF-8 at byte offset {error.start} (line {line}); give UTF-8 text"
+        ) from None
+
+
+def parse_chat(text: str, name: str) -> list[Any]:
+    """The messages of a chat prompt read from `name`: a JSON list of `{"role", "content"}` objects (the
+    request checks their fields). A message that is not an object is a `RequestError` (`prompt[INDEX]`),
+    as in a request: word it with `worded(source=name)`."""
+    try:
+        messages = json.loads(text)
+    except json.JSONDecodeError as error:
+        if not text.strip():
+            raise CompressionError(f"{name}: the prompt is empty") from None
+        raise CompressionError(
+            f"{name}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); a chat prompt "
+            'is a JSON list of {"role", "content"} messages'
+        ) from None
+    if not isinstance(messages, list):
+        raise CompressionError(
+            f'{name}: a chat prompt is a JSON list of {{"role", "content"}} messages, got {_kind(messages)}'
+        )
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise _message_error(index, None, f'must be a {{"role", "content"}} object, got {_kind(message)}')
+    return messages
+
+
+def check_question(question: str) -> str:
+    """A question given on purpose (the CLI's `--question`): blank is an error there, not "no question"."""
+    if not question.strip():
+        raise RequestError("question", "empty", template="the question is {problem}")
+    return question
+
+
+def check_models(model: str | Path | None = None, tokenizer: str | Path | None = None) -> None:
+    """The scorer and tokenizer folders exist (checked before any model loads, or a flow starts)."""
+    for option, path in (("model", model), ("tokenizer", tokenizer)):
+        if path is not None and str(path) != PACKAGED_MODEL and not Path(path).expanduser().exists():
+            raise RequestError(option, f"{path}: no such folder")
