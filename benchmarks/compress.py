@@ -704,7 +704,20 @@ def winnow_loop_throughput(compressor: Any, cases: list[Case], rate: float) -> d
             compressor.compress(case.prompt, rate=rate, question=case.query)
         except Exception:
             errors += 1
-    seconds = time.perf_counter() - started
+    return throughput_of(rate, cases, time.perf_counter() - started, errors)
+
+
+def winnow_batch_throughput(compressor: Any, cases: list[Case], rate: float) -> dict[str, Any]:
+    """The same cases through winnow's batch call (`Compressor.run_many`: the sentences of all cases embedded
+    in one pass), in the loop's terms."""
+    from prompts.compress import CompressionRequest
+
+    started = time.perf_counter()
+    compressor.run_many([CompressionRequest(case.prompt, rate=rate, question=case.query) for case in cases])
+    return throughput_of(rate, cases, time.perf_counter() - started, 0)
+
+
+def throughput_of(rate: float, cases: list[Case], seconds: float, errors: int) -> dict[str, Any]:
     tokens = sum(case.tokens for case in cases)
     return {
         "rate": rate,
@@ -713,26 +726,6 @@ def winnow_loop_throughput(compressor: Any, cases: list[Case], rate: float) -> d
         "seconds": seconds,
         "tokens_per_s": tokens / seconds if seconds else None,
         "errors": errors,
-    }
-
-
-def winnow_batch_throughput(compressor: Any, cases: list[Case], rate: float) -> dict[str, Any] | None:
-    """The same cases through winnow's batch call (`Compressor.run_many`: the sentences of all cases embedded
-    in one pass), in the loop's terms."""
-    from prompts.compress import CompressionRequest
-
-    started = time.perf_counter()
-    requests = [CompressionRequest(case.prompt, rate=rate, question=case.query) for case in cases]
-    compressor.run_many(requests)
-    seconds = time.perf_counter() - started
-    tokens = sum(case.tokens for case in cases)
-    return {
-        "rate": rate,
-        "cases": len(cases),
-        "tokens": tokens,
-        "seconds": seconds,
-        "tokens_per_s": tokens / seconds if seconds else None,
-        "errors": 0,
     }
 
 
