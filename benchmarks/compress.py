@@ -894,10 +894,11 @@ def print_notes(summary: dict[str, Any]) -> None:
                 f"benchmark's in {row['count_mismatch']} cases"
             )
     for entry in summary["ratios"]:
-        parts = [f"winnow / one forward pass {entry['winnow_over_forward']:.2f}x (target <= 1.5)"]
+        parts = [
+            f"winnow / one forward pass {entry['winnow_over_forward']:.2f}x (goal with a question: <= 0.5)"
+        ]
         parts += [
             f"{peer} / winnow {entry[f'{peer}_over_winnow']:.2f}x"
-            + (" (target >= 3)" if peer == "longllmlingua" else "")
             for peer in sorted(PEERS)
             if f"{peer}_over_winnow" in entry
         ]
