@@ -21,17 +21,14 @@ and written with `--write` (weights are rounded to 4 digits).
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import sys
 import time
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from compress import DATA, NQ, XQUAD, normalise, read_jsonl  # benchmarks/compress.py, beside this script
 
 from prompts.compress import Compressor
 from prompts.request import CompressionRequest
@@ -47,7 +44,6 @@ from prompts.scorers import (
 from prompts.sentence_model import PACKAGED, LinearModel
 from prompts.words import split_words
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 QUESTION_SCORERS: tuple[Scorer, ...] = (
     EmbeddingRelevance(),
     EmbeddingRelevance(of="chunk"),
@@ -77,21 +73,8 @@ class Example:
     cost: np.ndarray
 
 
-def normalise(text: str) -> str:
-    text = "".join(ch for ch in text.lower() if not unicodedata.category(ch).startswith("P"))
-    return " ".join(text.split())
-
-
-def read(name: str) -> list[dict[str, Any]]:
-    path = DATA / name
-    if not path.is_file():
-        sys.exit(f"{path} is missing")
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines]
-
-
 def nq_prompts(lo: int, hi: int, seed: int) -> list[tuple[str, str | list[str], str, list[str]]]:
-    records = read("nq_open_oracle.jsonl.gz")[lo:hi]
+    records = read_jsonl(DATA / NQ)[lo:hi]
     rng = np.random.default_rng(seed)
     out = []
     for i, record in enumerate(records):
@@ -107,7 +90,7 @@ def nq_prompts(lo: int, hi: int, seed: int) -> list[tuple[str, str | list[str], 
 
 def xquad_prompts(lo: int, hi: int) -> list[tuple[str, str, str, list[str], list[str]]]:
     """(group, context, question, its answers, every answer asked of the context)."""
-    rows = read("xquad_dev.jsonl.gz")
+    rows = read_jsonl(DATA / XQUAD)
     by_article: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for row in rows:
         if lo <= row["article"] < hi:

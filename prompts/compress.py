@@ -38,10 +38,11 @@ from prompts.render import kept_spans, render
 from prompts.request import CompressionRequest, PromptInput, RequestError
 from prompts.result import CompressionError, CompressionResult, KeptSpan
 from prompts.scorers import Sentences
+from prompts.scripts import word_spans
 from prompts.segments import ParsedPrompt
 from prompts.sentence_model import SentenceModel, load_sentence_model
 from prompts.surprisal import surprisal
-from prompts.words import Words, split_words
+from prompts.words import Words, split_words, word_key
 
 __all__ = [
     "CompressionError",
@@ -97,7 +98,7 @@ class Compressor:
         self.window = window
         self.batch_size = batch_size
         try:
-            self.sentences_model: SentenceModel = load_sentence_model(
+            self.fitted: SentenceModel = load_sentence_model(
                 None if sentence_model is None else str(sentence_model)
             )
         except ValueError as error:
@@ -218,7 +219,7 @@ class Compressor:
         if not len(ids):
             return np.flatnonzero(words.protected), np.arange(n), None
         sentences, chunk_ids = self.sentences(parsed, words, ids, question)
-        value = self.sentences_model.score(sentences)
+        value = self.fitted.score(sentences)
         ranked = ids[np.lexsort((ids, -value))].tolist()
         costs = self._costs(parsed, words)
         leading = free & words.number if question is None and keep_numbers else np.zeros(n, dtype=bool)
@@ -236,7 +237,8 @@ class Compressor:
                 boundary = sentence
         fill = boundary if self.fill_words and left > 0 else None
         sequence = [*fits, *([] if fill is None else [fill])]
-        sequence += [s for s in ranked if s not in set(sequence)]
+        placed = set(sequence)
+        sequence += [s for s in ranked if s not in placed]
         rank = np.zeros(len(cost), dtype=np.int64)
         rank[sequence] = np.arange(len(sequence))
         unit = np.where(leading, int(words.sentence.max()) + 1 + np.arange(n), words.sentence)
@@ -275,8 +277,6 @@ class Compressor:
 
         question_keys: list[str] = []
         if question is not None:
-            from prompts.words import word_key
-
             question_keys = [k for k in (word_key(w) for w in question_words(question)) if k]
         return Sentences(texts, keys, chunk, chunk_texts, question, question_keys, embedder), chunk_ids
 
@@ -401,8 +401,6 @@ _PREFETCHED: ContextVar[dict[str, np.ndarray] | None] = ContextVar("winnow_prefe
 
 def question_words(question: str) -> list[str]:
     """The words of a question, split as prompt words are (any script)."""
-    from prompts.scripts import word_spans
-
     return [question[a:b] for a, b in word_spans(question)]
 
 

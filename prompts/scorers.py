@@ -32,6 +32,7 @@ class Sentences:
     question_keys: list[str] = field(default_factory=list)
     embed: Embed | None = None
     _vectors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _scores: dict[Scorer, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -46,6 +47,12 @@ class Sentences:
             n, c = len(self.texts), len(self.chunk_texts)
             self._vectors = {"sentences": rows[:n], "chunks": rows[n : n + c], "question": rows[n + c :]}
         return self._vectors[what]
+
+    def score(self, scorer: Scorer) -> np.ndarray:
+        """`scorer`'s values for these sentences, computed once (a scorer may read another's)."""
+        if scorer not in self._scores:
+            self._scores[scorer] = np.asarray(scorer(self), dtype=np.float64)
+        return self._scores[scorer]
 
     def position(self) -> tuple[np.ndarray, np.ndarray]:
         """Each sentence's index within its chunk and the chunk's sentence count."""
@@ -132,7 +139,7 @@ class NeighbourRelevance(Scorer):
     n: int = 3
 
     def __call__(self, sentences: Sentences) -> np.ndarray:
-        own = LexicalRelevance(n=self.n)(sentences)
+        own = sentences.score(LexicalRelevance(n=self.n))
         same_before = np.append(False, sentences.chunk[1:] == sentences.chunk[:-1])
         before = np.where(same_before, np.append(0.0, own[:-1]), 0.0)
         same_after = np.append(sentences.chunk[:-1] == sentences.chunk[1:], False)
@@ -222,7 +229,7 @@ def features(scorers: Sequence[Scorer], sentences: Sentences) -> np.ndarray:
     """`(sentences, scorers)` matrix of scores, `relative` ones standardised within the prompt."""
     columns = []
     for scorer in scorers:
-        values = np.asarray(scorer(sentences), dtype=np.float64)
+        values = sentences.score(scorer)
         if scorer.relative:
             spread = values.std()
             values = (values - values.mean()) / spread if spread > 1e-12 else np.zeros_like(values)
