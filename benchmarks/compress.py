@@ -31,8 +31,9 @@ question, or without one to the mean of the sentence vectors; the best-ranked ke
 while they fit floor(r * n) tokens, skipping those that do not), `llmlingua` (`compress_prompt(documents,
 rate=r)`, no question), `longllmlingua` (the llmlingua README's LongLLMLingua settings, with the question;
 the question it appends to its output is removed before scoring; not run without a question), `winnow`
-(`Compressor().compress(prompt, rate=r, question=q)`) and `winnow-whole` (the same with `fill_words=False`:
-whole sentences only, no LM).
+(`Compressor().compress(prompt, rate=r, question=q)`), `winnow-whole` (the same with `fill_words=False`:
+whole sentences only) and `winnow-surprisal` (`fill_by="surprisal"`: the words that fill the rest of the
+budget chosen by SmolLM2 surprisal instead of in reading order).
 The peers run only at `--peer-rates` (default: every rate).
 
 Metrics per method and rate, on the compressed context, tokens counted with the SmolLM2 tokenizer (no
@@ -100,7 +101,16 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NQ = "nq_open_oracle.jsonl.gz"
 GSM8K = "gsm8k_test.jsonl.gz"
 XQUAD = "xquad_dev.jsonl.gz"
-METHODS = ("truncation", "random", "sentences", "llmlingua", "longllmlingua", "winnow", "winnow-whole")
+METHODS = (
+    "truncation",
+    "random",
+    "sentences",
+    "llmlingua",
+    "longllmlingua",
+    "winnow",
+    "winnow-whole",
+    "winnow-surprisal",
+)
 PEERS = frozenset({"llmlingua", "longllmlingua"})
 SECTIONS = ("nq10", "nq1", "gsm8k", "xquad", "agnostic")
 LANGUAGES = ("de", "zh", "ar")
@@ -479,6 +489,7 @@ def build_methods(
         "longllmlingua": lambda: longllmlingua(models["llmlingua"]),
         "winnow": lambda: winnow(models["winnow"]),
         "winnow-whole": lambda: winnow(models["winnow-whole"]),
+        "winnow-surprisal": lambda: winnow(models["winnow-surprisal"]),
     }
     runs = {}
     for name in names:
@@ -504,6 +515,10 @@ def load_models(names: tuple[str, ...], device: str) -> dict[str, Any]:
         from prompts.compress import Compressor
 
         _MODELS["winnow-whole"] = Compressor(device=device, fill_words=False)
+    if "winnow-surprisal" in names and "winnow-surprisal" not in _MODELS:
+        from prompts.compress import Compressor
+
+        _MODELS["winnow-surprisal"] = Compressor(device=device, fill_by="surprisal")
     if PEERS & set(names) and "llmlingua" not in _MODELS:
         from llmlingua_shims import prompt_compressor  # beside this script
 

@@ -52,6 +52,7 @@ OPTION_NAMES = {
     "keep_newlines": "--keep-newlines",
     "chunk_by": "--chunk-by",
     "reorder": "--reorder",
+    "whole_chunks": "--whole-chunks",
     "roles": "--roles",
     "model": "--model",
     "tokenizer": "--tokenizer",
@@ -135,6 +136,15 @@ def compress(
         ChunkBy, typer.Option("--chunk-by", help="Units ranked against the question and dropped whole.")
     ] = ChunkBy.auto,
     reorder: Annotated[bool, typer.Option("--reorder", help="Put the most relevant chunks first.")] = False,
+    whole_chunks: Annotated[
+        bool | None,
+        typer.Option(
+            "--whole-chunks/--no-whole-chunks",
+            help="Keep whole chunks first (few-shot demonstrations); default: for documents without a "
+            "question.",
+            show_default=False,
+        ),
+    ] = None,
     keep_newlines: Annotated[bool, typer.Option("--keep-newlines", help="Never drop a newline.")] = False,
     keep_numbers: Annotated[
         bool,
@@ -175,6 +185,7 @@ def compress(
         "keep_newlines": keep_newlines,
         "chunk_by": chunk_by.value,
         "reorder": reorder,
+        "whole_chunks": whole_chunks,
         "roles": split_roles(roles),
     }
     with user_errors():

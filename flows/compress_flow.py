@@ -172,6 +172,7 @@ def compress_prompts(
     keep_newlines: bool = False,
     chunk_by: Literal["auto", "documents", "paragraphs", "sentences"] = "auto",
     reorder: bool = False,
+    whole_chunks: bool | None = None,
     roles: list[str] | None = None,
     model: str | None = None,
     tokenizer: str | None = None,
@@ -199,6 +200,7 @@ def compress_prompts(
         "keep_newlines": keep_newlines,
         "chunk_by": chunk_by,
         "reorder": reorder,
+        "whole_chunks": whole_chunks,
         "roles": roles,
     }
     entries = read_batch(input, options)

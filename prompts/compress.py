@@ -1,4 +1,4 @@
-"""Prompt compression to a token budget: whole sentences by fitted value, then words by surprisal.
+"""Prompt compression to a token budget: whole sentences by fitted value, then the start of the next best.
 
 1. The prompt is split into words and sentences for its script (`prompts.words`, `prompts.scripts`), and
    into chunks (documents, paragraphs or sentences).
@@ -6,10 +6,12 @@
    (`prompts.scorers`: question relevance by embedding and by BM25 over words and character n-grams, of
    the sentence, its chunk and its neighbours; without a question, centrality and position), with weights
    fitted on data (`prompts.sentence_model`, `benchmarks/fit_sentence_model.py`).
-3. Sentences are kept whole, best first, skipping any that no longer fits the budget. With `fill_words`,
-   the best sentence that did not fit whole is read by the small causal LM (SmolLM2-135M by default:
-   one forward pass over that sentence only, conditioned on the question) and its words fill what is left
-   of the budget, numbers first (`keep_numbers`), then by surprisal. Whole words only.
+3. Sentences are kept whole, best first, skipping any that no longer fits the budget. With `whole_chunks`
+   (by default for documents without a question: few-shot demonstrations), whole chunks come first, the
+   most central that fit, and a chunk cut to fit keeps its beginning. With `fill_words`, the words of the
+   best sentence that did not fit whole fill what is left of the budget, numbers first (`keep_numbers`),
+   then in reading order (`fill_by="surprisal"`: by the small causal LM's surprisal, conditioned on the
+   question, which a reader model judged worse). Whole words only.
 4. The budget is met exactly in the target tokenizer: the longest prefix of that priority order whose
    rendered text fits `target_tokens` is found by bisection, then topped up unit by unit. The result never
    exceeds the target.
@@ -37,12 +39,12 @@ from pipeline.models import causal_lm_path, load_causal_lm, load_tokenizer
 from prompts.render import kept_spans, render
 from prompts.request import CompressionRequest, PromptInput, RequestError
 from prompts.result import CompressionError, CompressionResult, KeptSpan
-from prompts.scorers import Sentences
+from prompts.scorers import Centrality, Sentences
 from prompts.scripts import word_spans
 from prompts.segments import ParsedPrompt
 from prompts.sentence_model import SentenceModel, load_sentence_model
 from prompts.surprisal import surprisal
-from prompts.words import Words, split_words, word_key
+from prompts.words import Words, word_key
 
 __all__ = [
     "CompressionError",
@@ -55,6 +57,9 @@ __all__ = [
     "default_compressor",
 ]
 
+#: how chunks kept whole are ranked (input order and shortest first did no better on a GSM8K tuning draw)
+CHUNK_CENTRALITY = Centrality(n=3)
+
 #: words tried one by one after bisection, to get as close to the target as possible
 TOP_UP_TRIES = 64
 
@@ -62,12 +67,14 @@ TOP_UP_TRIES = 64
 class Compressor:
     """Loads its models once; `compress` many prompts with it (servers, batch flows).
 
-    `model`: the scorer, None/"smollm2" (packaged SmolLM2-135M) or a local Hugging Face causal-LM folder;
+    `model`: the scorer LM for `fill_by="surprisal"` and the default tokenizer, None/"smollm2" (packaged
+    SmolLM2-135M) or a local Hugging Face causal-LM folder;
     `tokenizer`: the target model's tokenizer folder that the budget is counted in (default: the scorer's);
     `embedder`: the sentence-transformers folder for the embedding scorers (default: packaged
     all-MiniLM-L6-v2); `sentence_model`: a fitted sentence model JSON (default: the packaged one, see
     `prompts.sentence_model`); `fill_words`: fill what whole sentences leave of the budget with the words of
-    the best sentence that did not fit (needs the scorer LM); `dtype`: the scorer's precision, "auto" =
+    the best sentence that did not fit; `fill_by`: which of its words, "position" (its beginning; no LM) or
+    "surprisal" (the scorer LM's, one forward pass); `dtype`: the scorer's precision, "auto" =
     bfloat16 where the device has native bfloat16 kernels, else float32; `device`: "auto" = CUDA when present;
     `window`: the LM's tokens per window; `batch_size`: rows per forward pass of the LM and of the embedder
     (small batches of length-sorted texts waste little padding: on CPU 8 embeds 2.3x faster than 32).
@@ -81,6 +88,7 @@ class Compressor:
         embedder: str | Path | None = None,
         sentence_model: str | Path | None = None,
         fill_words: bool = True,
+        fill_by: Literal["position", "surprisal"] = "position",
         dtype: Literal["auto", "bfloat16", "float32"] = "auto",
         device: str = "auto",
         window: int = 1024,
@@ -92,7 +100,10 @@ class Compressor:
         self.tokenizer = tokenizer
         self.embedder = embedder
         self.sentence_model = sentence_model
+        if fill_by not in ("position", "surprisal"):
+            raise CompressionError(f"fill_by must be position or surprisal, not {fill_by!r}")
         self.fill_words = fill_words
+        self.fill_by = fill_by
         self.dtype = dtype
         self.device = device
         self.window = window
@@ -150,7 +161,7 @@ class Compressor:
         texts: list[str] = []
         for request in requests:
             parsed = request.parsed
-            words = split_words(parsed.segments, request.chunk_by, parsed.kind, request.patterns)
+            words = request.words
             ids = np.unique(words.sentence[~words.protected])
             if len(ids):
                 sentences, _ = self.sentences(parsed, words, ids, request.question)
@@ -172,7 +183,7 @@ class Compressor:
         began = time.perf_counter()
         rate, target_tokens, question = request.rate, request.target_tokens, request.question
         keep_numbers, keep_newlines, reorder = request.keep_numbers, request.keep_newlines, request.reorder
-        chunk_by, patterns, parsed = request.chunk_by, list(request.patterns), request.parsed
+        parsed = request.parsed
         original = self._measure(parsed, [segment.text for segment in parsed.segments])
         target = target_tokens if target_tokens is not None else math.floor(rate * original)  # type: ignore[operator]
         if target >= original:
@@ -181,8 +192,10 @@ class Compressor:
             return self._result(parsed, texts, original, original, target, began, note=note)
         if target < 1:
             raise CompressionError(f"a rate of {rate} leaves no token of this {original}-token prompt")
-        words = split_words(parsed.segments, chunk_by, parsed.kind, patterns)
-        order, unit, chunk_ranking = self._priority(parsed, words, target, question, keep_numbers)
+        words = request.words
+        order, unit, chunk_ranking = self._priority(
+            parsed, words, target, question, keep_numbers, _whole_chunks(request)
+        )
         chunk_order = chunk_ranking if reorder and chunk_ranking is not None else None
 
         def measure(kept: np.ndarray) -> tuple[int, list[str]]:
@@ -206,13 +219,20 @@ class Compressor:
         return result
 
     def _priority(
-        self, parsed: ParsedPrompt, words: Words, target: int, question: str | None, keep_numbers: bool
+        self,
+        parsed: ParsedPrompt,
+        words: Words,
+        target: int,
+        question: str | None,
+        keep_numbers: bool,
+        whole_chunks: bool,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Word indices in the order they are kept, each word's unit (kept or dropped as a whole), and the
-        chunks by relevance (with a question and several chunks): protected words; without a question and
-        with `keep_numbers`, every number; whole sentences by value (those that fit the budget first); with
+        chunks by relevance (with a question and several chunks): protected words; with `whole_chunks`,
+        the sentences of whole chunks (see `_whole_chunks`), else, without a question and with
+        `keep_numbers`, every number; whole sentences by value (those that fit the budget first); with
         `fill_words`, the words of the best sentence that does not fit whole (numbers first, then by
-        surprisal); then the other sentences."""
+        `fill_by`); then the other sentences."""
         n = len(words)
         free = ~words.protected
         ids = np.unique(words.sentence[free])
@@ -220,9 +240,14 @@ class Compressor:
             return np.flatnonzero(words.protected), np.arange(n), None
         sentences, chunk_ids = self.sentences(parsed, words, ids, question)
         value = self.fitted.score(sentences)
-        ranked = ids[np.lexsort((ids, -value))].tolist()
         costs = self._costs(parsed, words)
-        leading = free & words.number if question is None and keep_numbers else np.zeros(n, dtype=bool)
+        chunk_tier = self._whole_chunks(sentences, chunk_ids, words, costs, target) if whole_chunks else None
+        if chunk_tier is None:
+            ranked = ids[np.lexsort((ids, -value))].tolist()
+        else:  # whole chunks first; a chunk cut to fit keeps its beginning
+            ranked = ids[np.lexsort((ids, chunk_tier[sentences.chunk]))].tolist()
+        numbers_first = question is None and keep_numbers and chunk_tier is None
+        leading = free & words.number if numbers_first else np.zeros(n, dtype=bool)
         group = np.where(words.protected, 0, np.where(leading, 1, 2))
         rest = free & ~leading
         cost = np.zeros(int(words.sentence.max()) + 1, dtype=np.int64)
@@ -246,7 +271,8 @@ class Compressor:
         tier = np.zeros(n, dtype=np.int64)
         if fill is not None:
             inside = rest & (words.sentence == fill)
-            score = self._word_scores(parsed, words, inside, question)
+            if self.fill_by == "surprisal":
+                score = self._word_scores(parsed, words, inside, question)
             tier = np.where(inside & words.number & keep_numbers, 0, 1)
             unit = np.where(inside, int(words.sentence.max()) + 1 + np.arange(n), unit)
         order = np.lexsort((np.arange(n), -score, tier, rank[words.sentence], group))
@@ -257,16 +283,54 @@ class Compressor:
             ranking = chunk_ids[np.lexsort((chunk_ids, -chunk_best[chunk_ids]))]
         return order, unit, ranking
 
+    @staticmethod
+    def _whole_chunks(
+        sentences: Sentences, chunk_ids: np.ndarray, words: Words, costs: np.ndarray, target: int
+    ) -> np.ndarray:
+        """Each chunk's place (`Sentences.chunk` numbering) when chunks are kept whole: those that fit the
+        budget whole, most central first (character 3-gram TF-IDF cosine to the whole prompt, as for a
+        sentence without a question), skipping any that no longer fits; then the others in that order."""
+        keys: list[list[str]] = [[] for _ in sentences.chunk_texts]
+        for chunk, sentence_keys in zip(sentences.chunk.tolist(), sentences.keys, strict=True):
+            keys[chunk].extend(sentence_keys)
+        whole = Sentences(sentences.chunk_texts, keys, np.arange(len(keys)), sentences.chunk_texts)
+        central = CHUNK_CENTRALITY(whole)
+        ranked = np.lexsort((np.arange(len(keys)), -central))
+        free = ~words.protected
+        cost = np.zeros(int(words.chunk.max()) + 1, dtype=np.int64)
+        np.add.at(cost, words.chunk[free], costs[free])
+        chunk_cost = cost[chunk_ids]
+        left = target - int(costs[~free].sum())
+        fits = []
+        for chunk in ranked.tolist():
+            if chunk_cost[chunk] <= left:
+                fits.append(chunk)
+                left -= int(chunk_cost[chunk])
+        placed = set(fits)
+        sequence = [*fits, *(c for c in ranked.tolist() if c not in placed)]
+        tier = np.zeros(len(keys), dtype=np.int64)
+        tier[sequence] = np.arange(len(sequence))
+        return tier
+
     def sentences(
         self, parsed: ParsedPrompt, words: Words, ids: np.ndarray, question: str | None
     ) -> tuple[Sentences, np.ndarray]:
         """What the sentence scorers read for the sentences `ids` (sorted) of a split prompt, and the ids of
         their chunks (`Sentences.chunk` numbers them from 0)."""
-        chunk_of = np.array([int(words.chunk[np.searchsorted(words.sentence, s)]) for s in ids.tolist()])
-        chunk_ids, chunk = np.unique(chunk_of, return_inverse=True)
-        texts = [_text_of(parsed, words, words.sentence == s) for s in ids.tolist()]
-        keys = [[k for k in words.key[words.sentence == s].tolist() if k] for s in ids.tolist()]
-        chunk_texts = [_text_of(parsed, words, words.chunk == c) for c in chunk_ids.tolist()]
+        # sentence and chunk ids grow along the words: each is one run of rows
+        first, end = np.searchsorted(words.sentence, ids), np.searchsorted(words.sentence, ids, side="right")
+        chunk_ids, chunk = np.unique(words.chunk[first], return_inverse=True)
+        texts = [_text_of(parsed, words, a, b) for a, b in zip(first.tolist(), end.tolist(), strict=True)]
+        keys = [
+            [k for k in words.key[a:b].tolist() if k]
+            for a, b in zip(first.tolist(), end.tolist(), strict=True)
+        ]
+        chunk_first = np.searchsorted(words.chunk, chunk_ids)
+        chunk_end = np.searchsorted(words.chunk, chunk_ids, side="right")
+        chunk_texts = [
+            _text_of(parsed, words, a, b)
+            for a, b in zip(chunk_first.tolist(), chunk_end.tolist(), strict=True)
+        ]
         device = self._device()
 
         def embedder(texts: list[str]) -> np.ndarray:  # called only if a scorer reads embeddings
@@ -388,11 +452,19 @@ class Compressor:
         )
 
 
-def _text_of(parsed: ParsedPrompt, words: Words, mask: np.ndarray) -> str:
-    """The original text from the first to the last word of `mask` (words of one segment)."""
-    rows = np.flatnonzero(mask)
-    text = parsed.segments[int(words.segment[rows[0]])].text
-    return text[int(words.start[rows[0]]) : int(words.end[rows[-1]])]
+def _whole_chunks(request: CompressionRequest) -> bool:
+    """`whole_chunks`, where None (auto) means: for documents compressed without a question (few-shot
+    demonstrations and examples, which a reader needs whole)."""
+    if request.whole_chunks is not None:
+        return request.whole_chunks
+    by_documents = request.chunk_by in ("auto", "documents")
+    return request.question is None and request.parsed.kind == "documents" and by_documents
+
+
+def _text_of(parsed: ParsedPrompt, words: Words, first: int, end: int) -> str:
+    """The original text of words `first` to `end` (excluded), words of one segment."""
+    text = parsed.segments[int(words.segment[first])].text
+    return text[int(words.start[first]) : int(words.end[end - 1])]
 
 
 #: embeddings computed up front by `Compressor.batch`, by text

@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
+from functools import cached_property
 from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from prompts.result import CompressionError
 from prompts.segments import ParsedPrompt, parse_prompt
 
 if TYPE_CHECKING:
-    from prompts.words import ChunkBy
+    from prompts.words import ChunkBy, Words
 
 __all__ = [
     "CHUNK_BY",
@@ -57,6 +58,7 @@ OPTIONS = (
     "keep_newlines",
     "chunk_by",
     "reorder",
+    "whole_chunks",
     "roles",
     "model",
     "tokenizer",
@@ -116,6 +118,8 @@ class CompressionRequest:
     `keep_numbers`: numbers first (without a question before any sentence, with one in the sentence cut to
     fit); `keep_newlines`: never drop a line break; `chunk_by`: the chunks (auto, documents, paragraphs or
     sentences) whose relevance the sentence scorers read and that `reorder` puts most relevant first;
+    `whole_chunks`: keep whole chunks first (the most central that fit, then sentences of the next), as
+    few-shot demonstrations need; None (auto): for a list of documents compressed without a question;
     `roles`: chat roles to compress (None: all; a string is one role).
 
     Made from them: `patterns` (the compiled `keep` regexes) and `parsed` (the prompt's segments,
@@ -133,6 +137,7 @@ class CompressionRequest:
     keep_newlines: bool = False
     chunk_by: ChunkBy = "auto"
     reorder: bool = False
+    whole_chunks: bool | None = None
     roles: Sequence[str] | None = None
     patterns: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
     parsed: ParsedPrompt = field(init=False, repr=False, compare=False)
@@ -146,6 +151,8 @@ class CompressionRequest:
         for name in ("keep_numbers", "keep_newlines", "reorder"):
             if not isinstance(getattr(self, name), bool):
                 raise RequestError(name, f"must be true or false, got {getattr(self, name)!r}")
+        if self.whole_chunks is not None and not isinstance(self.whole_chunks, bool):
+            raise RequestError("whole_chunks", f"must be true, false or null, got {self.whole_chunks!r}")
         keep = _strings(self.keep, "keep", "regular expressions")
         patterns = tuple(_compile(pattern) for pattern in keep)
         roles = None if self.roles is None else _strings(self.roles, "roles", "role names")
@@ -166,6 +173,13 @@ class CompressionRequest:
             ("parsed", parsed),
         ):
             object.__setattr__(self, name, value)
+
+    @cached_property
+    def words(self) -> Words:
+        """The prompt's words, chunks and sentences (`prompts.words.split_words`), split once per request."""
+        from prompts.words import split_words  # numpy and the segmenters load with the compressor
+
+        return split_words(self.parsed.segments, self.chunk_by, self.parsed.kind, self.patterns)
 
 
 def _budget(rate: Any, target_tokens: Any) -> tuple[float | None, int | None]:

@@ -105,6 +105,22 @@ def test_question_keeps_the_relevant_paragraph(tmp_path: Path, from_file: bool) 
     assert "colour" not in words(result["text"])  # the question is not part of the output
 
 
+DEMOS = [
+    "Question: Ana has 3 apples and buys 4 more. How many apples does she have?\nAnswer: 3 + 4 = 7. #### 7",
+    "Question: Ben runs 5 km a day for 6 days. How far does he run?\nAnswer: 5 * 6 = 30 km. #### 30",
+    "Question: Cleo pays 12 dollars for 3 pens. What does one pen cost?\nAnswer: 12 / 3 = 4 dollars. #### 4",
+    "Question: Dan reads 9 pages a night. How many pages in 7 nights?\nAnswer: 9 * 7 = 63 pages. #### 63",
+]
+
+
+def test_whole_chunks_keeps_few_shot_demonstrations_whole(tmp_path: Path) -> None:
+    prompt = write(tmp_path / "demos.txt", "\n\n".join(DEMOS))
+    code, out, err = run(prompt, "--rate", "0.5", "--whole-chunks", "--keep-newlines")
+    assert code == 0, err
+    parts = out.strip().split("\n\n")
+    assert sum(part in DEMOS for part in parts) >= len(parts) - 1 >= 1
+
+
 def test_keep_regex_survives_and_numbers_may_go(tmp_path: Path) -> None:
     ticket = "Your ticket ZX-4471-QP is valid on the harbour ferry until the end of the month."
     prompt = write(tmp_path / "prompt.txt", f"{HARBOUR} {ticket}")

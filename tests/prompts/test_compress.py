@@ -307,6 +307,38 @@ def test_documents_keep_their_order_without_reorder_and_not_with_it(run: Run, co
     assert reordered.text.split("\n\n")[0] == TRAIN
 
 
+DEMOS = [
+    "Question: Ana has 3 apples and buys 4 more. How many apples does she have?\nAnswer: 3 + 4 = 7. #### 7",
+    "Question: Ben runs 5 km a day for 6 days. How far does he run?\nAnswer: 5 * 6 = 30 km. #### 30",
+    "Question: Cleo pays 12 dollars for 3 pens. What does one pen cost?\nAnswer: 12 / 3 = 4 dollars. #### 4",
+    "Question: Dan reads 9 pages a night. How many pages in 7 nights?\nAnswer: 9 * 7 = 63 pages. #### 63",
+    "Question: Eva had 50 stamps and gave away 18. How many are left?\nAnswer: 50 - 18 = 32. #### 32",
+]
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.3])
+def test_documents_without_a_question_are_kept_whole_first(
+    run: Run, compressor: Compressor, rate: float
+) -> None:
+    result = run(DEMOS, rate=rate)
+    assert_budget(result, math.floor(rate * compressor.count("\n\n".join(DEMOS))), compressor.count)
+    parts = result.text.split("\n\n")
+    whole = [part for part in parts if part in DEMOS]
+    assert len(whole) >= len(parts) - 1  # at most one demonstration is cut, to fill what is left
+    assert len(whole) >= 1
+    assert all(any(is_subsequence(part.split(), demo.split()) for demo in DEMOS) for part in parts)
+    by_sentence = run(DEMOS, rate=rate, whole_chunks=False)
+    assert sum(part in DEMOS for part in by_sentence.text.split("\n\n")) < len(whole)
+
+
+def test_whole_chunks_is_asked_for_not_assumed_with_a_question(run: Run) -> None:
+    text = "\n\n".join(DEMOS)
+    assert not any(
+        demo in run(DEMOS, rate=0.5, question="How many pages does Dan read?").text for demo in DEMOS[:2]
+    )
+    assert sum(demo in run(text, rate=0.5, whole_chunks=True).text for demo in DEMOS) >= 2
+
+
 def test_kept_spans_of_documents_appear_in_the_output(run: Run) -> None:
     result = run(DOCUMENTS, rate=0.25, question=QUESTION)
     assert any(span.segment == RELEVANT for span in result.kept_spans)
@@ -374,6 +406,23 @@ def test_without_fill_words_only_whole_sentences_are_kept() -> None:
     assert SENTENCES[2] in result.text
     assert all(any(part.rstrip(".") in s for s in SENTENCES[:10]) for part in kept)
     assert result.compressed_tokens <= result.target_tokens
+
+
+@pytest.mark.parametrize("fill_by", ["position", "surprisal"])
+def test_the_fill_takes_words_of_one_sentence_that_did_not_fit(fill_by: str) -> None:
+    whole = Compressor(fill_words=False).compress(
+        SHORT, target_tokens=30, question="Who reads stories aloud?"
+    )
+    filled = Compressor(fill_by=fill_by).compress(
+        SHORT, target_tokens=30, question="Who reads stories aloud?"
+    )
+    assert whole.compressed_tokens <= filled.compressed_tokens <= 30
+    assert whole.text in filled.text  # the whole sentence stays
+    added = filled.text.replace(whole.text, " ").split()
+    assert added, "the fill added no word"
+    assert any(is_subsequence(added, sentence.split()) for sentence in SENTENCES[:3])
+    if fill_by == "position":  # in reading order: the beginning of that sentence
+        assert any(sentence.startswith(" ".join(added)) for sentence in SENTENCES[:3])
 
 
 def test_text_without_spaces_is_never_silently_emptied(compressor: Compressor) -> None:
@@ -494,6 +543,8 @@ def test_bad_input_is_a_clear_error(compressor: Compressor, prompt: Any, options
 def test_bad_compressor_settings_are_errors(tmp_path: Path) -> None:
     with pytest.raises(CompressionError, match="window"):
         Compressor(window=16)
+    with pytest.raises(CompressionError, match="fill_by must be position or surprisal"):
+        Compressor(fill_by="attention")  # type: ignore[arg-type]
     model = tmp_path / "model.json"
     model.write_text('{"question": {"scorers": [{"kind": "bm25"}], "weights": [1]}}')
     with pytest.raises(CompressionError, match=r"model.json: not a sentence model .*bm25"):

@@ -168,6 +168,12 @@ def test_requests_and_their_errors_survive_pickling() -> None:
             None,
         ),
         ({"rate": 0.5, "reorder": None}, "reorder", "reorder must be true or false, got None", None),
+        (
+            {"rate": 0.5, "whole_chunks": "auto"},
+            "whole_chunks",
+            "whole_chunks must be true, false or null, got 'auto'",
+            None,
+        ),
         ({"rate": 0.5, "question": 3}, "question", "question must be a string or null", None),
     ],
 )
