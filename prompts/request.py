@@ -1,8 +1,9 @@
 """One compression request, validated once: the library, `winnow compress` and the batch flow all build it.
 
-`CompressionRequest(prompt, rate=0.5, question=..., ...)` checks every option and the prompt's shape when
-it is made, and parses the prompt (`parsed`); `Compressor.run(request)` then only compresses. A field that
-is wrong raises `RequestError` (a `CompressionError`) naming it: `field` is the keyword argument ("rate",
+`CompressionRequest(prompt, rate=0.5, question=..., ...)` checks every option when it is made and parses
+the prompt (`parsed`, by `prompts.segments.parse_prompt`, which owns every check of the prompt's shape);
+`Compressor.run(request)` then only compresses. A field that is wrong raises `RequestError` (a
+`CompressionError`, from `prompts.result`) naming it: `field` is the keyword argument ("rate",
 "keep", ...), or the part of the prompt ("prompt", "prompt[1].content" for message 1's content), and
 `problem` says what is wrong without naming it, so a caller can name it its own way: the CLI words options
 as flags (`error.worded(CLI names)`), the batch flow as `FILE, line N, field 'prompt[1].content': missing`.
@@ -19,15 +20,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
 from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prompts.result import CompressionError
-from prompts.segments import ParsedPrompt, parse_prompt
+from prompts.result import CompressionError, RequestError
+from prompts.segments import MESSAGE_OBJECT, ParsedPrompt, json_kind, message_error, parse_prompt
 
 if TYPE_CHECKING:
     from prompts.words import ChunkBy, Words
@@ -48,63 +49,6 @@ PromptInput = str | Sequence[str] | Sequence[dict[str, Any]]
 CHUNK_BY = ("auto", "documents", "paragraphs", "sentences")
 #: the `model` name of the packaged scorer (SmolLM2-135M); any other name is a local folder
 PACKAGED_MODEL = "smollm2"
-#: the keyword arguments of a request (and `model`, `tokenizer` of `check_models`) that messages name
-OPTIONS = (
-    "rate",
-    "target_tokens",
-    "question",
-    "keep",
-    "keep_numbers",
-    "keep_newlines",
-    "chunk_by",
-    "reorder",
-    "whole_chunks",
-    "roles",
-    "model",
-    "tokenizer",
-)
-_PROMPT_KINDS = "a string, a list of documents (strings) or a list of chat messages"
-_MESSAGE_FIELDS = ("role", "content")
-
-
-class RequestError(CompressionError):
-    """A field of a compression request that is wrong: `field` names it, `problem` says what is wrong.
-
-    `field`: an option ("rate", "target_tokens", "keep", ...), "prompt", or a chat message or one of its
-    fields ("prompt[1]", "prompt[1].content"). `str(error)` names options as the library's keyword
-    arguments; `worded(names)` with other names (`{"rate": "--rate"}`), and with `source` before a problem
-    of the prompt (the file it came from).
-    """
-
-    def __init__(
-        self, field: str, problem: str, *, template: str = "{name} {problem}", **values: Any
-    ) -> None:
-        self.field = field
-        self.problem = problem
-        self._template = template
-        self._values = values
-        super().__init__(self.worded())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _request_error, (self.field, self.problem, self._template, self._values)
-
-    @property
-    def in_prompt(self) -> bool:
-        """Whether the prompt itself is wrong (not an option)."""
-        return self.field == "prompt" or self.field.startswith("prompt[")
-
-    def worded(self, names: Mapping[str, str] | None = None, *, source: str | None = None) -> str:
-        """The message, options named by `names` (default: their keyword names), `source: ` first for a
-        problem of the prompt."""
-        named = {option: (names or {}).get(option, option) for option in OPTIONS}
-        message = self._template.format(
-            name=named.get(self.field, self.field), problem=self.problem, **named, **self._values
-        )
-        return f"{source}: {message}" if source is not None and self.in_prompt else message
-
-
-def _request_error(field: str, problem: str, template: str, values: dict[str, Any]) -> RequestError:
-    return RequestError(field, problem, template=template, **values)
 
 
 @dataclass(frozen=True)
@@ -161,7 +105,6 @@ class CompressionRequest:
             raise RequestError("question", "must be a string or null")
         if question is not None and not question.strip():
             question = None
-        _check_shape(self.prompt)
         parsed = parse_prompt(self.prompt, roles)
         for name, value in (
             ("rate", rate),
@@ -219,71 +162,6 @@ def _compile(pattern: str) -> re.Pattern[str]:
         raise RequestError("keep", f"{pattern!r}: bad regular expression: {error}") from None
 
 
-def _check_shape(prompt: Any) -> None:
-    """The prompt is non-empty text, documents or chat messages whose roles and contents are strings."""
-    if isinstance(prompt, bytes):
-        raise RequestError("prompt", "bytes: decode it to text first", template="the prompt is {problem}")
-    if isinstance(prompt, str):
-        if not prompt.strip():
-            raise RequestError("prompt", "empty", template="the prompt is {problem}")
-        return
-    if not isinstance(prompt, Sequence):
-        raise RequestError("prompt", f"must be {_PROMPT_KINDS}", template="the prompt {problem}")
-    if len(prompt) == 0:
-        raise RequestError(
-            "prompt",
-            "an empty list: give text or a non-empty list of documents or of chat messages",
-            template="the prompt is {problem}",
-        )
-    if all(isinstance(document, str) for document in prompt):
-        if not any(document.strip() for document in prompt):
-            raise RequestError(
-                "prompt", "empty (every document is blank)", template="the prompt is {problem}"
-            )
-        return
-    if not any(isinstance(message, Mapping) for message in prompt):
-        raise RequestError("prompt", f"must be {_PROMPT_KINDS}", template="the prompt {problem}")
-    for index, message in enumerate(prompt):
-        _check_message(index, message)
-    if not any(message["content"].strip() for message in prompt):
-        raise RequestError("prompt", "empty (no message has any content)", template="the prompt is {problem}")
-
-
-def _check_message(index: int, message: Any) -> None:
-    """A chat message: an object with a non-empty string 'role', a string 'content', a boolean 'compress'."""
-    if not isinstance(message, Mapping):
-        raise _message_error(index, None, f'must be a {{"role", "content"}} object, got {_kind(message)}')
-    for key in _MESSAGE_FIELDS:
-        if key not in message:
-            raise _message_error(index, key, "missing")
-        if not isinstance(message[key], str):
-            raise _message_error(index, key, f"must be a string, got {_kind(message[key])}")
-    if not message["role"].strip():
-        raise _message_error(index, "role", "empty")
-    if not isinstance(message.get("compress", True), bool):
-        raise _message_error(index, "compress", f"must be true or false, got {_kind(message['compress'])}")
-
-
-def _message_error(index: int, key: str | None, problem: str) -> RequestError:
-    """`prompt[INDEX].KEY` is wrong: "message index INDEX, field 'KEY': PROBLEM"."""
-    field = f"prompt[{index}]" + (f".{key}" if key else "")
-    where = f"message index {index}" + (f", field '{key}'" if key else "")
-    return RequestError(field, problem, template="{where}: {problem}", where=where)
-
-
-def _kind(value: Any) -> str:
-    """The JSON name of a value's type, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "a list" if isinstance(value, list) else "an object"
-
-
 def decode_prompt(data: bytes, name: str) -> str:
     """UTF-8 text of `data` (read from `name`); binary input (NUL bytes) and invalid UTF-8 are named by byte
     offset and line."""
@@ -314,11 +192,11 @@ def parse_chat(text: str, name: str) -> list[Any]:
         ) from None
     if not isinstance(messages, list):
         raise CompressionError(
-            f'{name}: a chat prompt is a JSON list of {{"role", "content"}} messages, got {_kind(messages)}'
+            f"{name}: a chat prompt is a JSON list of {MESSAGE_OBJECT} messages, got {json_kind(messages)}"
         )
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
-            raise _message_error(index, None, f'must be a {{"role", "content"}} object, got {_kind(message)}')
+            raise message_error(index, None, f"must be a {MESSAGE_OBJECT} object, got {json_kind(message)}")
     return messages
 
 

@@ -9,16 +9,19 @@ message and role; only the roles named in `roles` (all when None) are compressed
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prompts.result import CompressionError
+from prompts.result import CompressionError, RequestError
 
 KEEP_OPEN = "<winnow-keep>"
 KEEP_CLOSE = "</winnow-keep>"
 FENCED_CODE = re.compile(r"^(```|~~~)[^\n]*\n.*?^\1[ \t]*$", re.MULTILINE | re.DOTALL)
 DOCUMENT_SEPARATOR = "\n\n"
+_PROMPT_KINDS = "a string, a list of documents (strings) or a list of chat messages"
+_MESSAGE_FIELDS = ("role", "content")
+MESSAGE_OBJECT = '{"role", "content"}'
 
 
 @dataclass
@@ -49,24 +52,83 @@ class ParsedPrompt:
 
 
 def parse_prompt(prompt: Any, roles: Sequence[str] | None = None) -> ParsedPrompt:
-    """Split `prompt` (str, list of str, or list of chat messages) into segments; raise on bad input."""
-    if isinstance(prompt, bytes):
-        raise CompressionError("the prompt is bytes: decode it to text first")
+    """Split `prompt` (str, list of str, or list of chat messages) into segments. A prompt of the wrong shape
+    is a `RequestError` naming the field ("prompt", "prompt[1].content"); bad text inside a well-formed one
+    (NUL bytes, an unclosed `<winnow-keep>`, a role no message has) a `CompressionError`."""
+    _check_shape(prompt)
     if isinstance(prompt, str):
         _check_text(prompt, "the prompt")
         return ParsedPrompt("text", [_text_segment(prompt)])
-    if not isinstance(prompt, Sequence) or len(prompt) == 0:
-        raise CompressionError("the prompt must be text, a non-empty list of documents or of chat messages")
     if all(isinstance(item, str) for item in prompt):
-        segments = [_text_segment(item) for item in prompt]
-        if not any(segment.text.strip() for segment in segments):
-            raise CompressionError("the prompt is empty: every document is blank")
         for index, item in enumerate(prompt):
             _check_text(item, f"document {index}", allow_empty=True)
-        return ParsedPrompt("documents", segments)
-    if all(isinstance(item, dict) for item in prompt):
-        return ParsedPrompt("chat", _chat_segments(prompt, roles))
-    raise CompressionError("a list prompt must hold only strings (documents) or only chat message objects")
+        return ParsedPrompt("documents", [_text_segment(item) for item in prompt])
+    return ParsedPrompt("chat", _chat_segments(prompt, roles))
+
+
+def _check_shape(prompt: Any) -> None:
+    """The prompt is non-empty text, documents or chat messages whose roles and contents are strings."""
+    if isinstance(prompt, bytes):
+        raise RequestError("prompt", "bytes: decode it to text first", template="the prompt is {problem}")
+    if isinstance(prompt, str):
+        if not prompt.strip():
+            raise RequestError("prompt", "empty", template="the prompt is {problem}")
+        return
+    if not isinstance(prompt, Sequence):
+        raise RequestError("prompt", f"must be {_PROMPT_KINDS}", template="the prompt {problem}")
+    if len(prompt) == 0:
+        raise RequestError(
+            "prompt",
+            "an empty list: give text or a non-empty list of documents or of chat messages",
+            template="the prompt is {problem}",
+        )
+    if all(isinstance(document, str) for document in prompt):
+        if not any(document.strip() for document in prompt):
+            raise RequestError(
+                "prompt", "empty (every document is blank)", template="the prompt is {problem}"
+            )
+        return
+    if not any(isinstance(message, Mapping) for message in prompt):
+        raise RequestError("prompt", f"must be {_PROMPT_KINDS}", template="the prompt {problem}")
+    for index, message in enumerate(prompt):
+        _check_message(index, message)
+    if not any(message["content"].strip() for message in prompt):
+        raise RequestError("prompt", "empty (no message has any content)", template="the prompt is {problem}")
+
+
+def _check_message(index: int, message: Any) -> None:
+    """A chat message: an object with a non-empty string 'role', a string 'content', a boolean 'compress'."""
+    if not isinstance(message, Mapping):
+        raise message_error(index, None, f"must be a {MESSAGE_OBJECT} object, got {json_kind(message)}")
+    for key in _MESSAGE_FIELDS:
+        if key not in message:
+            raise message_error(index, key, "missing")
+        if not isinstance(message[key], str):
+            raise message_error(index, key, f"must be a string, got {json_kind(message[key])}")
+    if not message["role"].strip():
+        raise message_error(index, "role", "empty")
+    if not isinstance(message.get("compress", True), bool):
+        raise message_error(index, "compress", f"must be true or false, got {json_kind(message['compress'])}")
+
+
+def message_error(index: int, key: str | None, problem: str) -> RequestError:
+    """`prompt[INDEX].KEY` is wrong: "message index INDEX, field 'KEY': PROBLEM"."""
+    field = f"prompt[{index}]" + (f".{key}" if key else "")
+    where = f"message index {index}" + (f", field '{key}'" if key else "")
+    return RequestError(field, problem, template="{where}: {problem}", where=where)
+
+
+def json_kind(value: Any) -> str:
+    """The JSON name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def _check_text(text: str, what: str, *, allow_empty: bool = False) -> None:
@@ -107,23 +169,13 @@ def _text_segment(text: str) -> Segment:
 def _chat_segments(messages: Sequence[dict[str, Any]], roles: Sequence[str] | None) -> list[Segment]:
     segments = []
     for index, message in enumerate(messages):
-        role = message.get("role")
-        content = message.get("content")
-        if not isinstance(role, str) or not role:
-            raise CompressionError(f"message {index}: field 'role' must be a non-empty string")
-        if not isinstance(content, str):
-            raise CompressionError(f"message {index}: field 'content' must be a string")
+        role, content, flag = message["role"], message["content"], message.get("compress", True)
         _check_text(content, f"message {index} content", allow_empty=True)
-        flag = message.get("compress", True)
-        if not isinstance(flag, bool):
-            raise CompressionError(f"message {index}: field 'compress' must be true or false")
         segment = _text_segment(content)
         segment.role = role
         segment.compressible = flag and (roles is None or role in roles)
         segment.extra = {key: value for key, value in message.items() if key not in ("content", "compress")}
         segments.append(segment)
-    if not any(segment.text.strip() for segment in segments):
-        raise CompressionError("the prompt is empty: every message is blank")
     if roles is not None:
         unknown = sorted(set(roles) - {segment.role for segment in segments})
         if unknown:
