@@ -292,6 +292,19 @@ def gsm8k_cases(
     return out
 
 
+def xquad_articles(
+    records: list[dict[str, Any]], chosen: Sequence[int] = (0, 48)
+) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """XQuAD paragraph records by (language, article) for articles `chosen` (from, to), in paragraph order."""
+    articles: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for record in records:
+        if chosen[0] <= record["article"] < chosen[1]:
+            articles.setdefault((record["lang"], record["article"]), []).append(record)
+    for paragraphs in articles.values():
+        paragraphs.sort(key=lambda record: record["paragraph"])
+    return articles
+
+
 def xquad_cases(
     records: list[dict[str, Any]],
     language: str,
@@ -303,12 +316,11 @@ def xquad_cases(
 ) -> list[Case]:
     """Seeded questions of `language` in articles `chosen` (from, to), each with 4 paragraphs of its article
     (`window`: seeded consecutive paragraphs holding its own, or its own and the following ones)."""
-    articles: dict[int, list[dict[str, Any]]] = {}
-    for record in records:
-        if record["lang"] == language and chosen[0] <= record["article"] < chosen[1]:
-            articles.setdefault(record["article"], []).append(record)
-    for paragraphs in articles.values():
-        paragraphs.sort(key=lambda record: record["paragraph"])
+    articles = {
+        article: paragraphs
+        for (lang, article), paragraphs in xquad_articles(records, chosen).items()
+        if lang == language
+    }
     questions = [
         (article, position, qa)
         for article, paragraphs in sorted(articles.items())

@@ -14,34 +14,30 @@ language is a warm-up and is not counted. Threads: `WINNOW_TORCH_THREADS` (the i
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from compress import DATA, XQUAD, read_jsonl, xquad_articles  # benchmarks/compress.py, beside this script
 
 from pipeline.models import configure_threads
 from prompts.compress import CompressionRequest, Compressor
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad_dev.jsonl.gz"
 PARAGRAPHS = 4
 
 
 def contexts(language: str, cases: int, seed: int) -> list[tuple[str, str]]:
     """`cases` seeded (context, question) pairs of 4 consecutive paragraphs of articles 24-47."""
-    with gzip.open(DATA, "rt", encoding="utf-8") as lines:
-        rows = [json.loads(line) for line in lines]
-    articles: dict[int, list[dict]] = {}
-    for row in rows:
-        if row["lang"] == language and 24 <= row["article"] < 48:
-            articles.setdefault(row["article"], []).append(row)
+    articles = {
+        article: paragraphs
+        for (lang, article), paragraphs in xquad_articles(read_jsonl(DATA / XQUAD), (24, 48)).items()
+        if lang == language
+    }
     rng = np.random.default_rng(seed)
     out = []
     for article in rng.permutation(sorted(articles))[:cases]:
-        paragraphs = sorted(articles[int(article)], key=lambda row: row["paragraph"])[:PARAGRAPHS]
+        paragraphs = articles[int(article)][:PARAGRAPHS]
         question = paragraphs[int(rng.integers(len(paragraphs)))]["qas"][0]["question"]
         out.append(("\n\n".join(row["context"] for row in paragraphs), question))
     return out

@@ -28,7 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from compress import DATA, NQ, XQUAD, normalise, read_jsonl  # benchmarks/compress.py, beside this script
+from compress import (  # benchmarks/compress.py, beside this script
+    DATA,
+    NQ,
+    XQUAD,
+    normalise,
+    read_jsonl,
+    xquad_articles,
+)
 
 from prompts.compress import Compressor
 from prompts.request import CompressionRequest
@@ -42,7 +49,6 @@ from prompts.scorers import (
     features,
 )
 from prompts.sentence_model import PACKAGED, LinearModel
-from prompts.words import split_words
 
 QUESTION_SCORERS: tuple[Scorer, ...] = (
     EmbeddingRelevance(),
@@ -90,14 +96,8 @@ def nq_prompts(lo: int, hi: int, seed: int) -> list[tuple[str, str | list[str], 
 
 def xquad_prompts(lo: int, hi: int) -> list[tuple[str, str, str, list[str], list[str]]]:
     """(group, context, question, its answers, every answer asked of the context)."""
-    rows = read_jsonl(DATA / XQUAD)
-    by_article: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for row in rows:
-        if lo <= row["article"] < hi:
-            by_article.setdefault((row["lang"], row["article"]), []).append(row)
     out = []
-    for (lang, _), paragraphs in sorted(by_article.items()):
-        paragraphs.sort(key=lambda r: r["paragraph"])
+    for (lang, _), paragraphs in sorted(xquad_articles(read_jsonl(DATA / XQUAD), (lo, hi)).items()):
         for start in range(0, len(paragraphs), 4):
             block = paragraphs[start : start + 4]
             context = "\n\n".join(p["context"] for p in block)
@@ -116,7 +116,7 @@ def example(
     scorers: Sequence[Scorer],
 ) -> Example | None:
     request = CompressionRequest(prompt, rate=0.5, question=question)
-    words = split_words(request.parsed.segments, "auto", request.parsed.kind)
+    words = request.words
     ids = np.unique(words.sentence)
     sentences, _ = compressor.sentences(request.parsed, words, ids, question)
     needles = [n for n in map(normalise, answers) if n]
