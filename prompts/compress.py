@@ -6,12 +6,12 @@
    (`prompts.scorers`: question relevance by embedding and by BM25 over words and character n-grams, of
    the sentence, its chunk and its neighbours; without a question, centrality and position), with weights
    fitted on data (`prompts.sentence_model`, `benchmarks/fit_sentence_model.py`).
-3. Sentences are kept whole, best first, skipping any that no longer fits the budget. With `whole_chunks`
-   (by default for documents without a question: few-shot demonstrations), whole chunks come first, the
-   most central that fit, and a chunk cut to fit keeps its beginning. With `fill_words`, the words of the
-   best sentence that did not fit whole fill what is left of the budget, numbers first (`keep_numbers`),
-   then in reading order (`fill_by="surprisal"`: by the small causal LM's surprisal, conditioned on the
-   question, which a reader model judged worse). Whole words only.
+3. Sentences are kept whole, best first, down to the first that does not fit the budget; with
+   `fill_words`, that sentence's words fill what is left, numbers first (`keep_numbers`), then in reading
+   order (`fill_by="surprisal"`: by the small causal LM's surprisal, conditioned on the question). Without
+   `fill_words`, sentences that do not fit are skipped and later ones that fit are kept. With
+   `whole_chunks` (by default for documents without a question: few-shot demonstrations), whole chunks
+   come first, the most central that fit, and a chunk cut to fit keeps its beginning. Whole words only.
 4. The budget is met exactly in the target tokenizer: the longest prefix of that priority order whose
    rendered text fits `target_tokens` is found by bisection, then topped up unit by unit. The result never
    exceeds the target.
@@ -230,9 +230,9 @@ class Compressor:
         """Word indices in the order they are kept, each word's unit (kept or dropped as a whole), and the
         chunks by relevance (with a question and several chunks): protected words; with `whole_chunks`,
         the sentences of whole chunks (see `_whole_chunks`), else, without a question and with
-        `keep_numbers`, every number; whole sentences by value (those that fit the budget first); with
-        `fill_words`, the words of the best sentence that does not fit whole (numbers first, then by
-        `fill_by`); then the other sentences."""
+        `keep_numbers`, every number; whole sentences by value down to the first that does not fit, then
+        its words (numbers first, then by `fill_by`), or without `fill_words` every later sentence that
+        still fits; then the other sentences."""
         n = len(words)
         free = ~words.protected
         ids = np.unique(words.sentence[free])
@@ -260,6 +260,8 @@ class Compressor:
                 left -= int(cost[sentence])
             elif boundary is None:
                 boundary = sentence
+                if self.fill_words:  # its beginning fills the rest: no lower sentence jumps ahead of it
+                    break
         fill = boundary if self.fill_words and left > 0 else None
         sequence = [*fits, *([] if fill is None else [fill])]
         placed = set(sequence)

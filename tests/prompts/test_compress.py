@@ -425,6 +425,16 @@ def test_the_fill_takes_words_of_one_sentence_that_did_not_fit(fill_by: str) -> 
         assert any(sentence.startswith(" ".join(added)) for sentence in SENTENCES[:3])
 
 
+def test_a_lower_sentence_never_jumps_ahead_of_the_best_one_cut_to_fit(run: Run) -> None:
+    best = (
+        "The night train to the coast leaves the central station at a quarter past eleven and stops at "
+        "every village along the river before it reaches the harbour at dawn."
+    )
+    text = f"Cats sleep a lot. {best} Bread is sold early. Rain fell."
+    result = run(text, target_tokens=15, question="When does the night train to the coast leave the station?")
+    assert result.text and best.startswith(result.text)  # the beginning of the best sentence, nothing else
+
+
 def test_text_without_spaces_is_never_silently_emptied(compressor: Compressor) -> None:
     text = "北京是中国的首都。上海是中国最大的城市。" * 8
     try:
