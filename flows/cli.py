@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 
 # Nothing reaches a model hub or Prefect's telemetry at run time; set before Prefect or HF libraries load.
+# Prefect's temporary server gets 120 s to start, not 20: its first start in a fresh PREFECT_HOME migrates
+# its database, which overran 20 s on a busy 2-core machine ("Timed out while attempting to connect").
 for _name, _value in (
     ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
+    ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"),
     ("HF_HUB_OFFLINE", "1"),
     ("HF_DATASETS_OFFLINE", "1"),
     ("TRANSFORMERS_OFFLINE", "1"),
