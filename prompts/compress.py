@@ -194,7 +194,7 @@ class Compressor:
             raise CompressionError(f"a rate of {rate} leaves no token of this {original}-token prompt")
         words = request.words
         order, unit, chunk_ranking = self._priority(
-            parsed, words, target, question, keep_numbers, _whole_chunks(request)
+            parsed, words, target, question, keep_numbers, request.keeps_whole_chunks
         )
         chunk_order = chunk_ranking if reorder and chunk_ranking is not None else None
 
@@ -292,9 +292,7 @@ class Compressor:
         """Each chunk's place (`Sentences.chunk` numbering) when chunks are kept whole: those that fit the
         budget whole, most central first (character 3-gram TF-IDF cosine to the whole prompt, as for a
         sentence without a question), skipping any that no longer fits; then the others in that order."""
-        keys: list[list[str]] = [[] for _ in sentences.chunk_texts]
-        for chunk, sentence_keys in zip(sentences.chunk.tolist(), sentences.keys, strict=True):
-            keys[chunk].extend(sentence_keys)
+        keys = sentences.chunk_keys()
         whole = Sentences(sentences.chunk_texts, keys, np.arange(len(keys)), sentences.chunk_texts)
         central = CHUNK_CENTRALITY(whole)
         ranked = np.lexsort((np.arange(len(keys)), -central))
@@ -452,15 +450,6 @@ class Compressor:
             messages=messages,
             note=note,
         )
-
-
-def _whole_chunks(request: CompressionRequest) -> bool:
-    """`whole_chunks`, where None (auto) means: for documents compressed without a question (few-shot
-    demonstrations and examples, which a reader needs whole)."""
-    if request.whole_chunks is not None:
-        return request.whole_chunks
-    by_documents = request.chunk_by in ("auto", "documents")
-    return request.question is None and request.parsed.kind == "documents" and by_documents
 
 
 def _text_of(parsed: ParsedPrompt, words: Words, first: int, end: int) -> str:

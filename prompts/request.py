@@ -117,6 +117,15 @@ class CompressionRequest:
         ):
             object.__setattr__(self, name, value)
 
+    @property
+    def keeps_whole_chunks(self) -> bool:
+        """`whole_chunks`, where None (auto) means: for a list of documents compressed without a question
+        (few-shot demonstrations and examples, which a reader needs whole)."""
+        if self.whole_chunks is not None:
+            return self.whole_chunks
+        by_documents = self.chunk_by in ("auto", "documents")
+        return self.question is None and self.parsed.kind == "documents" and by_documents
+
     @cached_property
     def words(self) -> Words:
         """The prompt's words, chunks and sentences (`prompts.words.split_words`), split once per request."""

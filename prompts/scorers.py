@@ -54,6 +54,13 @@ class Sentences:
             self._scores[scorer] = np.asarray(scorer(self), dtype=np.float64)
         return self._scores[scorer]
 
+    def chunk_keys(self) -> list[list[str]]:
+        """The words of each chunk (its sentences' keys in order)."""
+        units: list[list[str]] = [[] for _ in self.chunk_texts]
+        for chunk, keys in zip(self.chunk.tolist(), self.keys, strict=True):
+            units[chunk].extend(keys)
+        return units
+
     def position(self) -> tuple[np.ndarray, np.ndarray]:
         """Each sentence's index within its chunk and the chunk's sentence count."""
         index = np.zeros(len(self), dtype=np.int64)
@@ -113,12 +120,7 @@ class LexicalRelevance(Scorer):
     def __call__(self, sentences: Sentences) -> np.ndarray:
         import bm25s
 
-        if self.of == "chunk":
-            units = [[] for _ in sentences.chunk_texts]
-            for chunk, keys in zip(sentences.chunk.tolist(), sentences.keys, strict=True):
-                units[chunk].extend(keys)
-        else:
-            units = sentences.keys
+        units = sentences.chunk_keys() if self.of == "chunk" else sentences.keys
         corpus = [grams(keys, self.n) for keys in units]
         query = sorted(set(grams(sentences.question_keys, self.n)))
         if not query or not any(corpus):

@@ -57,11 +57,11 @@ def parse_prompt(prompt: Any, roles: Sequence[str] | None = None) -> ParsedPromp
     (NUL bytes, an unclosed `<winnow-keep>`, a role no message has) a `CompressionError`."""
     _check_shape(prompt)
     if isinstance(prompt, str):
-        _check_text(prompt, "the prompt")
+        _check_binary(prompt, "the prompt")
         return ParsedPrompt("text", [_text_segment(prompt)])
     if all(isinstance(item, str) for item in prompt):
         for index, item in enumerate(prompt):
-            _check_text(item, f"document {index}", allow_empty=True)
+            _check_binary(item, f"document {index}")
         return ParsedPrompt("documents", [_text_segment(item) for item in prompt])
     return ParsedPrompt("chat", _chat_segments(prompt, roles))
 
@@ -131,11 +131,9 @@ def json_kind(value: Any) -> str:
     return "a list" if isinstance(value, list) else "an object"
 
 
-def _check_text(text: str, what: str, *, allow_empty: bool = False) -> None:
+def _check_binary(text: str, what: str) -> None:
     if "\x00" in text:
         raise CompressionError(f"{what} holds NUL bytes: it looks binary, not text")
-    if not allow_empty and not text.strip():
-        raise CompressionError(f"{what} is empty")
 
 
 def _text_segment(text: str) -> Segment:
@@ -170,7 +168,7 @@ def _chat_segments(messages: Sequence[dict[str, Any]], roles: Sequence[str] | No
     segments = []
     for index, message in enumerate(messages):
         role, content, flag = message["role"], message["content"], message.get("compress", True)
-        _check_text(content, f"message {index} content", allow_empty=True)
+        _check_binary(content, f"message {index} content")
         segment = _text_segment(content)
         segment.role = role
         segment.compressible = flag and (roles is None or role in roles)
