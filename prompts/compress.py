@@ -253,15 +253,8 @@ class Compressor:
         cost = np.zeros(int(words.sentence.max()) + 1, dtype=np.int64)
         np.add.at(cost, words.sentence[rest], costs[rest])
         left = target - int(costs[~rest].sum())
-        fits, boundary = [], None
-        for sentence in ranked:
-            if cost[sentence] <= left:
-                fits.append(sentence)
-                left -= int(cost[sentence])
-            elif boundary is None:
-                boundary = sentence
-                if self.fill_words:  # its beginning fills the rest: no lower sentence jumps ahead of it
-                    break
+        # with fill_words, the first sentence that does not fit fills the rest: no lower one jumps ahead
+        fits, boundary, left = take_while_fits(ranked, cost, left, stop_at_miss=self.fill_words)
         fill = boundary if self.fill_words and left > 0 else None
         sequence = [*fits, *([] if fill is None else [fill])]
         placed = set(sequence)
@@ -300,12 +293,7 @@ class Compressor:
         cost = np.zeros(int(words.chunk.max()) + 1, dtype=np.int64)
         np.add.at(cost, words.chunk[free], costs[free])
         chunk_cost = cost[chunk_ids]
-        left = target - int(costs[~free].sum())
-        fits = []
-        for chunk in ranked.tolist():
-            if chunk_cost[chunk] <= left:
-                fits.append(chunk)
-                left -= int(chunk_cost[chunk])
+        fits, _, _ = take_while_fits(ranked.tolist(), chunk_cost, target - int(costs[~free].sum()))
         placed = set(fits)
         sequence = [*fits, *(c for c in ranked.tolist() if c not in placed)]
         tier = np.zeros(len(keys), dtype=np.int64)
@@ -465,6 +453,24 @@ _PREFETCHED: ContextVar[dict[str, np.ndarray] | None] = ContextVar("winnow_prefe
 def question_words(question: str) -> list[str]:
     """The words of a question, split as prompt words are (any script)."""
     return [question[a:b] for a, b in word_spans(question)]
+
+
+def take_while_fits(
+    ranked: Sequence[int], cost: np.ndarray, left: int, *, stop_at_miss: bool = False
+) -> tuple[list[int], int | None, int]:
+    """Greedy: the units of `ranked` (best first) whose `cost` still fits what is `left`, skipping those
+    that do not (or stopping at the first, `stop_at_miss`). Returns `(fits, first miss, tokens left)`."""
+    fits: list[int] = []
+    miss = None
+    for unit in ranked:
+        if cost[unit] <= left:
+            fits.append(unit)
+            left -= int(cost[unit])
+        elif miss is None:
+            miss = unit
+            if stop_at_miss:
+                break
+    return fits, miss, left
 
 
 def fit(
