@@ -16,11 +16,10 @@ for _name, _value in (
 ):
     os.environ.setdefault(_name, _value)
 
-import contextlib  # noqa: E402
 import json  # noqa: E402
 from enum import StrEnum  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Annotated, Any  # noqa: E402
+from typing import Annotated  # noqa: E402
 
 import typer  # noqa: E402
 from rich.table import Table  # noqa: E402
@@ -42,6 +41,7 @@ from flows.cli_options import (  # noqa: E402
     show_progress,
     user_errors,
 )
+from flows.run_cli import clean_and_print, print_run, run_clean, stats_table  # noqa: E402
 from pipeline.errors import WinnowError  # noqa: E402
 
 app = typer.Typer(
@@ -130,92 +130,6 @@ def clean(
             workers=workers,
             dask_address=dask_address,
         )
-
-
-def clean_and_print(inputs: list[str], out: Path, recipe: Any, progress: bool | None, **options: Any) -> None:
-    """What every cleaning command ends with: run `clean_corpus` with the CLI's options, print the result."""
-    values = {k: v.value if isinstance(v, StrEnum) else v for k, v in options.items()}
-    stats = run_clean(inputs, out, recipe=recipe, progress=show_progress(progress), **values)
-    print_run(out, stats)
-
-
-def run_clean(
-    inputs: list[str],
-    out: Path,
-    *,
-    recipe: Any = None,
-    progress: bool = False,
-    dask_address: str | None = None,
-    workers: int | None = None,
-    **options: Any,
-) -> dict[str, Any]:
-    """Validate everything that can be checked up front, then run the `clean_corpus` flow."""
-    from flows.recipe import Recipe
-    from pipeline.lock import ensure_free
-    from pipeline.readers import resolve_sources
-
-    loaded = recipe or Recipe()
-    run_options = loaded.run_options(
-        format=options.get("input_format"), **{k: v for k, v in options.items() if k != "input_format"}
-    )
-    resolve_sources(inputs, run_options.read)  # a missing path fails here, before any Prefect start
-    ensure_free(out)  # a folder another run is writing to is refused before Prefect starts
-
-    from flows.clean import clean_corpus
-    from flows.engine import hide_user_error_tracebacks, task_runner
-    from flows.progress import RichProgress
-    from pipeline.engine import showing_progress
-
-    hide_user_error_tracebacks()
-    runner = task_runner(dask_address, workers)
-    flow = clean_corpus.with_options(task_runner=runner) if runner else clean_corpus
-    display = RichProgress() if progress else contextlib.nullcontext()
-    with display as bars, showing_progress(bars):
-        return flow(inputs=[str(i) for i in inputs], out=str(out), recipe=loaded, **options)
-
-
-def print_run(out: Path, stats: dict[str, Any]) -> None:
-    """The end of a run: counts and where the outputs are."""
-    if stats.get("already_complete"):
-        out_console.print(f"{out}: run is complete (nothing to do). `winnow stats {out}` shows its counts.")
-        return
-    resume = stats.get("resume") or {}
-    if resume.get("attempt", 1) > 1:
-        out_console.print(
-            f"resumed (attempt {resume['attempt']}): {resume['tasks_reused']} finished tasks not run again, "
-            f"{resume['tasks_run']} run"
-        )
-    out_console.print(stats_table(stats))
-    for stage in stats["stages"]:
-        if stage.get("counters"):
-            counted = ", ".join(f"{name}: {value}" for name, value in stage["counters"].items())
-            out_console.print(f"{stage['name']} counted {counted}", highlight=False)
-    out_console.print(f"kept corpus: {stats['paths']['kept']}")
-    out_console.print(f"ledger:      {stats['paths']['removed']}  (removed)")
-    out_console.print(f"             {stats['paths']['quarantine']}  (quarantined)")
-    root = Path(out).resolve()
-    out_console.print(f"report:      {root / 'report.md'}  and  {root / 'stats.json'}")
-
-
-def stats_table(stats: dict[str, Any]) -> Table:
-    """The per-step table of a run."""
-    from pipeline.report import summary_rows
-
-    table = Table(
-        title=f"{stats['input']} in: {stats['kept']} kept, {stats['removed']} removed, "
-        f"{stats['quarantined']} quarantined ({stats['seconds']:.1f} s)"
-    )
-    for column, justify in (
-        ("step", "left"),
-        ("in", "right"),
-        ("kept", "right"),
-        ("removed (by reason)", "left"),
-        ("seconds", "right"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for row in summary_rows(stats):
-        table.add_row(*row)
-    return table
 
 
 class Unit(StrEnum):

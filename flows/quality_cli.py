@@ -30,6 +30,7 @@ from flows.cli_options import (
     out_console,
     user_errors,
 )
+from flows.run_cli import clean_and_print
 
 if TYPE_CHECKING:
     from flows.recipe import Recipe
@@ -179,8 +180,6 @@ def score(
     dask_address: DaskAddressOption = None,
 ) -> None:
     """Score a corpus: a run folder whose kept/ documents carry quality_score (P(good), calibrated)."""
-    from flows.cli import clean_and_print
-
     with user_errors():
         clean_and_print(
             inputs,

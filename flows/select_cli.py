@@ -22,6 +22,7 @@ from flows.cli_options import (
     WorkersOption,
     user_errors,
 )
+from flows.run_cli import clean_and_print
 
 
 class SelectMethod(StrEnum):
@@ -71,7 +72,6 @@ def select(
     dask_address: DaskAddressOption = None,
 ) -> None:
     """Select documents: those not chosen go to removed/ (not_selected, or semantic_duplicate)."""
-    from flows.cli import clean_and_print
     from flows.recipe import parse_recipe
 
     with user_errors():
