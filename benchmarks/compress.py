@@ -32,8 +32,10 @@ while they fit floor(r * n) tokens, skipping those that do not), `llmlingua` (`c
 rate=r)`, no question), `longllmlingua` (the llmlingua README's LongLLMLingua settings, with the question;
 the question it appends to its output is removed before scoring; not run without a question), `winnow`
 (`Compressor().compress(prompt, rate=r, question=q)`), `winnow-whole` (the same with `fill_words=False`:
-whole sentences only) and `winnow-surprisal` (`fill_by="surprisal"`: the words that fill the rest of the
-budget chosen by SmolLM2 surprisal instead of in reading order).
+whole sentences only), `winnow-surprisal` (`fill_by="surprisal"`: the words that fill the rest of the
+budget chosen by SmolLM2 surprisal, also without a question) and `winnow-position` (`fill_by="position"`:
+in reading order, also with a question; the default fill is surprisal with a question, reading order
+without).
 The peers run only at `--peer-rates` (default: every rate).
 
 Metrics per method and rate, on the compressed context, tokens counted with the SmolLM2 tokenizer (no
@@ -110,6 +112,7 @@ METHODS = (
     "winnow",
     "winnow-whole",
     "winnow-surprisal",
+    "winnow-position",
 )
 PEERS = frozenset({"llmlingua", "longllmlingua"})
 SECTIONS = ("nq10", "nq1", "gsm8k", "xquad", "agnostic")
@@ -502,6 +505,7 @@ def build_methods(
         "winnow": lambda: winnow(models["winnow"]),
         "winnow-whole": lambda: winnow(models["winnow-whole"]),
         "winnow-surprisal": lambda: winnow(models["winnow-surprisal"]),
+        "winnow-position": lambda: winnow(models["winnow-position"]),
     }
     runs = {}
     for name in names:
@@ -531,6 +535,10 @@ def load_models(names: tuple[str, ...], device: str) -> dict[str, Any]:
         from prompts.compress import Compressor
 
         _MODELS["winnow-surprisal"] = Compressor(device=device, fill_by="surprisal")
+    if "winnow-position" in names and "winnow-position" not in _MODELS:
+        from prompts.compress import Compressor
+
+        _MODELS["winnow-position"] = Compressor(device=device, fill_by="position")
     if PEERS & set(names) and "llmlingua" not in _MODELS:
         from llmlingua_shims import prompt_compressor  # beside this script
 

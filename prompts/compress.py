@@ -7,8 +7,8 @@
    the sentence, its chunk and its neighbours; without a question, centrality and position), with weights
    fitted on data (`prompts.sentence_model`, `benchmarks/fit_sentence_model.py`).
 3. Sentences are kept whole, best first, down to the first that does not fit the budget; with
-   `fill_words`, that sentence's words fill what is left, numbers first (`keep_numbers`), then in reading
-   order (`fill_by="surprisal"`: by the small causal LM's surprisal, conditioned on the question). Without
+   `fill_words`, that sentence's words fill what is left, numbers first (`keep_numbers`), then with a
+   question by the small causal LM's surprisal conditioned on it, without one in reading order. Without
    `fill_words`, sentences that do not fit are skipped and later ones that fit are kept. With
    `whole_chunks` (by default for documents without a question: few-shot demonstrations), whole chunks
    come first, the most central that fit, and a chunk cut to fit keeps its beginning. Whole words only.
@@ -67,14 +67,15 @@ TOP_UP_TRIES = 64
 class Compressor:
     """Loads its models once; `compress` many prompts with it (servers, batch flows).
 
-    `model`: the scorer LM for `fill_by="surprisal"` and the default tokenizer, None/"smollm2" (packaged
+    `model`: the scorer LM for the surprisal fill and the default tokenizer, None/"smollm2" (packaged
     SmolLM2-135M) or a local Hugging Face causal-LM folder;
     `tokenizer`: the target model's tokenizer folder that the budget is counted in (default: the scorer's);
     `embedder`: the sentence-transformers folder for the embedding scorers (default: packaged
     all-MiniLM-L6-v2); `sentence_model`: a fitted sentence model JSON (default: the packaged one, see
     `prompts.sentence_model`); `fill_words`: fill what whole sentences leave of the budget with the words of
-    the best sentence that did not fit; `fill_by`: which of its words, "position" (its beginning; no LM) or
-    "surprisal" (the scorer LM's, one forward pass); `dtype`: the scorer's precision, "auto" =
+    the best sentence that did not fit; `fill_by`: which of its words, "position" (its beginning; no LM),
+    "surprisal" (the scorer LM's conditioned on the question, one forward pass over that sentence) or
+    "auto" (surprisal with a question, position without); `dtype`: the scorer's precision, "auto" =
     bfloat16 where the device has native bfloat16 kernels, else float32; `device`: "auto" = CUDA when present;
     `window`: the LM's tokens per window; `batch_size`: rows per forward pass of the LM and of the embedder
     (small batches of length-sorted texts waste little padding: on CPU 8 embeds 2.3x faster than 32).
@@ -88,7 +89,7 @@ class Compressor:
         embedder: str | Path | None = None,
         sentence_model: str | Path | None = None,
         fill_words: bool = True,
-        fill_by: Literal["position", "surprisal"] = "position",
+        fill_by: Literal["auto", "position", "surprisal"] = "auto",
         dtype: Literal["auto", "bfloat16", "float32"] = "auto",
         device: str = "auto",
         window: int = 1024,
@@ -100,8 +101,8 @@ class Compressor:
         self.tokenizer = tokenizer
         self.embedder = embedder
         self.sentence_model = sentence_model
-        if fill_by not in ("position", "surprisal"):
-            raise CompressionError(f"fill_by must be position or surprisal, not {fill_by!r}")
+        if fill_by not in ("auto", "position", "surprisal"):
+            raise CompressionError(f"fill_by must be auto, position or surprisal, not {fill_by!r}")
         self.fill_words = fill_words
         self.fill_by = fill_by
         self.dtype = dtype
@@ -266,7 +267,7 @@ class Compressor:
         tier = np.zeros(n, dtype=np.int64)
         if fill is not None:
             inside = rest & (words.sentence == fill)
-            if self.fill_by == "surprisal":
+            if self.fill_by == "surprisal" or (self.fill_by == "auto" and question is not None):
                 score = self._word_scores(parsed, words, inside, question)
             tier = np.where(inside & words.number & keep_numbers, 0, 1)
             unit = np.where(inside, int(words.sentence.max()) + 1 + np.arange(n), unit)
