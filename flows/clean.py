@@ -9,16 +9,18 @@ server (nothing to start).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.engine import PrefectEngine
 from flows.recipe import Recipe
+from pipeline.readers.options import Format, OnError
 from pipeline.report import markdown
 from pipeline.report_html import REPORT, report_tables
 from pipeline.runner import run
+from pipeline.writers import OutputFormat
 
 
 @flow(name="clean_corpus", flow_run_name="clean {out}", log_prints=False, validate_parameters=True)
@@ -28,9 +30,9 @@ def clean_corpus(
     recipe: Recipe | None = None,
     text_field: str | None = None,
     id_field: str | None = None,
-    on_error: Literal["fail", "quarantine"] | None = None,
-    input_format: Literal["auto", "jsonl", "parquet", "csv", "hf"] | None = None,
-    output_format: Literal["parquet", "jsonl"] | None = None,
+    on_error: OnError | None = None,
+    input_format: Format | None = None,
+    output_format: OutputFormat | None = None,
     batch_size: int | None = None,
 ) -> dict[str, Any]:
     """Clean `inputs` into the run folder `out`; returns the run's stats (with `already_complete`)."""

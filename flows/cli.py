@@ -17,13 +17,13 @@ for _name, _value in (
     os.environ.setdefault(_name, _value)
 
 import json  # noqa: E402
-from enum import StrEnum  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated  # noqa: E402
 
 import typer  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from filters.dedup import shingles  # noqa: E402
 from flows.cli_options import (  # noqa: E402
     BatchSizeOption,
     DaskAddressOption,
@@ -37,6 +37,7 @@ from flows.cli_options import (  # noqa: E402
     RunFolderOption,
     TextFieldOption,
     WorkersOption,
+    choices,
     out_console,
     show_progress,
     user_errors,
@@ -132,9 +133,7 @@ def clean(
         )
 
 
-class Unit(StrEnum):
-    word = "word"
-    char = "char"
+Unit = choices("Unit", shingles.Unit)
 
 
 @app.command()

@@ -7,41 +7,29 @@ import sys
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
 import typer
 from rich.console import Console
 
+from pipeline import models, writers
 from pipeline.errors import WinnowError
+from pipeline.readers import options as readers
 
 out_console = Console()
 err_console = Console(stderr=True)
 
 
-class OnError(StrEnum):
-    fail = "fail"
-    quarantine = "quarantine"
+def choices(name: str, literal: Any) -> type[StrEnum]:
+    """A typer choice enum whose members are the values of `literal`, declared once where the option lives."""
+    return StrEnum(name, [(value, value) for value in get_args(literal)])  # type: ignore[return-value]
 
 
-class InputFormat(StrEnum):
-    auto = "auto"
-    jsonl = "jsonl"
-    parquet = "parquet"
-    csv = "csv"
-    hf = "hf"
-
-
-class OutputFormat(StrEnum):
-    parquet = "parquet"
-    jsonl = "jsonl"
-
-
-class Precision(StrEnum):
-    """A causal LM's dtype: auto = bfloat16 where the device has native bfloat16 kernels, else float32."""
-
-    auto = "auto"
-    bfloat16 = "bfloat16"
-    float32 = "float32"
+OnError = choices("OnError", readers.OnError)
+InputFormat = choices("InputFormat", readers.Format)
+OutputFormat = choices("OutputFormat", writers.OutputFormat)
+#: a causal LM's dtype: auto = bfloat16 where the device has native bfloat16 kernels, else float32
+Precision = choices("Precision", models.Precision)
 
 
 InputsArgument = Annotated[

@@ -31,6 +31,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.engine import live_progress
 from pipeline.errors import InputError
+from pipeline.models import Precision
 from prompts.request import CompressionRequest, RequestError, check_models
 from prompts.result import CompressionError
 
@@ -122,7 +123,7 @@ def compress_chunk(
     entries: list[Entry],
     model: str | None,
     tokenizer: str | None,
-    dtype: Literal["auto", "bfloat16", "float32"] = "auto",
+    dtype: Precision = "auto",
 ) -> list[dict[str, Any]]:
     """The Prefect task of one chunk of records (pickled by value to Dask workers: it only calls)."""
     return compress_records(entries, model, tokenizer, dtype)
@@ -132,7 +133,7 @@ def compress_records(
     entries: list[Entry],
     model: str | None,
     tokenizer: str | None,
-    dtype: Literal["auto", "bfloat16", "float32"] = "auto",
+    dtype: Precision = "auto",
 ) -> list[dict[str, Any]]:
     """Run each record's request (the chunk's sentences embedded together first); one the compressor
     refuses carries its `error` instead of the result."""
@@ -177,7 +178,7 @@ def compress_prompts(
     model: str | None = None,
     tokenizer: str | None = None,
     chunk_size: int | None = None,
-    dtype: Literal["auto", "bfloat16", "float32"] = "auto",
+    dtype: Precision = "auto",
 ) -> dict[str, Any]:
     """Compress every prompt of `input` (JSON Lines) into `out`; returns the counts.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -22,8 +22,10 @@ from filters.select.selection import SelectConfig
 from filters.select.semdedup import SemDedupConfig
 from pipeline.errors import RecipeError
 from pipeline.readers import ReadOptions
+from pipeline.readers.options import Format, OnError
 from pipeline.runner import RunOptions
 from pipeline.stage import Stage
+from pipeline.writers import OutputFormat
 
 #: stage type -> its typed config; each config's `build()` makes the stage
 STAGE_CONFIGS: dict[str, type[BaseModel]] = {
@@ -50,8 +52,8 @@ class ReadSection(BaseModel):
 
     text_field: str = Field("text", min_length=1)
     id_field: str | None = Field(None, min_length=1)
-    on_error: Literal["fail", "quarantine"] = "quarantine"
-    format: Literal["auto", "jsonl", "parquet", "csv", "hf"] = "auto"
+    on_error: OnError = "quarantine"
+    format: Format = "auto"
     batch_size: int = Field(20_000, ge=1, le=10_000_000)
     batch_bytes: int = Field(64 * 2**20, ge=1024, le=16 * 2**30)
 
@@ -61,7 +63,7 @@ class OutputSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["parquet", "jsonl"] = "parquet"
+    format: OutputFormat = "parquet"
 
 
 def default_stages() -> list[Any]:

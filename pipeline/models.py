@@ -47,6 +47,8 @@ CACHE_ENV = "WINNOW_CACHE"
 THREADS_ENV = "WINNOW_TORCH_THREADS"
 
 DType = Literal["auto", "bfloat16", "float32", "float16"]
+#: what a user picks for a causal LM: "auto" = bfloat16 where the device has it natively, else float32
+Precision = Literal["auto", "bfloat16", "float32"]
 #: what `dtype` may be: "auto" (see `resolve_dtype`) or a torch floating-point dtype's name
 DTYPES: tuple[str, ...] = ("auto", "bfloat16", "float32", "float16")
 

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 
 from pipeline.embeddings import embed
-from pipeline.models import causal_lm_path, load_causal_lm, load_tokenizer
+from pipeline.models import Precision, causal_lm_path, load_causal_lm, load_tokenizer
 from prompts.render import kept_spans, render
 from prompts.request import CompressionRequest, PromptInput, RequestError
 from prompts.result import CompressionError, CompressionResult, KeptSpan
@@ -90,7 +90,7 @@ class Compressor:
         sentence_model: str | Path | None = None,
         fill_words: bool = True,
         fill_by: Literal["auto", "position", "surprisal"] = "auto",
-        dtype: Literal["auto", "bfloat16", "float32"] = "auto",
+        dtype: Precision = "auto",
         device: str = "auto",
         window: int = 1024,
         batch_size: int = 8,

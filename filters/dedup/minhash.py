@@ -24,7 +24,7 @@ from filters.dedup.datasketch_compat import datasketch_signatures
 from filters.dedup.index import DedupIndex
 from filters.dedup.lsh import candidate_pairs, index_pairs
 from filters.dedup.normalize import DEFAULT, Normalization
-from filters.dedup.shingles import shingle_hashes, tokens
+from filters.dedup.shingles import Unit, shingle_hashes, tokens
 from filters.dedup.signatures import band_keys, band_parameters, band_table, signatures
 from filters.dedup.verify import jaccard
 from pipeline.batch import ID, ORDER, REASON, TEXT
@@ -44,7 +44,7 @@ class MinHashConfig(BaseModel):
     threshold: float = Field(0.8, gt=0.0, le=1.0, description="Jaccard similarity that makes a duplicate")
     num_perm: int = Field(128, ge=8, le=1024)
     ngram: int = Field(5, ge=1, le=64)
-    unit: Literal["word", "char"] = "word"
+    unit: Unit = "word"
     normalization: Normalization = DEFAULT
     seed: int = Field(1, ge=0)
     scheme: Literal["winnow", "datasketch"] = Field(

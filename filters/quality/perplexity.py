@@ -24,14 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.batch import REASON, TEXT
-from pipeline.models import load_causal_lm, pad_id, pad_right
+from pipeline.models import Precision, load_causal_lm, pad_id, pad_right
 from pipeline.stage import Filter
 
 COLUMN = "perplexity"
@@ -45,9 +45,7 @@ HEAD_CHUNK = 1024
 #: others (logit soft-capping or scaling) take the slower full forward pass
 PLAIN_HEAD = frozenset({"llama", "mistral", "qwen2", "qwen3", "gpt2", "gpt_neox", "olmo", "olmo2", "smollm3"})
 
-#: "auto": bfloat16 where the device has native bfloat16 kernels, else float32
-Precision = Literal["auto", "bfloat16", "float32"]
-PRECISIONS: tuple[str, ...] = ("auto", "bfloat16", "float32")
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 def mean_nll(
