@@ -115,6 +115,12 @@ METHODS = (
     "winnow-position",
 )
 PEERS = frozenset({"llmlingua", "longllmlingua"})
+#: winnow run with other Compressor options, beside the default `winnow`
+WINNOW_VARIANTS: dict[str, dict[str, Any]] = {
+    "winnow-whole": {"fill_words": False},
+    "winnow-surprisal": {"fill_by": "surprisal"},
+    "winnow-position": {"fill_by": "position"},
+}
 SECTIONS = ("nq10", "nq1", "gsm8k", "xquad", "agnostic")
 LANGUAGES = ("de", "zh", "ar")
 #: the LongLLMLingua settings of the llmlingua README (with `question` and `rate` per call)
@@ -503,9 +509,7 @@ def build_methods(
         "llmlingua": lambda: llmlingua(models["llmlingua"]),
         "longllmlingua": lambda: longllmlingua(models["llmlingua"]),
         "winnow": lambda: winnow(models["winnow"]),
-        "winnow-whole": lambda: winnow(models["winnow-whole"]),
-        "winnow-surprisal": lambda: winnow(models["winnow-surprisal"]),
-        "winnow-position": lambda: winnow(models["winnow-position"]),
+        **{variant: (lambda v=variant: winnow(models[v])) for variant in WINNOW_VARIANTS},
     }
     runs = {}
     for name in names:
@@ -527,18 +531,11 @@ def load_models(names: tuple[str, ...], device: str) -> dict[str, Any]:
         except Exception as error:  # winnow's internals may be mid-rewrite: its cases become errors
             print(f"winnow: set-up failed: {type(error).__name__}: {error}", file=sys.stderr)
             _MODELS["winnow"] = error
-    if "winnow-whole" in names and "winnow-whole" not in _MODELS:
-        from prompts.compress import Compressor
+    for variant, options in WINNOW_VARIANTS.items():
+        if variant in names and variant not in _MODELS:
+            from prompts.compress import Compressor
 
-        _MODELS["winnow-whole"] = Compressor(device=device, fill_words=False)
-    if "winnow-surprisal" in names and "winnow-surprisal" not in _MODELS:
-        from prompts.compress import Compressor
-
-        _MODELS["winnow-surprisal"] = Compressor(device=device, fill_by="surprisal")
-    if "winnow-position" in names and "winnow-position" not in _MODELS:
-        from prompts.compress import Compressor
-
-        _MODELS["winnow-position"] = Compressor(device=device, fill_by="position")
+            _MODELS[variant] = Compressor(device=device, **options)
     if PEERS & set(names) and "llmlingua" not in _MODELS:
         from llmlingua_shims import prompt_compressor  # beside this script
 

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -59,6 +59,9 @@ __all__ = [
 
 #: how chunks kept whole are ranked (input order and shortest first did no better on a GSM8K tuning draw)
 CHUNK_CENTRALITY = Centrality(n=3)
+
+#: which words of the sentence cut to fit fill the rest: "auto" = surprisal with a question, else position
+FillBy = Literal["auto", "position", "surprisal"]
 
 #: words tried one by one after bisection, to get as close to the target as possible
 TOP_UP_TRIES = 64
@@ -89,7 +92,7 @@ class Compressor:
         embedder: str | Path | None = None,
         sentence_model: str | Path | None = None,
         fill_words: bool = True,
-        fill_by: Literal["auto", "position", "surprisal"] = "auto",
+        fill_by: FillBy = "auto",
         dtype: Precision = "auto",
         device: str = "auto",
         window: int = 1024,
@@ -101,7 +104,7 @@ class Compressor:
         self.tokenizer = tokenizer
         self.embedder = embedder
         self.sentence_model = sentence_model
-        if fill_by not in ("auto", "position", "surprisal"):
+        if fill_by not in get_args(FillBy):
             raise CompressionError(f"fill_by must be auto, position or surprisal, not {fill_by!r}")
         self.fill_words = fill_words
         self.fill_by = fill_by
