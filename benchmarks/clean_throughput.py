@@ -65,7 +65,7 @@ else:
 # VmHWM belongs to this process image; ru_maxrss would carry the parent's peak across fork and exec
 hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 rss = int(hwm.split()[1]) / 2**20
-print(json.dumps({{"seconds": time.perf_counter() - start, "rss": rss, "stats": stats}}))
+print(json.dumps({{"seconds": time.perf_counter() - start, "rss": rss, "stats": stats.to_json()}}))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])

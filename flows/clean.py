@@ -9,7 +9,6 @@ server (nothing to start).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -20,6 +19,7 @@ from pipeline.readers.options import Format, OnError
 from pipeline.report import markdown
 from pipeline.report_html import REPORT, report_tables
 from pipeline.runner import run
+from pipeline.stats import RunStats
 from pipeline.writers import OutputFormat
 
 
@@ -34,8 +34,9 @@ def clean_corpus(
     input_format: Format | None = None,
     output_format: OutputFormat | None = None,
     batch_size: int | None = None,
-) -> dict[str, Any]:
-    """Clean `inputs` into the run folder `out`; returns the run's stats (with `already_complete`)."""
+) -> RunStats:
+    """Clean `inputs` into the run folder `out`; returns the run's stats (`already_complete` when it had
+    finished before and nothing was done)."""
     recipe = recipe or Recipe()
     options = recipe.run_options(
         text_field=text_field,
@@ -54,14 +55,14 @@ def clean_corpus(
     else:
         stats = result.stats
         logger.info(
-            f"kept {stats['kept']}, removed {stats['removed']}, quarantined {stats['quarantined']} "
-            f"of {stats['input']} documents"
+            f"kept {stats.kept}, removed {stats.removed}, quarantined {stats.quarantined} "
+            f"of {stats.input} documents"
         )
         publish_artifacts(Path(out), stats)
-    return {**result.stats, "already_complete": result.already_complete}
+    return result.stats
 
 
-def publish_artifacts(root: Path, stats: dict[str, Any]) -> None:
+def publish_artifacts(root: Path, stats: RunStats) -> None:
     """The run's report in Prefect's UI: the markdown report, and its tables as table artifacts (per stage,
     per reason, duplicate clusters), under fixed keys so that each shows its history across runs."""
     description = f"winnow clean run {root}"

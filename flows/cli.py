@@ -16,34 +16,28 @@ for _name, _value in (
 ):
     os.environ.setdefault(_name, _value)
 
-import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated  # noqa: E402
 
 import typer  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from filters.dedup import shingles  # noqa: E402
 from flows.cli_options import (  # noqa: E402
-    BatchSizeOption,
-    DaskAddressOption,
-    IdFieldOption,
-    InputFormat,
     InputsArgument,
-    OnError,
-    OnErrorOption,
-    OutputFormatOption,
     ProgressOption,
+    RunArguments,
     RunFolderOption,
-    TextFieldOption,
-    WorkersOption,
     choices,
     out_console,
     show_progress,
     user_errors,
+    with_run_options,
 )
 from flows.run_cli import clean_and_print, print_run, run_clean, stats_table  # noqa: E402
 from pipeline.errors import WinnowError  # noqa: E402
+from pipeline.stats import RunStats  # noqa: E402
 
 app = typer.Typer(
     name="winnow",
@@ -55,6 +49,7 @@ app = typer.Typer(
 
 
 @app.command()
+@with_run_options
 def clean(
     inputs: Annotated[
         list[str],
@@ -81,34 +76,8 @@ def clean(
         str | None,
         typer.Option(help="A recipe that ships with winnow (`winnow recipe --list`): dedup, web."),
     ] = None,
-    text_field: TextFieldOption = None,
-    id_field: Annotated[
-        str | None,
-        typer.Option(help="Field holding a unique id (default: 'id' when present, else FILE:LINE)."),
-    ] = None,
-    on_error: Annotated[
-        OnError | None,
-        typer.Option(
-            help="Bad records: stop with an error naming file, line and field, or quarantine them and go on "
-            "(default: quarantine)."
-        ),
-    ] = None,
-    input_format: Annotated[
-        InputFormat | None,
-        typer.Option(
-            "--input-format",
-            help="Input format; 'hf' loads local files through the datasets library "
-            "(default: auto, from the extension).",
-        ),
-    ] = None,
-    output_format: OutputFormatOption = None,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(min=1, help="Documents per shard; memory stays bounded by it (default: 20000)."),
-    ] = None,
-    progress: ProgressOption = None,
-    workers: WorkersOption = None,
-    dask_address: DaskAddressOption = None,
+    *,
+    run: RunArguments,
 ) -> None:
     """Clean a corpus: every document ends up kept, removed (with stage and reason) or quarantined."""
     if recipe and preset:
@@ -121,15 +90,7 @@ def clean(
             inputs,
             out,
             loaded,
-            text_field=text_field,
-            id_field=id_field,
-            on_error=on_error,
-            input_format=input_format,
-            output_format=output_format,
-            batch_size=batch_size,
-            progress=progress,
-            workers=workers,
-            dask_address=dask_address,
+            run,
         )
 
 
@@ -137,6 +98,7 @@ Unit = choices("Unit", shingles.Unit)
 
 
 @app.command()
+@with_run_options
 def dedup(
     inputs: InputsArgument,
     out: RunFolderOption,
@@ -161,13 +123,8 @@ def dedup(
     update_index: Annotated[
         bool, typer.Option("--update-index", help="Add this run's kept documents to the --against index.")
     ] = False,
-    text_field: TextFieldOption = None,
-    id_field: IdFieldOption = None,
-    on_error: OnErrorOption = None,
-    batch_size: BatchSizeOption = None,
-    progress: ProgressOption = None,
-    workers: WorkersOption = None,
-    dask_address: DaskAddressOption = None,
+    *,
+    run: RunArguments,
 ) -> None:
     """Remove near duplicates: MinHash LSH, candidates verified by exact Jaccard, clusters by scipy."""
     if update_index and against is None:
@@ -196,13 +153,7 @@ def dedup(
             inputs,
             out,
             recipe,
-            text_field=text_field,
-            id_field=id_field,
-            on_error=on_error,
-            batch_size=batch_size,
-            progress=progress,
-            workers=workers,
-            dask_address=dask_address,
+            run,
         )
 
 
@@ -236,14 +187,14 @@ def stats(
         if not path.is_file():
             raise WinnowError(f"{run}: no stats.json; not a finished winnow run")
         try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
+            data = RunStats.read_file(path)
+        except ValidationError as error:
             raise WinnowError(f"{path}: unreadable ({error})") from None
     if as_json:
-        out_console.print_json(data=data)
+        out_console.print_json(path.read_text())
         return
     out_console.print(stats_table(data))
-    errors = data["read"]["quarantine_errors"]
+    errors = data.read.quarantine_errors
     if errors:
         out_console.print("quarantined: " + ", ".join(f"{k}: {v}" for k, v in errors.items()))
 
@@ -290,9 +241,9 @@ def planted_table(run: Path) -> Table:
         frames.append(removed.select("kind", pl.col("stage").alias("outcome")))
     counts = pl.concat(frames).group_by("kind", "outcome").len().collect()
     table = Table(title="planted kind -> kept, or the stage that removed it (bad records are quarantined)")
-    stages = json.loads((run / "stats.json").read_text())["stages"]
+    stages = RunStats.read_file(run / "stats.json").stages
     present = set(counts["outcome"].to_list())
-    outcomes = ["kept"] + [s["name"] for s in stages if s["name"] in present]
+    outcomes = ["kept"] + [stage.name for stage in stages if stage.name in present]
     table.add_column("kind")
     for outcome in outcomes:
         table.add_column(outcome, justify="right")

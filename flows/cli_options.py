@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, get_args
@@ -40,15 +43,30 @@ RunFolderOption = Annotated[
     typer.Option("--out", "-o", help="Run folder to write (as for `winnow clean`).", show_default=False),
 ]
 TextFieldOption = Annotated[str | None, typer.Option(help="Field holding the text (default: text).")]
-IdFieldOption = Annotated[str | None, typer.Option(help="Field holding a unique id.")]
-OnErrorOption = Annotated[OnError | None, typer.Option(help="Bad records: fail or quarantine.")]
+IdFieldOption = Annotated[
+    str | None, typer.Option(help="Field holding a unique id (default: 'id' when present, else FILE:LINE).")
+]
+OnErrorOption = Annotated[
+    OnError | None,
+    typer.Option(
+        help="Bad records: stop with an error naming file, line and field, or quarantine them and go on "
+        "(default: quarantine)."
+    ),
+]
 InputFormatOption = Annotated[
-    InputFormat | None, typer.Option("--input-format", help="Input format (default: auto).")
+    InputFormat | None,
+    typer.Option(
+        "--input-format",
+        help="Input format; 'hf' loads local files through the datasets library (default: auto, from the "
+        "extension).",
+    ),
 ]
 OutputFormatOption = Annotated[
     OutputFormat | None, typer.Option("--output-format", help="Format of kept/ shards (default: parquet).")
 ]
-BatchSizeOption = Annotated[int | None, typer.Option(min=1, help="Documents per shard.")]
+BatchSizeOption = Annotated[
+    int | None, typer.Option(min=1, help="Documents per shard; memory stays bounded by it (default: 20000).")
+]
 ProgressOption = Annotated[
     bool | None,
     typer.Option("--progress/--no-progress", help="Progress bars (default: when stderr is a terminal)."),
@@ -59,6 +77,59 @@ WorkersOption = Annotated[
 DaskAddressOption = Annotated[
     str | None, typer.Option(help="Run the shard tasks on an existing Dask cluster (tcp://HOST:PORT).")
 ]
+
+
+@dataclass(frozen=True)
+class RunArguments:
+    """The options every corpus run takes (`winnow clean`, `dedup`, `quality score`, `select`), as one value:
+    how to read the inputs and write kept/, and where the tasks run. None: the recipe's or the default."""
+
+    text_field: str | None = None
+    id_field: str | None = None
+    on_error: str | None = None
+    input_format: str | None = None
+    output_format: str | None = None
+    batch_size: int | None = None
+    progress: bool | None = None
+    workers: int | None = None
+    dask_address: str | None = None
+
+
+#: each field of `RunArguments` as a command-line option, declared once
+RUN_OPTIONS: dict[str, Any] = {
+    "text_field": TextFieldOption,
+    "id_field": IdFieldOption,
+    "on_error": OnErrorOption,
+    "input_format": InputFormatOption,
+    "output_format": OutputFormatOption,
+    "batch_size": BatchSizeOption,
+    "progress": ProgressOption,
+    "workers": WorkersOption,
+    "dask_address": DaskAddressOption,
+}
+
+
+def with_run_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`command` with the run options after its own parameters; it receives them as one `run: RunArguments`
+    (enum choices as their values)."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [parameter for name, parameter in signature.parameters.items() if name != "run"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+        for name, annotation in RUN_OPTIONS.items()
+    ]
+
+    @functools.wraps(command)
+    def with_run(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name, None) for name in RUN_OPTIONS}
+        run = RunArguments(**{k: v.value if isinstance(v, StrEnum) else v for k, v in values.items()})
+        return command(*args, run=run, **kwargs)
+
+    with_run.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+    with_run.__annotations__ = {parameter.name: parameter.annotation for parameter in [*own, *added]}
+    return with_run
+
+
 DTypeOption = Annotated[
     Precision,
     typer.Option(

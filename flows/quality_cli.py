@@ -15,20 +15,13 @@ import typer
 from rich.table import Table
 
 from flows.cli_options import (
-    BatchSizeOption,
-    DaskAddressOption,
-    IdFieldOption,
     InputFormat,
-    InputFormatOption,
     InputsArgument,
-    OnErrorOption,
-    OutputFormatOption,
-    ProgressOption,
+    RunArguments,
     RunFolderOption,
-    TextFieldOption,
-    WorkersOption,
     out_console,
     user_errors,
+    with_run_options,
 )
 from flows.run_cli import clean_and_print
 
@@ -154,6 +147,7 @@ def train(
 
 
 @quality_app.command()
+@with_run_options
 def score(
     inputs: InputsArgument,
     model: Annotated[
@@ -169,15 +163,8 @@ def score(
             help="Remove documents whose quality_score is below this (default: remove none, only score).",
         ),
     ] = None,
-    text_field: TextFieldOption = None,
-    id_field: IdFieldOption = None,
-    on_error: OnErrorOption = None,
-    input_format: InputFormatOption = None,
-    output_format: OutputFormatOption = None,
-    batch_size: BatchSizeOption = None,
-    progress: ProgressOption = None,
-    workers: WorkersOption = None,
-    dask_address: DaskAddressOption = None,
+    *,
+    run: RunArguments,
 ) -> None:
     """Score a corpus: a run folder whose kept/ documents carry quality_score (P(good), calibrated)."""
     with user_errors():
@@ -185,15 +172,7 @@ def score(
             inputs,
             out,
             score_recipe(model, min_score),
-            text_field=text_field,
-            id_field=id_field,
-            on_error=on_error,
-            input_format=input_format,
-            output_format=output_format,
-            batch_size=batch_size,
-            progress=progress,
-            workers=workers,
-            dask_address=dask_address,
+            run,
         )
 
 

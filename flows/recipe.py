@@ -4,45 +4,25 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from filters.dedup.exact import ExactDedupConfig
 from filters.dedup.minhash import MinHashConfig
-from filters.quality.c4 import C4BadWordsConfig, C4QualityConfig
-from filters.quality.classifier_stage import QualityClassifierConfig
-from filters.quality.fineweb import FineWebQualityConfig
-from filters.quality.gopher_quality import GopherQualityConfig
-from filters.quality.gopher_repetition import GopherRepetitionConfig
-from filters.quality.language import LanguageConfig
-from filters.quality.perplexity import PerplexityConfig
-from filters.quality.pii import PiiConfig
-from filters.select.selection import SelectConfig
-from filters.select.semdedup import SemDedupConfig
+from filters.stages import STAGES
 from pipeline.errors import RecipeError
 from pipeline.readers import ReadOptions
 from pipeline.readers.options import Format, OnError
 from pipeline.runner import RunOptions
-from pipeline.stage import Stage
+from pipeline.stage import Stage, StageConfig
 from pipeline.writers import OutputFormat
 
-#: stage type -> its typed config; each config's `build()` makes the stage
-STAGE_CONFIGS: dict[str, type[BaseModel]] = {
-    "exact_dedup": ExactDedupConfig,
-    "minhash_dedup": MinHashConfig,
-    "language": LanguageConfig,
-    "gopher_quality": GopherQualityConfig,
-    "gopher_repetition": GopherRepetitionConfig,
-    "c4_quality": C4QualityConfig,
-    "c4_badwords": C4BadWordsConfig,
-    "fineweb_quality": FineWebQualityConfig,
-    "perplexity": PerplexityConfig,
-    "quality_classifier": QualityClassifierConfig,
-    "semantic_dedup": SemDedupConfig,
-    "select": SelectConfig,
-    "pii": PiiConfig,
-}
+#: the stage types a recipe may name, in the registry's order
+STAGE_TYPES = tuple(stage.kind for stage in STAGES)
+#: one `[[stages]]` table: the config of the stage its `type` names
+StageTable = Annotated[Union[tuple(stage.Config for stage in STAGES)], Field(discriminator="type")]  # noqa: UP007
 
 
 class ReadSection(BaseModel):
@@ -66,7 +46,7 @@ class OutputSection(BaseModel):
     format: OutputFormat = "parquet"
 
 
-def default_stages() -> list[Any]:
+def default_stages() -> list[StageConfig]:
     """The cleaning pipeline used without a recipe: cheap stages that stay fast on millions of documents."""
     return [ExactDedupConfig(), MinHashConfig()]
 
@@ -78,46 +58,18 @@ class Recipe(BaseModel):
 
     read: ReadSection = ReadSection()
     output: OutputSection = OutputSection()
-    stages: list[Any] = Field(default_factory=default_stages)
+    stages: list[StageTable] = Field(default_factory=default_stages)  # type: ignore[valid-type]
 
     @field_validator("stages", mode="before")
     @classmethod
-    def _typed_stages(cls, stages: Any) -> list[BaseModel]:
+    def _array(cls, stages: Any) -> Any:
         if not isinstance(stages, list):
             raise ValueError("stages must be an array of tables ([[stages]])")
-        typed = []
-        for position, stage in enumerate(stages):
-            if isinstance(stage, BaseModel):
-                typed.append(stage)
-                continue
-            if not isinstance(stage, dict) or "type" not in stage:
-                raise ValueError(f"stage {position + 1} needs a 'type' (one of: {', '.join(STAGE_CONFIGS)})")
-            config = STAGE_CONFIGS.get(stage["type"])
-            if config is None:
-                raise ValueError(
-                    f"stage {position + 1}: unknown type '{stage['type']}' "
-                    f"(one of: {', '.join(STAGE_CONFIGS)})"
-                )
-            try:
-                typed.append(config.model_validate(stage))
-            except ValidationError as error:
-                raise ValidationError.from_exception_data(
-                    error.title,
-                    [
-                        {
-                            "type": item["type"],
-                            "loc": (position, *item["loc"]),
-                            "input": item["input"],
-                            **({"ctx": item["ctx"]} if "ctx" in item else {}),
-                        }
-                        for item in error.errors()
-                    ],
-                ) from None
-        return typed
+        return stages
 
     def build_stages(self) -> list[Stage]:
         """The stage objects, in recipe order."""
-        return [config.build() for config in self.stages]  # type: ignore[attr-defined]
+        return [config.build() for config in self.stages]
 
     def run_options(self, **overrides: Any) -> RunOptions:
         """Run options from the recipe, with CLI overrides (None means 'not given')."""
@@ -136,11 +88,22 @@ def parse_recipe(data: dict[str, Any], *, origin: str = "recipe") -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in item['loc']) or '(top level)'}: {item['msg']}"
-            for item in error.errors()
-        )
+        problems = "; ".join(_problem(item) for item in error.errors())
         raise RecipeError(f"{origin}: {problems}") from None
+
+
+def _problem(item: ErrorDetails) -> str:
+    """One validation error as `where: what`; a stage's errors say which stage, not which union member."""
+    loc = list(item["loc"])
+    if loc[:1] == ["stages"] and len(loc) > 1 and isinstance(loc[1], int):
+        number, kinds = loc[1] + 1, ", ".join(STAGE_TYPES)
+        if item["type"] == "union_tag_not_found":
+            return f"stage {number} needs a 'type' (one of: {kinds})"
+        if item["type"] == "union_tag_invalid":
+            return f"stage {number}: unknown type '{item['input'].get('type')}' (one of: {kinds})"  # type: ignore[union-attr]
+        if len(loc) > 2 and loc[2] in STAGE_TYPES:
+            del loc[2]  # the union member's tag, which the table already named
+    return f"{'.'.join(str(part) for part in loc) or '(top level)'}: {item['msg']}"
 
 
 def preset_recipe(name: str) -> Recipe:

@@ -4,19 +4,20 @@
 from __future__ import annotations
 
 import contextlib
-from enum import StrEnum
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
-from flows.cli_options import out_console, show_progress
+from flows.cli_options import RunArguments, out_console, show_progress
+from pipeline.stats import RunStats
 
 
-def clean_and_print(inputs: list[str], out: Path, recipe: Any, progress: bool | None, **options: Any) -> None:
+def clean_and_print(inputs: list[str], out: Path, recipe: Any, run: RunArguments) -> None:
     """What every cleaning command ends with: run `clean_corpus` with the CLI's options, print the result."""
-    values = {k: v.value if isinstance(v, StrEnum) else v for k, v in options.items()}
-    stats = run_clean(inputs, out, recipe=recipe, progress=show_progress(progress), **values)
+    options = {name: value for name, value in asdict(run).items() if name != "progress"}
+    stats = run_clean(inputs, out, recipe=recipe, progress=show_progress(run.progress), **options)
     print_run(out, stats)
 
 
@@ -29,7 +30,7 @@ def run_clean(
     dask_address: str | None = None,
     workers: int | None = None,
     **options: Any,
-) -> dict[str, Any]:
+) -> RunStats:
     """Validate everything that can be checked up front, then run the `clean_corpus` flow."""
     from flows.recipe import Recipe
     from pipeline.lock import ensure_free
@@ -55,36 +56,36 @@ def run_clean(
         return flow(inputs=[str(i) for i in inputs], out=str(out), recipe=loaded, **options)
 
 
-def print_run(out: Path, stats: dict[str, Any]) -> None:
+def print_run(out: Path, stats: RunStats) -> None:
     """The end of a run: counts and where the outputs are."""
-    if stats.get("already_complete"):
+    if stats.already_complete:
         out_console.print(f"{out}: run is complete (nothing to do). `winnow stats {out}` shows its counts.")
         return
-    resume = stats.get("resume") or {}
-    if resume.get("attempt", 1) > 1:
+    resume = stats.resume
+    if resume is not None and resume.attempt > 1:
         out_console.print(
-            f"resumed (attempt {resume['attempt']}): {resume['tasks_reused']} finished tasks not run again, "
-            f"{resume['tasks_run']} run"
+            f"resumed (attempt {resume.attempt}): {resume.tasks_reused} finished tasks not run again, "
+            f"{resume.tasks_run} run"
         )
     out_console.print(stats_table(stats))
-    for stage in stats["stages"]:
-        if stage.get("counters"):
-            counted = ", ".join(f"{name}: {value}" for name, value in stage["counters"].items())
-            out_console.print(f"{stage['name']} counted {counted}", highlight=False)
-    out_console.print(f"kept corpus: {stats['paths']['kept']}")
-    out_console.print(f"ledger:      {stats['paths']['removed']}  (removed)")
-    out_console.print(f"             {stats['paths']['quarantine']}  (quarantined)")
+    for stage in stats.stages:
+        if stage.counters:
+            counted = ", ".join(f"{name}: {value}" for name, value in stage.counters.items())
+            out_console.print(f"{stage.name} counted {counted}", highlight=False)
+    out_console.print(f"kept corpus: {stats.paths['kept']}")
+    out_console.print(f"ledger:      {stats.paths['removed']}  (removed)")
+    out_console.print(f"             {stats.paths['quarantine']}  (quarantined)")
     root = Path(out).resolve()
     out_console.print(f"report:      {root / 'report.md'}  and  {root / 'stats.json'}")
 
 
-def stats_table(stats: dict[str, Any]) -> Table:
+def stats_table(stats: RunStats) -> Table:
     """The per-step table of a run."""
     from pipeline.report import summary_rows
 
     table = Table(
-        title=f"{stats['input']} in: {stats['kept']} kept, {stats['removed']} removed, "
-        f"{stats['quarantined']} quarantined ({stats['seconds']:.1f} s)"
+        title=f"{stats.input} in: {stats.kept} kept, {stats.removed} removed, "
+        f"{stats.quarantined} quarantined ({stats.seconds:.1f} s)"
     )
     for column, justify in (
         ("step", "left"),

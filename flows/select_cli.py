@@ -9,18 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from flows.cli_options import (
-    BatchSizeOption,
-    DaskAddressOption,
-    IdFieldOption,
-    InputFormatOption,
     InputsArgument,
-    OnErrorOption,
-    OutputFormatOption,
-    ProgressOption,
+    RunArguments,
     RunFolderOption,
-    TextFieldOption,
-    WorkersOption,
     user_errors,
+    with_run_options,
 )
 from flows.run_cli import clean_and_print
 
@@ -34,6 +27,7 @@ class SelectMethod(StrEnum):
     centroid = "centroid"
 
 
+@with_run_options
 def select(
     inputs: InputsArgument,
     out: RunFolderOption,
@@ -61,15 +55,8 @@ def select(
     cache: Annotated[
         Path | None, typer.Option(help="Embedding cache folder: a re-run embeds only new documents.")
     ] = None,
-    text_field: TextFieldOption = None,
-    id_field: IdFieldOption = None,
-    on_error: OnErrorOption = None,
-    input_format: InputFormatOption = None,
-    output_format: OutputFormatOption = None,
-    batch_size: BatchSizeOption = None,
-    progress: ProgressOption = None,
-    workers: WorkersOption = None,
-    dask_address: DaskAddressOption = None,
+    *,
+    run: RunArguments,
 ) -> None:
     """Select documents: those not chosen go to removed/ (not_selected, or semantic_duplicate)."""
     from flows.recipe import parse_recipe
@@ -97,13 +84,5 @@ def select(
             inputs,
             out,
             recipe,
-            text_field=text_field,
-            id_field=id_field,
-            on_error=on_error,
-            input_format=input_format,
-            output_format=output_format,
-            batch_size=batch_size,
-            progress=progress,
-            workers=workers,
-            dask_address=dask_address,
+            run,
         )

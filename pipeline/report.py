@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from pipeline.stats import RunStats
 
 
-def summary_rows(stats: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+def summary_rows(stats: RunStats) -> list[tuple[str, str, str, str, str]]:
     """One row per step: name, documents in, kept, removed (by reason), seconds."""
-    read = stats["read"]
     rows = [
         (
             "read",
-            str(stats["input"]),
-            str(stats["input"] - stats["quarantined"]),
-            _reasons({"quarantined": stats["quarantined"]} if stats["quarantined"] else {}),
-            f"{read['seconds']:.2f}",
+            str(stats.input),
+            str(stats.input - stats.quarantined),
+            _reasons({"quarantined": stats.quarantined} if stats.quarantined else {}),
+            f"{stats.read.seconds:.2f}",
         )
     ]
-    for stage in stats["stages"]:
+    for stage in stats.stages:
         rows.append(
-            (
-                stage["name"],
-                str(stage["input"]),
-                str(stage["kept"]),
-                _reasons(stage["reasons"]),
-                f"{stage['seconds']:.2f}",
-            )
+            (stage.name, str(stage.input), str(stage.kept), _reasons(stage.reasons), f"{stage.seconds:.2f}")
         )
     return rows
 
@@ -35,37 +29,33 @@ def _reasons(reasons: dict[str, int]) -> str:
     return ", ".join(f"{reason}: {count}" for reason, count in reasons.items()) or "-"
 
 
-def markdown(stats: dict[str, Any]) -> str:
+def markdown(stats: RunStats) -> str:
     """The run as a markdown report: totals, the per-stage table, quarantine errors and warnings."""
     lines = [
         "# winnow run",
         "",
-        f"**{stats['input']}** documents in: **{stats['kept']}** kept, **{stats['removed']}** removed, "
-        f"**{stats['quarantined']}** quarantined, in {stats['seconds']:.1f} s.",
+        f"**{stats.input}** documents in: **{stats.kept}** kept, **{stats.removed}** removed, "
+        f"**{stats.quarantined}** quarantined, in {stats.seconds:.1f} s.",
         "",
         "| step | in | kept | removed (by reason) | seconds |",
         "|---|---:|---:|---|---:|",
     ]
     lines += [f"| {' | '.join(row)} |" for row in summary_rows(stats)]
-    counted = [
-        (stage["name"], name, value)
-        for stage in stats["stages"]
-        for name, value in stage.get("counters", {}).items()
-    ]
+    counted = [(stage.name, name, value) for stage in stats.stages for name, value in stage.counters.items()]
     if counted:
         lines += ["", "## Counters", "", "| step | counter | value |", "|---|---|---:|"]
         lines += [f"| {step} | {name} | {value} |" for step, name, value in counted]
-    errors = stats["read"]["quarantine_errors"]
+    errors = stats.read.quarantine_errors
     if errors:
         lines += ["", "## Quarantined", "", "| error | records |", "|---|---:|"]
         lines += [f"| {error} | {count} |" for error, count in errors.items()]
-    if stats["read"]["warnings"]:
-        lines += ["", "## Warnings", ""] + [f"- {warning}" for warning in stats["read"]["warnings"]]
-    lines += ["", "## Where", ""] + [f"- {name}: `{path}`" for name, path in stats["paths"].items()]
+    if stats.read.warnings:
+        lines += ["", "## Warnings", ""] + [f"- {warning}" for warning in stats.read.warnings]
+    lines += ["", "## Where", ""] + [f"- {name}: `{path}`" for name, path in stats.paths.items()]
     return "\n".join(lines) + "\n"
 
 
-def write_report(root: Path, stats: dict[str, Any]) -> Path:
+def write_report(root: Path, stats: RunStats) -> Path:
     """Write `report.md` into the run folder."""
     path = root / "report.md"
     path.write_text(markdown(stats))

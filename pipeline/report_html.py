@@ -4,8 +4,8 @@
 JSON Lines) with polars and draws its charts with matplotlib as inline SVG: no script, no stylesheet or font
 from the network. Sections: documents kept and removed by stage and reason; a histogram of every numeric
 score column; duplicate cluster sizes (from the ledger's `duplicate_of`); embedding cluster sizes and
-selection coverage for `select` / `semantic_dedup` stages whose embeddings are in their `cache`; example
-removed documents per reason and quarantined records.
+selection coverage, as the stages that embed recorded them when they decided (their `facts` in
+`stats.json`); example removed documents per reason and quarantined records.
 
 Score columns are those the stages declare in `stats.json` (`score_columns`, `detail_columns`) when it lists
 them, else every numeric column of `kept/` and `removed/` but the ledger's own.
@@ -16,8 +16,7 @@ from __future__ import annotations
 import html
 import io
 import json
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -25,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
+from pipeline.stats import RunStats
 
 REPORT = "report.html"
 #: bins of a score histogram; values beyond the 1st / 99th percentile fall in the end bins
@@ -34,9 +35,6 @@ CLIP_QUANTILE = 0.01
 EXAMPLES_PER_REASON = 3
 EXAMPLE_CHARS = 400
 QUARANTINE_EXAMPLES = 5
-#: documents whose embeddings are looked up for cluster sizes and coverage (a seeded sample beyond it)
-EMBEDDING_SAMPLE = 20_000
-EMBEDDING_STAGES = ("select", "semantic_dedup")
 #: ledger columns that are never scores
 LEDGER = frozenset({"id", "stage", "reason", "source", "line", "row", "duplicate_of", "cluster_id"})
 KEPT_COLOR, REMOVED_COLOR = "#3d8b5f", "#c8553d"
@@ -97,7 +95,7 @@ class RunData:
     """What the report reads from a run folder: its stats, manifest and lazy scans of its outputs."""
 
     root: Path
-    stats: dict[str, Any]
+    stats: RunStats
     manifest: dict[str, Any]
     kept: pl.LazyFrame | None
     removed: pl.LazyFrame | None
@@ -105,7 +103,7 @@ class RunData:
 
     @classmethod
     def load(cls, root: Path) -> RunData:
-        stats = json.loads((root / "stats.json").read_text())
+        stats = RunStats.read_file(root / "stats.json")
         manifest_path = root / "run.json"
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
         return cls(
@@ -190,55 +188,54 @@ def _overview(run: RunData) -> str:
     stats, manifest = run.stats, run.manifest
     inputs = manifest.get("identity", {}).get("inputs", [])
     sources = ", ".join(str(item.get("path") or item.get("dataset") or item.get("label")) for item in inputs)
-    rate = f", {stats['docs_per_second']:,} documents/s" if stats.get("docs_per_second") else ""
+    rate = f", {stats.docs_per_second:,} documents/s" if stats.docs_per_second else ""
     lines = [
-        f"<p><b>{stats['input']:,}</b> documents in: <b>{stats['kept']:,}</b> kept, "
-        f"<b>{stats['removed']:,}</b> removed, <b>{stats['quarantined']:,}</b> quarantined, "
-        f"in {stats['seconds']:.1f} s{rate}.</p>",
-        f"<p class='note'>Started {_e(stats.get('started_at', '?'))}, finished "
-        f"{_e(stats.get('finished_at', '?'))}. Inputs: {_e(sources or '?')}.</p>",
+        f"<p><b>{stats.input:,}</b> documents in: <b>{stats.kept:,}</b> kept, "
+        f"<b>{stats.removed:,}</b> removed, <b>{stats.quarantined:,}</b> quarantined, "
+        f"in {stats.seconds:.1f} s{rate}.</p>",
+        f"<p class='note'>Started {_e(stats.started_at)}, finished "
+        f"{_e(stats.finished_at)}. Inputs: {_e(sources or '?')}.</p>",
     ]
-    if stats.get("read", {}).get("warnings"):
-        lines.append("<ul>" + "".join(f"<li>{_e(w)}</li>" for w in stats["read"]["warnings"]) + "</ul>")
+    if stats.read.warnings:
+        lines.append("<ul>" + "".join(f"<li>{_e(w)}</li>" for w in stats.read.warnings) + "</ul>")
     if run.recipe_stages or manifest.get("identity"):
         recipe = json.dumps(manifest.get("identity", {}).get("recipe", {}), indent=2)
         lines.append(f"<details><summary>Recipe</summary><pre>{_e(recipe)}</pre></details>")
     return "\n".join(lines) + "\n"
 
 
-def stage_table(stats: dict[str, Any]) -> list[dict[str, Any]]:
+def stage_table(stats: RunStats) -> list[dict[str, Any]]:
     """One row per step: its name, kind, documents in, kept, removed and seconds (read: quarantined)."""
-    read = stats.get("read", {})
     rows = [
         {
             "step": "read",
             "kind": "read",
-            "in": stats["input"],
-            "kept": stats["input"] - stats["quarantined"],
-            "removed": stats["quarantined"],
-            "seconds": read.get("seconds"),
+            "in": stats.input,
+            "kept": stats.input - stats.quarantined,
+            "removed": stats.quarantined,
+            "seconds": stats.read.seconds,
         }
     ]
-    for stage in stats["stages"]:
+    for stage in stats.stages:
         rows.append(
             {
-                "step": stage["name"],
-                "kind": stage.get("kind", ""),
-                "in": stage["input"],
-                "kept": stage["kept"],
-                "removed": stage["removed"],
-                "seconds": stage.get("seconds"),
+                "step": stage.name,
+                "kind": stage.kind,
+                "in": stage.input,
+                "kept": stage.kept,
+                "removed": stage.removed,
+                "seconds": stage.seconds,
             }
         )
     return rows
 
 
-def reason_table(stats: dict[str, Any]) -> list[dict[str, Any]]:
+def reason_table(stats: RunStats) -> list[dict[str, Any]]:
     """One row per step and reason: the step, the reason, the documents it removed (or quarantined)."""
-    errors = stats.get("read", {}).get("quarantine_errors", {})
+    errors = stats.read.quarantine_errors
     rows = [{"step": "read", "reason": f"quarantined ({kind})", "documents": n} for kind, n in errors.items()]
-    for stage in stats["stages"]:
-        rows += [{"step": stage["name"], "reason": r, "documents": n} for r, n in stage["reasons"].items()]
+    for stage in stats.stages:
+        rows += [{"step": stage.name, "reason": r, "documents": n} for r, n in stage.reasons.items()]
     return rows
 
 
@@ -255,7 +252,7 @@ def report_tables(root: Path) -> dict[str, list[dict[str, Any]]]:
 def _stage_section(run: RunData, charts: Charts) -> str:
     steps = stage_table(run.stats)
     reasons = reason_table(run.stats)
-    counters = {s["name"]: s.get("counters", {}) for s in run.stats["stages"]}
+    counters = {stage.name: stage.counters for stage in run.stats.stages}
     rows = []
     for step in steps:
         listed = [f"{_e(r['reason'])}: {r['documents']:,}" for r in reasons if r["step"] == step["step"]]
@@ -324,13 +321,8 @@ def score_columns(run: RunData) -> list[str]:
     """Numeric score columns of the run: declared by the stages in stats.json, else found in the outputs."""
     schemas = {**_columns(run.kept), **_columns(run.removed)}
     numeric = {name for name, dtype in schemas.items() if dtype.is_numeric()}
-    declared = [
-        name
-        for stage in run.stats["stages"]
-        for key in ("score_columns", "detail_columns")
-        for name in stage.get(key, ())
-    ]
-    if any("score_columns" in stage or "detail_columns" in stage for stage in run.stats["stages"]):
+    if run.stats.stages:
+        declared = [name for stage in run.stats.stages for name in stage.score_columns + stage.detail_columns]
         return [name for name in dict.fromkeys(declared) if name in numeric]
     return [
         name
@@ -478,7 +470,7 @@ def duplicate_clusters(run: RunData) -> pl.DataFrame:
 def duplicate_table(run: RunData) -> list[dict[str, Any]]:
     """Per deduplicating stage: clusters, documents removed as copies, mean and largest cluster size."""
     clusters = duplicate_clusters(run)
-    order = [s["name"] for s in run.stats["stages"]]
+    order = [stage.name for stage in run.stats.stages]
     stages = sorted(set(clusters["stage"].to_list()), key=lambda s: (order.index(s) if s in order else 99, s))
     rows = []
     for stage in stages:
@@ -539,116 +531,40 @@ def _duplicate_section(run: RunData, charts: Charts) -> str:
 
 @dataclass
 class EmbeddingView:
-    """Cluster sizes and coverage of one selection stage, from the vectors in its embedding cache."""
+    """Cluster sizes and coverage of one embedding stage, as the stage recorded them (its `facts`)."""
 
     stage: str
     documents: int
-    found: int
-    sampled: bool
+    sampled: int | None
     sizes: np.ndarray
     selected_sizes: np.ndarray
-    distances: np.ndarray
+    distance_counts: np.ndarray
+    distance_edges: np.ndarray
     coverage: float
     radius: float
     random_coverage: float
     selected: int
 
 
-def embedding_view(run: RunData, index: int, config: dict[str, Any]) -> EmbeddingView | str:
-    """The embedding view of stage `index`, or the reason there is none."""
-    name = run.stats["stages"][index]["name"]
-    cache = config.get("cache")
-    if not cache:
-        return (
-            f"{name}: ran without an embedding cache (`cache`); give one to see clusters and coverage here."
-        )
-    later = [s["name"] for s in run.stats["stages"][index:]]
-    frames = []
-    kept_text, kept_id = run.kept_column("text_field", "text"), run.kept_column("id_field", "id")
-    if run.kept is not None and kept_text is not None:
-        ids = pl.col(kept_id).cast(pl.String) if kept_id else pl.col(kept_text)
-        frames.append(
-            run.kept.select(ids.alias("id"), pl.col(kept_text).alias("text"), pl.lit(True).alias("selected"))
-        )
-    if run.removed is not None:
-        frames.append(
-            run.removed.filter(pl.col("stage").is_in(later)).select(
-                pl.col("id").cast(pl.String), "text", (pl.col("stage") != name).alias("selected")
-            )
-        )
-    if not frames:
-        return f"{name}: no documents."
-    # in id order: often the input order, in which the stage clustered them
-    documents = pl.concat(frames).sort("id").with_row_index("row")
-    total = documents.select(pl.len()).collect().item()
-    sampled = total > EMBEDDING_SAMPLE
-    if sampled:
-        rows = np.random.default_rng(0).choice(total, EMBEDDING_SAMPLE, replace=False)
-        documents = documents.filter(pl.col("row").is_in(pl.Series(np.sort(rows), dtype=pl.UInt32).implode()))
-    frame = documents.select("text", "selected").collect()
-    vectors, mask = _cached_vectors(Path(cache), frame["text"].fill_null("").to_list())
-    if vectors is None:
-        return f"{name}: none of its documents' embeddings are in the cache {cache}."
-    selected = frame["selected"].to_numpy()[mask]
-    if not selected.any():
-        return f"{name}: no selected document has a cached embedding."
-    from pipeline.coverage import nearest_distance, random_coverage
-
-    distances = nearest_distance(vectors, np.flatnonzero(selected))
-    clusters = config.get("n_clusters") or min(10_000, round(math.sqrt(len(vectors))))
-    labels = _kmeans(vectors, int(clusters), int(config.get("seed") or 0))
-    sizes = np.bincount(labels)
-    chosen = np.bincount(labels[selected], minlength=len(sizes))
-    order = np.argsort(-sizes, kind="stable")[: int((sizes > 0).sum())]  # largest first, none empty
+def embedding_view(run: RunData, index: int) -> EmbeddingView | str:
+    """The embedding view of stage `index` from what it recorded, or the reason there is none."""
+    stage = run.stats.stages[index]
+    facts = stage.facts.get("embeddings")
+    if not facts:
+        return f"{stage.name}: recorded no embedding clusters (nothing kept, or an older winnow's run)."
     return EmbeddingView(
-        stage=name,
-        documents=total,
-        found=len(vectors),
-        sampled=sampled,
-        sizes=sizes[order],
-        selected_sizes=chosen[order],
-        distances=distances,
-        coverage=float(distances.mean()),
-        radius=float(distances.max()),
-        random_coverage=random_coverage(vectors, int(selected.sum()), seed=0),
-        selected=int(selected.sum()),
+        stage=stage.name,
+        documents=facts["documents"],
+        sampled=facts["sampled"],
+        sizes=np.asarray(facts["cluster_sizes"]),
+        selected_sizes=np.asarray(facts["kept_per_cluster"]),
+        distance_counts=np.asarray(facts["distance_counts"]),
+        distance_edges=np.asarray(facts["distance_edges"]),
+        coverage=facts["coverage"],
+        radius=facts["radius"],
+        random_coverage=facts["random_coverage"],
+        selected=facts["kept"],
     )
-
-
-def _cached_vectors(cache: Path, texts: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray]:
-    """The cached vectors of `texts` (from the model folder of the cache that holds most of them)."""
-    from pipeline.embeddings import EmbeddingCache, text_hashes
-
-    hashes = text_hashes(texts)
-    best: dict[bytes, np.ndarray] = {}
-    folders = (
-        sorted(p for p in cache.expanduser().glob("*") if p.is_dir()) if cache.expanduser().is_dir() else []
-    )
-    for folder in folders:
-        found = EmbeddingCache(folder.parent, folder.name, 0, {}).lookup(
-            list(set(hashes)), float32_only=False
-        )
-        if len(found) > len(best):
-            best = found
-    mask = np.array([digest in best for digest in hashes], dtype=bool)
-    if not mask.any():
-        return None, mask
-    return np.stack([best[digest] for digest, hit in zip(hashes, mask, strict=True) if hit]), mask
-
-
-def _kmeans(vectors: np.ndarray, clusters: int, seed: int) -> np.ndarray:
-    """MiniBatchKMeans labels (as the selection stages cluster), one cluster when there are too few rows."""
-    k = max(1, min(clusters, len(vectors)))
-    if k == 1:
-        return np.zeros(len(vectors), dtype=np.int64)
-    import warnings
-
-    from sklearn.cluster import MiniBatchKMeans
-
-    model = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=1024)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # fewer distinct points than clusters
-        return model.fit_predict(vectors).astype(np.int64)
 
 
 def _draw_embedding_clusters(v: EmbeddingView, ax: Any) -> None:
@@ -663,7 +579,7 @@ def _draw_embedding_clusters(v: EmbeddingView, ax: Any) -> None:
 
 
 def _draw_coverage(v: EmbeddingView, ax: Any) -> None:
-    ax.hist(v.distances, bins=HISTOGRAM_BINS, color=KEPT_COLOR)
+    ax.stairs(v.distance_counts, v.distance_edges, fill=True, color=KEPT_COLOR)
     ax.axvline(v.coverage, color="#222", linestyle="--", label=f"mean {v.coverage:.3f}")
     ax.axvline(v.random_coverage, color=REMOVED_COLOR, linestyle=":", label="random selection, mean")
     ax.set_xlabel("cosine distance to the nearest selected document")
@@ -673,26 +589,22 @@ def _draw_coverage(v: EmbeddingView, ax: Any) -> None:
 
 
 def _embedding_section(run: RunData, charts: Charts) -> str:
-    stages = run.recipe_stages
-    if len(stages) != len(run.stats["stages"]):
-        return ""
-    indexes = [i for i, config in enumerate(stages) if config.get("type") in EMBEDDING_STAGES]
+    indexes = [i for i, stage in enumerate(run.stats.stages) if "embeddings" in stage.facts]
     if not indexes:
         return ""
     parts = []
     for index in indexes:
-        view = embedding_view(run, index, stages[index])
+        view = embedding_view(run, index)
         if isinstance(view, str):
             parts.append(f"<p class='note'>{_e(view)}</p>")
             continue
         parts.append(_embedding_table(view))
-
-        sample = f" (a sample of {EMBEDDING_SAMPLE:,} documents)" if view.sampled else ""
+        sample = f" (a sample of {view.sampled:,} documents)" if view.sampled else ""
         figures = charts.figure(
             f"embedding-clusters:{view.stage}",
             partial(_draw_embedding_clusters, view),
-            f"{len(view.sizes):,} k-means clusters of the cached embeddings{sample}, with the documents "
-            "selected (kept) in each; clustered here as the stage does (its k and seed, in id order).",
+            f"{len(view.sizes):,} k-means clusters of the embeddings{sample}, with the documents kept in "
+            "each (the stage's own clusters where it makes them; recorded when it decided).",
         ) + charts.figure(
             f"coverage:{view.stage}",
             partial(_draw_coverage, view),
@@ -709,10 +621,10 @@ def _embedding_section(run: RunData, charts: Charts) -> str:
 
 def _embedding_table(view: EmbeddingView) -> str:
     covered = int((view.selected_sizes > 0).sum())
-    sampled = f" of a sample of {EMBEDDING_SAMPLE:,}" if view.sampled else ""
+    sampled = f" (a sample of {view.sampled:,})" if view.sampled else ""
     cells = [
         ("stage", _e(view.stage)),
-        ("documents (with a cached embedding)", f"{view.documents:,} ({view.found:,}{sampled})"),
+        ("documents", f"{view.documents:,}{sampled}"),
         ("selected", f"{view.selected:,}"),
         ("k-means clusters (with a selected document)", f"{len(view.sizes):,} ({covered:,})"),
         ("coverage: mean cosine distance to the nearest selected", f"{view.coverage:.4f}"),
@@ -777,7 +689,7 @@ def _example_section(run: RunData) -> str:
 
 
 def _quarantine_section(run: RunData) -> str:
-    errors = run.stats.get("read", {}).get("quarantine_errors", {})
+    errors = run.stats.read.quarantine_errors
     if not errors or run.quarantine is None:
         return ""
     counts = "".join(f"<tr><td>{_e(kind)}</td><td class='n'>{n:,}</td></tr>" for kind, n in errors.items())

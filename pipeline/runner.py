@@ -22,14 +22,11 @@ their results always see the whole corpus.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import shutil
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -39,22 +36,23 @@ import polars as pl
 
 from pipeline import run_folder
 from pipeline.batch import ID, LINE, ORDER, PROVENANCE, REASON, SOURCE, STAGE, TEXT
+from pipeline.checkpoints import Checkpoints
 from pipeline.engine import Engine, LocalEngine, report, report_done
-from pipeline.errors import AccountingError, InputError
+from pipeline.errors import InputError
 from pipeline.lock import hold
 from pipeline.readers import ReadOptions, Source, output_renames, read_source, resolve_sources
 from pipeline.report import write_report
 from pipeline.report_html import write_html_report
 from pipeline.run_folder import RunFolder
 from pipeline.stage import CorpusStage, Filter, Stage
+from pipeline.stats import ReadStats, ResumeStats, RunStats, SourceStats, StageStats, by_count, stage_line
 from pipeline.writers import OutputFormat, count_rows, read_frame, shard_path, write_frame
 
 #: what to do about a shared folder (a dedup index) that another run is updating
 SHARED_FOLDER_HINT = "runs that update it take turns: wait for that run to finish"
+#: what a corpus stage's decision recorded for the report, beside its decisions file
+FACTS = "facts.json"
 ORDER_BITS_PER_SOURCE = 43  # ORDER = source index << 43 | position in the source
-#: test hook: "N:FILE" pauses the run once its folder holds N done markers: it creates FILE and waits
-#: (every task thread that finishes meanwhile too) until FILE is deleted; tests kill it there.
-PAUSE_ENV = "WINNOW_TEST_PAUSE"
 
 
 @dataclass(frozen=True)
@@ -106,8 +104,11 @@ class RunResult:
     """A finished run: its folder and its stats (`already_complete` when nothing had to be done)."""
 
     folder: RunFolder
-    stats: dict[str, Any]
-    already_complete: bool = False
+    stats: RunStats
+
+    @property
+    def already_complete(self) -> bool:
+        return self.stats.already_complete
 
 
 def run(
@@ -134,7 +135,9 @@ def run(
         if state == "complete":
             if not options.keep_work:
                 shutil.rmtree(folder.work, ignore_errors=True)  # left by a run killed while cleaning up
-            return RunResult(folder, json.loads(folder.stats.read_text()), already_complete=True)
+            return RunResult(
+                folder, RunStats.read_file(folder.stats).model_copy(update={"already_complete": True})
+            )
         for path in sorted({Path(p).resolve() for stage in stages for p in stage.shared_folders()}):
             shared.enter_context(hold(path, SHARED_FOLDER_HINT))
         if state == "resume":
@@ -211,7 +214,9 @@ def _run(
             decisions=decisions,
         )
         results = steps.map(label, task, names, decode=decode_shard, key_step=f"{index:02d}-{label}")
-        stage_stats.append(summarize_stage(label, stage, results, time.perf_counter() - stage_started))
+        facts = read_facts(decisions.parent / FACTS) if decisions is not None else {}
+        seconds = time.perf_counter() - stage_started
+        stage_stats.append(summarize_stage(label, stage, results, seconds, facts))
         if stage is not None:
             engine.log(stage_line(stage_stats[-1]))
         current = target
@@ -219,14 +224,14 @@ def _run(
     stats = build_stats(
         folder, sources, read, id_check, stage_stats, options, started_at, time.perf_counter() - started
     )
-    check_accounting(stats)
-    stats["resume"] = {
-        "attempt": (run_folder.read_manifest(folder.root) or {}).get("attempt", 1),
-        "tasks_reused": steps.reused,
-        "tasks_run": steps.ran,
-    }
+    stats.check_accounting()
+    stats.resume = ResumeStats(
+        attempt=(run_folder.read_manifest(folder.root) or {}).get("attempt", 1),
+        tasks_reused=steps.reused,
+        tasks_run=steps.ran,
+    )
     steps.once("commit", partial(commit_stages, list(stages)))
-    run_folder.write_json(folder.stats, stats)
+    run_folder.write_json(folder.stats, stats.to_json())
     write_report(folder.root, stats)
     write_html_report(folder.root)
     run_folder.write_manifest(folder.root, identity, status="complete")
@@ -241,66 +246,6 @@ def commit_stages(stages: Sequence[Stage]) -> None:
         stage.commit()
 
 
-# ---------------------------------------------------------------- checkpoints
-
-
-class Checkpoints:
-    """Steps run through `engine`, skipping the tasks a previous attempt finished (their done markers)."""
-
-    def __init__(self, engine: Engine, root: Path) -> None:
-        self.engine = engine
-        self.root = root
-        self.reused = 0
-        self.ran = 0
-
-    def map(
-        self,
-        step: str,
-        fn: Callable[[Any], Any],
-        items: Sequence[Any],
-        *,
-        decode: Callable[[Any], Any],
-        key: Callable[[Any], str] = str,
-        key_step: str | None = None,
-    ) -> list[Any]:
-        """`engine.map(step, fn, items)` for the items not done yet; results of the others from markers."""
-        markers = self.root / (key_step or step)
-        results: dict[str, Any] = {}
-        pending = []
-        for item in items:
-            done = run_folder.read_checkpoint(markers / f"{key(item)}.json")
-            if done is None:
-                pending.append(item)
-            else:
-                results[key(item)] = decode(done["result"])
-        if results:
-            self.engine.log(f"{step}: {len(results)} of {len(items)} tasks done before; not run again")
-        if pending:
-            task = partial(record_task, fn=fn, markers=markers, key=key)
-            for item, result in zip(pending, self.engine.map(step, task, pending), strict=True):
-                results[key(item)] = result
-        self.reused += len(items) - len(pending)
-        self.ran += len(pending)
-        return [results[key(item)] for item in items]
-
-    def once(self, step: str, fn: Callable[[], None]) -> None:
-        """Run `fn` in this process unless an earlier attempt did (a step of its own, recorded when done)."""
-        marker = self.root / step / "all.json"
-        if run_folder.read_checkpoint(marker) is None:
-            fn()
-            run_folder.write_json(marker, {"result": None, "at": run_folder.now()})
-            pause_for_tests(self.root)
-
-
-def record_task(item: Any, *, fn: Callable[[Any], Any], markers: Path, key: Callable[[Any], str]) -> Any:
-    """Run a task, then record it done (its outputs are durable by then: every task syncs its files)."""
-    result = fn(item)
-    value = asdict(result) if is_dataclass(result) and not isinstance(result, type) else result
-    run_folder.write_json(markers / f"{key(item)}.json", {"result": value, "at": run_folder.now()})
-    pause_for_tests(markers.parent)
-    return result
-
-
 def source_key(item: tuple[int, Source]) -> str:
     """A read task's marker name: the source's position."""
     return f"{item[0]:05d}"
@@ -312,29 +257,6 @@ def decode_read(value: dict[str, Any]) -> ReadResult:
 
 def decode_shard(value: dict[str, Any]) -> ShardResult:
     return ShardResult(**value)
-
-
-_pause_lock = threading.Lock()
-_pause_started: set[str] = set()
-
-
-def pause_for_tests(done: Path) -> None:
-    """The `WINNOW_TEST_PAUSE` hook (tests only): wait at the N-th done marker while the flag file exists."""
-    spec = os.environ.get(PAUSE_ENV)
-    if not spec:
-        return
-    count, _, flag = spec.partition(":")
-    with _pause_lock:
-        if flag in _pause_started:
-            waiting = Path(flag).exists()
-        elif sum(1 for _ in done.glob("*/*.json")) >= int(count):
-            _pause_started.add(flag)
-            Path(flag).touch()
-            waiting = True
-        else:
-            waiting = False
-    while waiting and Path(flag).exists():
-        time.sleep(0.02)
 
 
 def run_identity(sources: Sequence[Source], options: RunOptions, recipe: dict[str, Any]) -> dict[str, Any]:
@@ -367,8 +289,8 @@ def describe_source(source: Source) -> dict[str, Any]:
 
 
 def describe_stages(stages: Sequence[Stage]) -> dict[str, Any]:
-    """A recipe-like description of stages given directly (library use)."""
-    return {"stages": [{"type": stage.name, "repr": repr(stage)} for stage in stages]}
+    """The recipe of stages given directly (library use): each stage's config, as a recipe table."""
+    return {"stages": [stage.identity() for stage in stages]}
 
 
 # ---------------------------------------------------------------- read
@@ -570,6 +492,11 @@ def decide_stage(
     return steps.map(f"{stage.name}: decide", decide, ["all"], decode=Path, key_step=f"{key}-decide")[0]
 
 
+def read_facts(path: Path) -> dict[str, Any]:
+    """What a corpus stage's decision recorded (none when an older version decided)."""
+    return orjson.loads(path.read_bytes()) if path.is_file() else {}
+
+
 def summarize_task(
     shard: str,
     *,
@@ -589,10 +516,12 @@ def summarize_task(
 def decide_task(_: str, *, stage: CorpusStage, work: Path) -> Path:
     """The corpus stage's decisions over all summaries."""
     summaries = sorted((work / "summaries").glob("part-*.parquet"))
+    stage.facts = {}
     if summaries:
         decisions = stage.decide(pl.scan_parquet(summaries))
     else:
         decisions = pl.DataFrame(schema={ORDER: pl.Int64, REASON: pl.String})
+    run_folder.write_json(work / FACTS, stage.facts)
     path = write_frame(decisions, work / "decisions.parquet")
     run_folder.sync([path])
     return path
@@ -690,7 +619,13 @@ def ledger_rows(
 # ---------------------------------------------------------------- stats
 
 
-def summarize_stage(label: str, stage: Stage | None, results: Sequence[ShardResult], seconds: float) -> dict:
+def summarize_stage(
+    label: str,
+    stage: Stage | None,
+    results: Sequence[ShardResult],
+    seconds: float,
+    facts: dict[str, Any] | None = None,
+) -> StageStats:
     """Per-stage counts by reason and timings."""
     reasons: Counter[str] = Counter()
     counters: Counter[str] = Counter()
@@ -698,28 +633,20 @@ def summarize_stage(label: str, stage: Stage | None, results: Sequence[ShardResu
         reasons.update(result.reasons)
         counters.update({name: int(value) for name, value in result.counters.items()})
     documents_in = sum(r.input for r in results)
-    return {
-        "name": label,
-        "kind": "corpus" if isinstance(stage, CorpusStage) else "filter" if stage else "write",
-        "input": documents_in,
-        "kept": sum(r.kept for r in results),
-        "removed": sum(reasons.values()),
-        "reasons": dict(reasons.most_common()),
-        "counters": {name: counters[name] for name in sorted(counters)},
-        "score_columns": list(stage.score_columns) if stage else [],
-        "detail_columns": list(stage.detail_columns) if stage else [],
-        "seconds": round(seconds, 3),
-        "docs_per_second": round(documents_in / seconds, 1) if seconds > 0 else None,
-    }
-
-
-def stage_line(stats: dict) -> str:
-    """A log line for a finished stage."""
-    reasons = ", ".join(f"{k}: {v}" for k, v in stats["reasons"].items()) or "none"
-    name, removed, total = stats["name"], stats["removed"], stats["input"]
-    counted = ", ".join(f"{k}: {v}" for k, v in stats.get("counters", {}).items())
-    counted = f"; counted {counted}" if counted else ""
-    return f"{name}: removed {removed} of {total} ({reasons}){counted} in {stats['seconds']} s"
+    return StageStats(
+        name=label,
+        kind="corpus" if isinstance(stage, CorpusStage) else "filter" if stage else "write",
+        input=documents_in,
+        kept=sum(r.kept for r in results),
+        removed=sum(reasons.values()),
+        reasons=by_count(reasons),
+        counters={name: counters[name] for name in sorted(counters)},
+        score_columns=list(stage.score_columns) if stage else [],
+        detail_columns=list(stage.detail_columns) if stage else [],
+        seconds=round(seconds, 3),
+        docs_per_second=round(documents_in / seconds, 1) if seconds > 0 else None,
+        facts=facts or {},
+    )
 
 
 def build_stats(
@@ -727,11 +654,11 @@ def build_stats(
     sources: Sequence[Source],
     read: Sequence[ReadResult],
     id_quarantined: int,
-    stages: list[dict],
+    stages: list[StageStats],
     options: RunOptions,
     started_at: str,
     seconds: float,
-) -> dict[str, Any]:
+) -> RunStats:
     """stats.json: totals counted from the files written, per-stage counts, timings."""
     errors: Counter[str] = Counter()
     for result in read:
@@ -739,43 +666,30 @@ def build_stats(
     if id_quarantined:
         errors["duplicate id"] += id_quarantined
     records = sum(r.documents + r.quarantined for r in read)
-    stages = [s for s in stages if s["kind"] != "write"]
-    return {
-        "input": records,
-        "kept": count_rows(folder.kept),
-        "removed": count_rows(folder.removed),
-        "quarantined": count_rows(folder.quarantine),
-        "stages": stages,
-        "read": {
-            "sources": [
-                {
-                    "source": r.source,
-                    "documents": r.documents,
-                    "quarantined": r.quarantined,
-                    "seconds": round(r.seconds, 3),
-                }
+    return RunStats(
+        input=records,
+        kept=count_rows(folder.kept),
+        removed=count_rows(folder.removed),
+        quarantined=count_rows(folder.quarantine),
+        stages=[stage for stage in stages if stage.kind != "write"],
+        read=ReadStats(
+            sources=[
+                SourceStats(
+                    source=r.source,
+                    documents=r.documents,
+                    quarantined=r.quarantined,
+                    seconds=round(r.seconds, 3),
+                )
                 for r in read
             ],
-            "quarantine_errors": dict(errors.most_common()),
-            "warnings": [w for r in read for w in r.warnings],
-            "seconds": round(sum(r.seconds for r in read), 3),
-        },
-        "output_format": options.output_format,
-        "paths": {name: str(getattr(folder, name).resolve()) for name in ("kept", "removed", "quarantine")},
-        "started_at": started_at,
-        "finished_at": run_folder.now(),
-        "seconds": round(seconds, 3),
-        "docs_per_second": round(records / seconds, 1) if seconds > 0 else None,
-    }
-
-
-def check_accounting(stats: dict[str, Any]) -> None:
-    """Every input document is kept, removed or quarantined, and the stages agree with the files."""
-    total = stats["kept"] + stats["removed"] + stats["quarantined"]
-    if stats["input"] != total:
-        raise AccountingError(
-            f"input {stats['input']} != kept {stats['kept']} + removed {stats['removed']} "
-            f"+ quarantined {stats['quarantined']}"
-        )
-    if sum(stage["removed"] for stage in stats["stages"]) != stats["removed"]:
-        raise AccountingError("removed/ does not match the stages' removal counts")
+            quarantine_errors=by_count(errors),
+            warnings=[w for r in read for w in r.warnings],
+            seconds=round(sum(r.seconds for r in read), 3),
+        ),
+        output_format=options.output_format,
+        paths={name: str(getattr(folder, name).resolve()) for name in ("kept", "removed", "quarantine")},
+        started_at=started_at,
+        finished_at=run_folder.now(),
+        seconds=round(seconds, 3),
+        docs_per_second=round(records / seconds, 1) if seconds > 0 else None,
+    )

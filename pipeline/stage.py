@@ -8,6 +8,10 @@ Two kinds, as in datatrove (a filter returns keep-or-reason, statistics come for
 
 Either way the result is the batch plus a `reason` column (null keeps the document), score columns that
 stay with kept documents, and `detail_columns` (e.g. `duplicate_of`) that only removed documents carry.
+
+As in scikit-learn, a stage is its parameters: one `StageConfig` (a recipe's `[[stages]]` table) that
+the stage class names as its `Config`. The stage's `kind` is the config's `type`, and its repr, equality
+and run identity come from the config, so a stage declares none of them.
 """
 
 from __future__ import annotations
@@ -15,22 +19,77 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, get_args
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict
 
 from pipeline.batch import ORDER, REASON
 
 
-class Stage(ABC):
-    """A step of the cleaning pipeline."""
+class StageConfig(BaseModel):
+    """A stage's parameters, as one `[[stages]]` table of a recipe. A subclass declares
+    `type: Literal["its_kind"] = "its_kind"` and its fields; the stage class that names it as its `Config`
+    is what `build()` makes."""
 
-    #: stage type, as written in recipes and in the `stage` column of `removed/`
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    #: the stage class built from this config (set when that class names it as its `Config`)
+    stage_class: ClassVar[type[Stage] | None] = None
+
+    @classmethod
+    def kind(cls) -> str:
+        """The `type` this config's recipe table names (the one value of its Literal)."""
+        (kind,) = get_args(cls.model_fields["type"].annotation)
+        return str(kind)
+
+    def build(self) -> Stage:
+        """The stage with these parameters."""
+        if self.stage_class is None:
+            raise TypeError(f"no stage class names {type(self).__name__} as its Config")
+        return self.stage_class(self)
+
+
+class Stage(ABC):
+    """A step of the cleaning pipeline: `Stage(config)` or `Stage(**parameters)` (checked by its config)."""
+
+    #: the parameters' type; every concrete stage names one
+    Config: ClassVar[type[StageConfig]]
+    #: stage type, as written in recipes and in the `stage` column of `removed/` (the config's `type`)
     kind: ClassVar[str]
     #: columns that explain a removal, with their types; dropped from kept documents
     detail_columns: ClassVar[dict[str, pl.DataType]] = {}
     #: columns this stage adds to every document (scores), with their types; kept with the documents
     score_columns: ClassVar[dict[str, pl.DataType]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        config = cls.__dict__.get("Config")
+        if config is not None:
+            cls.kind = config.kind()
+            config.stage_class = cls
+
+    def __init__(self, config: StageConfig | None = None, /, **parameters: Any) -> None:
+        if config is None:
+            config = self.Config(**parameters)
+        elif parameters or not isinstance(config, self.Config):
+            raise TypeError(f"{type(self).__name__} takes a {self.Config.__name__} or keyword parameters")
+        self.config = config
+
+    def __repr__(self) -> str:  # the parameters that differ from the defaults, as scikit-learn shows them
+        changed = self.config.model_dump(exclude_defaults=True, exclude={"type"})
+        return f"{type(self).__name__}({', '.join(f'{key}={value!r}' for key, value in changed.items())})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.config == other.config  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.config.model_dump_json()))
+
+    def identity(self) -> dict[str, Any]:
+        """What defines this stage's results: its config, as its recipe table (JSON types)."""
+        return self.config.model_dump(mode="json")
 
     @property
     def name(self) -> str:
@@ -64,6 +123,9 @@ class CorpusStage(Stage):
     #: a folder of the run where `decide` may leave state for `commit` (set by the runner, inside the
     #: stage's decide folder: it survives a killed run and goes with the run's `_work/`)
     state_dir: Path | None = None
+    #: what `decide` found worth reporting (JSON values, e.g. cluster sizes and coverage): `decide` sets it,
+    #: the runner puts it in the stage's stats, the HTML report draws it
+    facts: dict[str, Any] = {}  # noqa: RUF012 - replaced, never mutated
 
     @abstractmethod
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
@@ -82,9 +144,21 @@ class CorpusStage(Stage):
 class FunctionFilter(Filter):
     """Wrap a pure function `batch -> reason expression` as a filter stage."""
 
-    def __init__(self, kind: str, reason: Callable[[pl.DataFrame], pl.Expr]) -> None:
+    def __init__(self, kind: str, reason: Callable[[pl.DataFrame], pl.Expr]) -> None:  # no config
         self._kind = kind
         self._reason = reason
+
+    def __repr__(self) -> str:
+        return f"FunctionFilter({self._kind!r}, {self._reason!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def identity(self) -> dict[str, Any]:
+        return {"type": self._kind, "repr": repr(self)}
 
     @property
     def name(self) -> str:

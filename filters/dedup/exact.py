@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict
 
 from filters.dedup.normalize import DEFAULT, Normalization, normalize_expr
 from pipeline.batch import ID, ORDER, REASON, TEXT
-from pipeline.stage import CorpusStage
+from pipeline.stage import CorpusStage, StageConfig
 
 REASON_EXACT = "exact_duplicate"
 #: two independent 64-bit hashes: a 128-bit key, so collisions are negligible at any corpus size
@@ -21,16 +20,11 @@ HASH_SEEDS = (0x5EED_0001, 0x5EED_0002)
 KEYS = ("hash_a", "hash_b")
 
 
-class ExactDedupConfig(BaseModel):
+class ExactDedupConfig(StageConfig):
     """Recipe table for `type = "exact_dedup"`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["exact_dedup"] = "exact_dedup"
     normalization: Normalization = DEFAULT
-
-    def build(self) -> ExactDedup:
-        return ExactDedup(self.normalization)
 
 
 def text_hashes(text: pl.Expr, normalization: Normalization = DEFAULT) -> list[pl.Expr]:
@@ -53,17 +47,13 @@ def exact_duplicates(
 class ExactDedup(CorpusStage):
     """Remove documents whose normalised text equals an earlier one's (`reason=exact_duplicate`)."""
 
-    kind: ClassVar[str] = "exact_dedup"
+    Config = ExactDedupConfig
     detail_columns: ClassVar[dict[str, pl.DataType]] = {"duplicate_of": pl.String()}
 
-    def __init__(self, normalization: Normalization = DEFAULT) -> None:
-        self.normalization = normalization
-
-    def __repr__(self) -> str:
-        return f"ExactDedup({self.normalization!r})"
+    config: ExactDedupConfig
 
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
-        return batch.select(ORDER, ID, *text_hashes(pl.col(TEXT), self.normalization))
+        return batch.select(ORDER, ID, *text_hashes(pl.col(TEXT), self.config.normalization))
 
     def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
         firsts = (

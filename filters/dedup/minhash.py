@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from filters.dedup.clusters import resolve
 from filters.dedup.datasketch_compat import datasketch_signatures
@@ -25,20 +25,18 @@ from filters.dedup.index import DedupIndex
 from filters.dedup.lsh import candidate_pairs, index_pairs
 from filters.dedup.normalize import DEFAULT, Normalization
 from filters.dedup.shingles import Unit, shingle_hashes, tokens
-from filters.dedup.signatures import band_keys, band_parameters, band_table, signatures
+from filters.dedup.signatures import band_keys, band_parameters, signatures
 from filters.dedup.verify import jaccard
 from pipeline.batch import ID, ORDER, REASON, TEXT
 from pipeline.errors import InputError
-from pipeline.stage import CorpusStage
+from pipeline.stage import CorpusStage, StageConfig
 
 REASON_NEAR = "near_duplicate"
 DETAILS = ("duplicate_of", "cluster_id", "similarity")
 
 
-class MinHashConfig(BaseModel):
+class MinHashConfig(StageConfig):
     """Parameters of MinHash near-duplicate removal (recipe table `type = "minhash_dedup"`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["minhash_dedup"] = "minhash_dedup"
     threshold: float = Field(0.8, gt=0.0, le=1.0, description="Jaccard similarity that makes a duplicate")
@@ -95,9 +93,6 @@ class MinHashConfig(BaseModel):
             "unit": self.unit,
             "normalization": self.normalization.model_dump(),
         }
-
-    def build(self) -> MinHashDedup:
-        return MinHashDedup(self)
 
 
 def hash_check(config: MinHashConfig) -> str:
@@ -232,74 +227,26 @@ def find_duplicates(
 def near_duplicates(
     frame: pl.DataFrame, config: MinHashConfig | None = None, *, text: str = TEXT, id: str = ID
 ) -> pl.DataFrame:
-    """`frame` plus `duplicate_of` (id of the kept near duplicate), `cluster_id` and `similarity`."""
-    config = config or MinHashConfig()
-    n = frame.height
-    doc_index, hashes = shingle_hashes(
-        frame[text], ngram=config.ngram, unit=config.unit, normalization=config.normalization
+    """`frame` plus `duplicate_of` (id of the kept near duplicate), `cluster_id` and `similarity`: the
+    `MinHashDedup` stage's decision with `frame` as the one shard (with `update_index`, its kept documents
+    are added to the index at once)."""
+    stage = MinHashDedup(config or MinHashConfig())
+    keep = stage.config.keep
+    ranked_by = [pl.col(keep)] if keep in frame.columns and keep not in (text, id) else []
+    batch = frame.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias(ORDER),
+        pl.col(id).cast(pl.String).alias(ID),
+        pl.col(text).alias(TEXT),
+        *ranked_by,
     )
-    sigs = _signatures(frame[text], doc_index, hashes, config)
-    bands, rows = config.band_rows()
-    usable = np.bincount(doc_index, minlength=n) > 0
-    table = band_table(np.arange(n, dtype=np.int64), band_keys(sigs, bands, rows), usable)
-    shingles = pl.DataFrame({"doc": doc_index, "h": hashes})
-    ranked = pl.DataFrame({"doc": np.arange(n, dtype=np.int64), "rank": _ranks(frame, config.keep, text)})
-
-    def shingles_of(docs: pl.Series) -> pl.DataFrame:
-        return shingles.filter(pl.col("doc").is_in(docs.implode()))
-
-    def rank_of(docs: pl.Series) -> pl.DataFrame:
-        return ranked.filter(pl.col("doc").is_in(docs.implode()))
-
-    def estimate(pairs: pl.DataFrame) -> pl.DataFrame:
-        a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
-        return pairs.with_columns(pl.Series("similarity", (sigs[a] == sigs[b]).mean(axis=1)))
-
-    index = DedupIndex(config.index, config.index_params(), hash_check(config)) if config.index else None
-    by_band = table.partition_by("band", as_dict=True)
-    empty = table.clear()
-
-    def band(j: int) -> pl.DataFrame:
-        return by_band.get((j,), empty)
-
-    removed = find_duplicates(config, band, shingles_of, rank_of, estimate, index)
-    ids = frame[id].cast(pl.String)
-    names = pl.concat(
-        [pl.DataFrame({"doc": np.arange(n, dtype=np.int64), "name": ids}), _index_names(index, removed)]
-    )
-    details = _named(removed, names)
-    out = frame.with_row_index("__doc").with_columns(pl.col("__doc").cast(pl.Int64))
-    out = out.join(details.rename({"doc": "__doc"}), on="__doc", how="left", maintain_order="left")
-    if config.update_index and index is not None:
-        kept = out.filter(pl.col("duplicate_of").is_null())["__doc"]
-        pending = index.pending()
-        _stage_in_index(index, kept, ids, shingles, table, pending)
-        index.commit(pending)
-    return out.drop("__doc")
-
-
-def _stage_in_index(
-    index: DedupIndex,
-    kept: pl.Series,
-    ids: pl.Series,
-    shingles: pl.DataFrame,
-    table: pl.DataFrame,
-    pending: Path,
-) -> None:
-    """Stage kept documents (`kept`: their numbers) with their shingle sets and band keys."""
-    sets = (
-        shingles.filter(pl.col("doc").is_in(kept.implode()))
-        .unique()
-        .sort("doc", "h")
-        .group_by("doc", maintain_order=True)
-        .agg(pl.col("h").alias("shingles"))
-    )
-    docs = pl.DataFrame({"order": kept.cast(pl.Int64), "id": ids.gather(kept)}).join(
-        sets.rename({"doc": "order"}), on="order", how="left"
-    )
-    index.stage(
-        docs.select("order", "id", "shingles"), table.filter(pl.col("order").is_in(kept.implode())), pending
-    )
+    index = stage._index()
+    if index is not None and stage.config.update_index:
+        stage.state_dir = index.pending()  # this call's own staging folder
+    decisions = stage.decide(stage.summarize(batch).lazy())
+    stage.commit()
+    rows = pl.DataFrame({ORDER: np.arange(frame.height, dtype=np.int64)})
+    details = rows.join(decisions, on=ORDER, how="left", maintain_order="left").select(DETAILS)
+    return pl.concat([frame, details], how="horizontal")
 
 
 def _list_column(name: str, doc_index: np.ndarray, values: np.ndarray, n: int) -> pl.Series:
@@ -312,18 +259,14 @@ def _list_column(name: str, doc_index: np.ndarray, values: np.ndarray, n: int) -
 class MinHashDedup(CorpusStage):
     """Remove near duplicates (`reason=near_duplicate`) across the whole corpus and, optionally, an index."""
 
-    kind: ClassVar[str] = "minhash_dedup"
+    Config = MinHashConfig
     detail_columns: ClassVar[dict[str, pl.DataType]] = {
         "duplicate_of": pl.String(),
         "cluster_id": pl.String(),
         "similarity": pl.Float64(),
     }
 
-    def __init__(self, config: MinHashConfig | None = None) -> None:
-        self.config = config or MinHashConfig()
-
-    def __repr__(self) -> str:
-        return f"MinHashDedup({self.config!r})"
+    config: MinHashConfig
 
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
         config = self.config

@@ -19,10 +19,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from filters.quality.pytext import (
     py_endswith,
@@ -33,7 +33,7 @@ from filters.quality.pytext import (
 )
 from filters.quality.sentences import sentences, split_sentences
 from pipeline.batch import REASON, TEXT
-from pipeline.stage import Filter
+from pipeline.stage import Filter, StageConfig
 
 CITATION = r"\[\d*]|\[edit]|\[citation needed]"
 END_PUNCTUATION = (".", "?", "!", '"', "'")
@@ -72,15 +72,13 @@ _CLEANED = "__c4_cleaned"
 _KEPT = "kept"
 
 
-class C4QualityConfig(BaseModel):
+class C4QualityConfig(StageConfig):
     """Recipe table for `type = "c4_quality"`: datatrove 0.10.1's `C4QualityFilter` parameters and defaults.
 
     `-1` disables `min_num_sentences`, `min_words_per_line` and `max_word_length`. `split_paragraph = false`
     applies the line rules to each sentence (spaCy's) instead, each kept one counting as one sentence, and
     joins the kept ones with spaces. English only.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["c4_quality"] = "c4_quality"
     split_paragraph: bool = True
@@ -96,9 +94,6 @@ class C4QualityConfig(BaseModel):
     language: Literal["en"] = "en"
     #: keep every statistics column with the kept documents (`c4_lines_removed` is always kept)
     keep_scores: bool = False
-
-    def build(self) -> C4Quality:
-        return C4Quality(self)
 
 
 def _line_rule(line: pl.Expr, cleaned: pl.Expr, config: C4QualityConfig) -> pl.Expr:
@@ -206,15 +201,13 @@ def c4_quality(
 class C4Quality(Filter):
     """C4's line removal (rewrites `text`) and document rules; `c4_lines_removed` stays with the documents."""
 
-    kind: ClassVar[str] = "c4_quality"
+    Config = C4QualityConfig
 
-    def __init__(self, config: C4QualityConfig | None = None) -> None:
-        self.config = config or C4QualityConfig()
-        kept = STATS if self.config.keep_scores else {LINES_REMOVED: STATS[LINES_REMOVED]}
-        self.score_columns = dict(kept)
+    config: C4QualityConfig
 
-    def __repr__(self) -> str:
-        return f"C4Quality({self.config!r})"
+    @property
+    def score_columns(self) -> dict[str, pl.DataType]:  # type: ignore[override]
+        return dict(STATS if self.config.keep_scores else {LINES_REMOVED: STATS[LINES_REMOVED]})
 
     def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
         marked = c4_quality(batch, self.config)
@@ -230,7 +223,7 @@ class C4Quality(Filter):
         }
 
 
-class C4BadWordsConfig(BaseModel):
+class C4BadWordsConfig(StageConfig):
     """Recipe table for `type = "c4_badwords"`: datatrove 0.10.1's `C4BadWordsFilter` with the user's list.
 
     `words_file` holds one word or phrase a line (e.g. LDNOOBW's `en` list); nothing is downloaded. Matches
@@ -238,8 +231,6 @@ class C4BadWordsConfig(BaseModel):
     A document with a bad word is kept with probability `keep_fraction` (decided by a hash of its text and
     `seed`, so the same on every run and shard).
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["c4_badwords"] = "c4_badwords"
     words_file: Path
@@ -253,9 +244,6 @@ class C4BadWordsConfig(BaseModel):
         if not path.is_file():
             raise ValueError(f"bad-words file {path} does not exist (give a list, one word a line)")
         return path
-
-    def build(self) -> C4BadWords:
-        return C4BadWords(self)
 
 
 #: words datatrove removes from every list: common subwords of languages written without spaces
@@ -291,13 +279,9 @@ def c4_badwords(frame: pl.DataFrame, config: C4BadWordsConfig, *, text: str = TE
 class C4BadWords(Filter):
     """Remove documents that contain a word of the user's bad-words list."""
 
-    kind: ClassVar[str] = "c4_badwords"
+    Config = C4BadWordsConfig
 
-    def __init__(self, config: C4BadWordsConfig) -> None:
-        self.config = config
-
-    def __repr__(self) -> str:
-        return f"C4BadWords({self.config!r})"
+    config: C4BadWordsConfig
 
     def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
         return c4_badwords(batch, self.config).drop("c4_badwords")

@@ -15,11 +15,11 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from filters.quality.classifier import QualityClassifier, QualityModelError, read_header
 from pipeline.batch import REASON, TEXT
-from pipeline.stage import Filter
+from pipeline.stage import Filter, StageConfig
 
 COLUMN = "quality_score"
 REASON_BELOW = "quality_below_threshold"
@@ -61,10 +61,8 @@ def score_quality(
     return frame.with_columns(pl.Series(COLUMN, scores, dtype=pl.Float64))
 
 
-class QualityClassifierConfig(BaseModel):
+class QualityClassifierConfig(StageConfig):
     """Recipe table for `type = "quality_classifier"`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["quality_classifier"] = "quality_classifier"
     #: a model file written by `winnow quality train`
@@ -93,38 +91,20 @@ class QualityClassifierConfig(BaseModel):
         self.model_sha256 = hashlib.sha256(self.model.read_bytes()).hexdigest()
         return self
 
-    def build(self) -> QualityClassifierFilter:
-        return QualityClassifierFilter(
-            self.model, min_score=self.min_score, batch_size=self.batch_size, device=self.device
-        )
-
 
 class QualityClassifierFilter(Filter):
     """Score each document with a trained quality classifier; remove those below `min_score` (if set)."""
 
-    kind: ClassVar[str] = "quality_classifier"
+    Config = QualityClassifierConfig
     score_columns: ClassVar[dict[str, pl.DataType]] = {COLUMN: pl.Float64()}
 
-    def __init__(
-        self,
-        model: str | Path,
-        *,
-        min_score: float | None = None,
-        batch_size: int = 4096,
-        device: str = "cpu",
-    ) -> None:
-        self.model = Path(model)
-        self.min_score = min_score
-        self.batch_size = batch_size
-        self.device = device
-
-    def __repr__(self) -> str:
-        return f"QualityClassifierFilter(model={str(self.model)!r}, min_score={self.min_score})"
+    config: QualityClassifierConfig
 
     def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
-        classifier = load_model(self.model, device=self.device)
-        scored = score_quality(batch, classifier, batch_size=self.batch_size)
+        config = self.config
+        classifier = load_model(config.model, device=config.device)
+        scored = score_quality(batch, classifier, batch_size=config.batch_size)
         reason = pl.lit(None, dtype=pl.String)
-        if self.min_score is not None:
-            reason = pl.when(pl.col(COLUMN) < self.min_score).then(pl.lit(REASON_BELOW)).otherwise(reason)
+        if config.min_score is not None:
+            reason = pl.when(pl.col(COLUMN) < config.min_score).then(pl.lit(REASON_BELOW)).otherwise(reason)
         return scored.with_columns(reason.alias(REASON))

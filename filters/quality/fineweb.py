@@ -10,15 +10,15 @@ characters of the text without newlines, above `char_duplicates_ratio` (`char_du
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from filters.quality.pytext import PY_WHITESPACE_CLASS, py_endswith, py_word_count
 from filters.quality.words import word_count
 from pipeline.batch import REASON, TEXT
-from pipeline.stage import Filter
+from pipeline.stage import Filter, StageConfig
 
 #: datatrove's `TERMINAL_PUNCTUATION` (`datatrove.utils.text`): full stops, question and exclamation marks
 TERMINAL_PUNCTUATION: tuple[str, ...] = tuple(
@@ -43,13 +43,11 @@ _ROW = "__fineweb_row"
 _LINE = "__fineweb_line"
 
 
-class FineWebQualityConfig(BaseModel):
+class FineWebQualityConfig(StageConfig):
     """Recipe table for `type = "fineweb_quality"`: datatrove 0.10.1's `FineWebQualityFilter` defaults.
 
     `stop_chars` defaults to datatrove's `TERMINAL_PUNCTUATION`. English only (spaCy-compatible words).
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["fineweb_quality"] = "fineweb_quality"
     line_punct_thr: float = Field(0.12, ge=0.0, le=1.0)
@@ -62,9 +60,6 @@ class FineWebQualityConfig(BaseModel):
     language: Literal["en"] = "en"
     #: keep the statistics columns with the kept documents
     keep_scores: bool = False
-
-    def build(self) -> FineWebQuality:
-        return FineWebQuality(self)
 
 
 def fineweb_quality(
@@ -133,14 +128,13 @@ def fineweb_quality(
 class FineWebQuality(Filter):
     """FineWeb's line-punctuation, short-line, duplicate-line and list-like rules."""
 
-    kind: ClassVar[str] = "fineweb_quality"
+    Config = FineWebQualityConfig
 
-    def __init__(self, config: FineWebQualityConfig | None = None) -> None:
-        self.config = config or FineWebQualityConfig()
-        self.score_columns = dict(STATS) if self.config.keep_scores else {}
+    config: FineWebQualityConfig
 
-    def __repr__(self) -> str:
-        return f"FineWebQuality({self.config!r})"
+    @property
+    def score_columns(self) -> dict[str, pl.DataType]:  # type: ignore[override]
+        return dict(STATS) if self.config.keep_scores else {}
 
     def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
         marked = fineweb_quality(batch, self.config)

@@ -11,14 +11,14 @@ least one character outside datatrove's `PUNCTUATION_SET`.
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Literal
+from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from filters.quality.words import words
 from pipeline.batch import REASON, TEXT
-from pipeline.stage import Filter
+from pipeline.stage import Filter, StageConfig
 
 #: datatrove's `STOP_WORDS`
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -64,7 +64,7 @@ STATISTICS: dict[str, pl.DataType] = {
 }
 
 
-class GopherQualityConfig(BaseModel):
+class GopherQualityConfig(StageConfig):
     """Recipe table for `type = "gopher_quality"`.
 
     The fields and defaults are datatrove 0.10.1's `GopherQualityFilter` parameters (a null or 0 threshold
@@ -72,8 +72,6 @@ class GopherQualityConfig(BaseModel):
     rules with their own thresholds, dolma uses the median word length instead of the mean.
     `max_non_alpha_words_ratio` is, despite its name, the minimum share of words with a letter.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["gopher_quality"] = "gopher_quality"
     min_doc_words: int | None = Field(50, ge=0)
@@ -90,9 +88,6 @@ class GopherQualityConfig(BaseModel):
     language: Literal["en"] = "en"
     #: keep the `gopher_*` statistics as score columns
     keep_scores: bool = False
-
-    def build(self) -> GopherQuality:
-        return GopherQuality(self)
 
 
 def _ratio(count: pl.Expr, total: pl.Expr) -> pl.Expr:
@@ -208,14 +203,13 @@ def gopher_quality(
 class GopherQuality(Filter):
     """Remove documents that fail a Gopher quality rule (`reason` = datatrove's reason string)."""
 
-    kind: ClassVar[str] = "gopher_quality"
+    Config = GopherQualityConfig
 
-    def __init__(self, config: GopherQualityConfig | None = None) -> None:
-        self.config = config or GopherQualityConfig()
-        self.score_columns = dict(STATISTICS) if self.config.keep_scores else {}
+    config: GopherQualityConfig
 
-    def __repr__(self) -> str:
-        return f"GopherQuality({self.config!r})"
+    @property
+    def score_columns(self) -> dict[str, pl.DataType]:  # type: ignore[override]
+        return dict(STATISTICS) if self.config.keep_scores else {}
 
     def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
         marked = gopher_quality(batch, self.config)

@@ -14,15 +14,15 @@ jumping over it. Every share is over the number of characters of the text.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from filters.quality.words import words
 from pipeline.batch import REASON, TEXT
-from pipeline.stage import Filter
+from pipeline.stage import Filter, StageConfig
 
 _SPACE = r"[\s\x1c-\x1f]"  # Python's str.isspace
 _PARAGRAPH = r"[^\n]+(?:\n[^\n]+)*"  # the pieces of `re.split(r"\n{2,}", text)` once the text is stripped
@@ -30,15 +30,13 @@ _PARAGRAPH = r"[^\n]+(?:\n[^\n]+)*"  # the pieces of `re.split(r"\n{2,}", text)`
 NGramThresholds = tuple[tuple[int, float], ...]
 
 
-class GopherRepetitionConfig(BaseModel):
+class GopherRepetitionConfig(StageConfig):
     """Recipe table for `type = "gopher_repetition"`.
 
     The fields and defaults are datatrove 0.10.1's `GopherRepetitionFilter` parameters (Gopher's table A1; a
     null or 0 fraction disables its rule, as in datatrove). NeMo Curator uses 0.7 / 0.8 for repeated lines
     (`RepeatedLinesFilter`) instead of 0.3 / 0.2.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["gopher_repetition"] = "gopher_repetition"
     dup_line_frac: float | None = Field(0.3, ge=0, le=1)
@@ -53,9 +51,6 @@ class GopherRepetitionConfig(BaseModel):
     language: Literal["en"] = "en"
     #: keep the `gopher_*` statistics as score columns
     keep_scores: bool = False
-
-    def build(self) -> GopherRepetition:
-        return GopherRepetition(self)
 
     def statistics(self) -> dict[str, pl.DataType]:
         """The statistics columns `gopher_repetition` adds, with their types."""
@@ -291,14 +286,13 @@ def gopher_repetition(
 class GopherRepetition(Filter):
     """Remove documents with repeated paragraphs, lines or n-grams (`reason` = datatrove's reason string)."""
 
-    kind: ClassVar[str] = "gopher_repetition"
+    Config = GopherRepetitionConfig
 
-    def __init__(self, config: GopherRepetitionConfig | None = None) -> None:
-        self.config = config or GopherRepetitionConfig()
-        self.score_columns = self.config.statistics() if self.config.keep_scores else {}
+    config: GopherRepetitionConfig
 
-    def __repr__(self) -> str:
-        return f"GopherRepetition({self.config!r})"
+    @property
+    def score_columns(self) -> dict[str, pl.DataType]:  # type: ignore[override]
+        return self.config.statistics() if self.config.keep_scores else {}
 
     def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
         marked = gopher_repetition(batch, self.config)

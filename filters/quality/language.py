@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from pipeline.batch import REASON, TEXT
-from pipeline.stage import Filter
+from pipeline.stage import Filter, StageConfig
 
 LANG = "lang"
 LANG_SCORE = "lang_score"
@@ -101,10 +101,8 @@ def language_reason(languages: list[str], min_score: float) -> pl.Expr:
     return reason.cast(pl.String).alias(REASON)
 
 
-class LanguageConfig(BaseModel):
+class LanguageConfig(StageConfig):
     """Recipe table for `type = "language"`: keep documents in `languages` detected with `min_score`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["language"] = "language"
     languages: list[str] = Field(default_factory=lambda: ["en"])
@@ -122,29 +120,15 @@ class LanguageConfig(BaseModel):
             raise ValueError(f"not ISO 639 language codes (like 'en', 'de', 'ceb'): {bad}")
         return sorted(set(codes))
 
-    def build(self) -> LanguageFilter:
-        return LanguageFilter(self.languages, self.min_score, self.max_chars)
-
 
 class LanguageFilter(Filter):
     """Remove documents whose detected language is not allowed or not detected with `min_score`."""
 
-    kind: ClassVar[str] = "language"
+    Config = LanguageConfig
     score_columns: ClassVar[dict[str, pl.DataType]] = {LANG: pl.String(), LANG_SCORE: pl.Float64()}
 
-    def __init__(
-        self,
-        languages: list[str] | None = None,
-        min_score: float = DEFAULT_MIN_SCORE,
-        max_chars: int | None = DEFAULT_MAX_CHARS,
-    ) -> None:
-        self.languages = ["en"] if languages is None else list(languages)
-        self.min_score = min_score
-        self.max_chars = max_chars
-
-    def __repr__(self) -> str:
-        return f"LanguageFilter({self.languages!r}, min_score={self.min_score}, max_chars={self.max_chars})"
+    config: LanguageConfig
 
     def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
-        scored = identify_language(batch, max_chars=self.max_chars)
-        return scored.with_columns(language_reason(self.languages, self.min_score))
+        scored = identify_language(batch, max_chars=self.config.max_chars)
+        return scored.with_columns(language_reason(self.config.languages, self.config.min_score))

@@ -28,11 +28,11 @@ from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from pipeline.batch import REASON, TEXT
 from pipeline.models import Precision, load_causal_lm, pad_id, pad_right
-from pipeline.stage import Filter
+from pipeline.stage import Filter, StageConfig
 
 COLUMN = "perplexity"
 REASON_ABOVE = "perplexity_above_threshold"
@@ -148,10 +148,8 @@ def _nll_from_logits(lm: Any, input_ids: Any, mask: Any) -> np.ndarray:
     return _mean_per_row(nll, target_mask)
 
 
-class PerplexityConfig(BaseModel):
+class PerplexityConfig(StageConfig):
     """Recipe table for `type = "perplexity"`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["perplexity"] = "perplexity"
     #: None or "smollm2": the packaged SmolLM2-135M; else a local Hugging Face causal LM folder
@@ -176,54 +174,31 @@ class PerplexityConfig(BaseModel):
             raise ValueError("min_perplexity must be below max_perplexity")
         return self
 
-    def build(self) -> PerplexityFilter:
-        return PerplexityFilter(**self.model_dump(exclude={"type"}))
-
 
 class PerplexityFilter(Filter):
     """Score each document's perplexity; remove those outside [min_perplexity, max_perplexity]."""
 
-    kind: ClassVar[str] = "perplexity"
+    Config = PerplexityConfig
     score_columns: ClassVar[dict[str, pl.DataType]] = {COLUMN: pl.Float64()}
 
-    def __init__(
-        self,
-        *,
-        model: str | None = None,
-        max_tokens: int = 512,
-        batch_size: int = 8,
-        max_perplexity: float | None = None,
-        min_perplexity: float | None = None,
-        dtype: Precision = "auto",
-        device: str = "cpu",
-    ) -> None:
-        self.model = model
-        self.max_tokens = max_tokens
-        self.batch_size = batch_size
-        self.max_perplexity = max_perplexity
-        self.min_perplexity = min_perplexity
-        self.dtype = dtype
-        self.device = device
-
-    def __repr__(self) -> str:
-        bounds = f"[{self.min_perplexity}, {self.max_perplexity}]"
-        return f"PerplexityFilter(model={self.model!r}, max_tokens={self.max_tokens}, bounds={bounds})"
+    config: PerplexityConfig
 
     def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
+        config = self.config
         scored = score_perplexity(
             batch,
-            model=self.model,
-            max_tokens=self.max_tokens,
-            batch_size=self.batch_size,
-            dtype=self.dtype,
-            device=self.device,
+            model=config.model,
+            max_tokens=config.max_tokens,
+            batch_size=config.batch_size,
+            dtype=config.dtype,
+            device=config.device,
         )
         value = pl.col(COLUMN)
         reason = pl.lit(None, dtype=pl.String)
-        if self.min_perplexity is not None:
-            reason = pl.when(value < self.min_perplexity).then(pl.lit(REASON_BELOW)).otherwise(reason)
-        if self.max_perplexity is not None:
-            reason = pl.when(value > self.max_perplexity).then(pl.lit(REASON_ABOVE)).otherwise(reason)
+        if config.min_perplexity is not None:
+            reason = pl.when(value < config.min_perplexity).then(pl.lit(REASON_BELOW)).otherwise(reason)
+        if config.max_perplexity is not None:
+            reason = pl.when(value > config.max_perplexity).then(pl.lit(REASON_ABOVE)).otherwise(reason)
         return scored.with_columns(reason.alias(REASON))
 
     def counters(self, marked: pl.DataFrame) -> dict[str, int]:

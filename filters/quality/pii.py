@@ -22,13 +22,13 @@ which never removes a document and reports how many of each kind it replaced thr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipeline.batch import REASON, TEXT
-from pipeline.stage import Filter
+from pipeline.stage import Filter, StageConfig
 
 PiiKind = Literal["email", "ip", "phone"]
 KINDS: tuple[PiiKind, ...] = ("email", "ip", "phone")
@@ -88,10 +88,8 @@ def _matches(pattern: str, text: str) -> bool:
     return bool(pl.select(pl.lit(text, pl.String).str.contains(pattern)).item())
 
 
-class PiiConfig(BaseModel):
+class PiiConfig(StageConfig):
     """Recipe table for `type = "pii"`: which kinds to redact and their placeholders."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["pii"] = "pii"
     kinds: list[PiiKind] = Field(default_factory=lambda: list(KINDS), min_length=1)
@@ -118,9 +116,6 @@ class PiiConfig(BaseModel):
         return {"email": self.email_replacement, "ip": self.ip_replacement, "phone": self.phone_replacement}[
             kind
         ]
-
-    def build(self) -> PiiRedaction:
-        return PiiRedaction(self)
 
 
 DEFAULT = PiiConfig()
@@ -152,14 +147,13 @@ def redact_pii_text(text: str, config: PiiConfig = DEFAULT) -> tuple[str, dict[s
 class PiiRedaction(Filter):
     """Rewrite `text` with PII replaced by placeholders; never removes a document (`reason` stays null)."""
 
-    kind: ClassVar[str] = "pii"
+    Config = PiiConfig
 
-    def __init__(self, config: PiiConfig = DEFAULT) -> None:
-        self.config = config
-        self.score_columns = {COUNT_COLUMNS[kind]: pl.UInt32() for kind in config.kinds}
+    config: PiiConfig
 
-    def __repr__(self) -> str:
-        return f"PiiRedaction({self.config!r})"
+    @property
+    def score_columns(self) -> dict[str, pl.DataType]:  # type: ignore[override]
+        return {COUNT_COLUMNS[kind]: pl.UInt32() for kind in self.config.kinds}
 
     def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
         return redact_pii(batch, self.config).with_columns(pl.lit(None, pl.String).alias(REASON))

@@ -13,11 +13,11 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from scipy import sparse
 
 from filters.select.budget import Budget, token_counts
-from filters.select.cluster_balanced import DEFAULT_CLUSTERS, cluster_balanced_select
+from filters.select.cluster_balanced import DEFAULT_CLUSTERS, balanced_order, cluster_labels
 from filters.select.dsir import (
     DEFAULT_BUCKETS,
     feature_matrix,
@@ -26,12 +26,13 @@ from filters.select.dsir import (
     importance_log_weights,
     ngram_buckets,
 )
+from filters.select.facts import embedding_facts
 from filters.select.kcenter import kcenter_select
 from filters.select.knn import target_select
 from pipeline.batch import ORDER, REASON, TEXT
 from pipeline.embeddings import PACKAGED_ENCODER, embed
 from pipeline.errors import InputError
-from pipeline.stage import CorpusStage
+from pipeline.stage import CorpusStage, StageConfig
 
 REASON_NOT_SELECTED = "not_selected"
 Method = Literal["kcenter", "clusters", "dsir", "knn", "centroid"]
@@ -39,10 +40,8 @@ TARGETED = ("dsir", "knn", "centroid")
 EMBEDDED = ("kcenter", "clusters", "knn", "centroid")
 
 
-class SelectConfig(BaseModel):
+class SelectConfig(StageConfig):
     """Recipe table for `type = "select"`: keep a budget of documents chosen by `method`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["select"] = "select"
     method: Method
@@ -72,9 +71,6 @@ class SelectConfig(BaseModel):
     def budget(self) -> Budget:
         return Budget(docs=self.budget_docs, tokens=self.budget_tokens)
 
-    def build(self) -> Selection:
-        return Selection(self)
-
 
 def read_target(path: Path, field: str = TEXT) -> pl.Series:
     """The texts of a target corpus: JSON Lines (.jsonl, .json, optionally .gz), Parquet, or text lines."""
@@ -97,14 +93,10 @@ def read_target(path: Path, field: str = TEXT) -> pl.Series:
 class Selection(CorpusStage):
     """Keep a budget of documents chosen by diversity or by similarity to a target; remove the rest."""
 
-    kind: ClassVar[str] = "select"
+    Config = SelectConfig
     detail_columns: ClassVar[dict[str, pl.DataType]] = {"selection_score": pl.Float64()}
 
-    def __init__(self, config: SelectConfig) -> None:
-        self.config = config
-
-    def __repr__(self) -> str:
-        return f"Selection({self.config.method}, {self.config.budget()})"
+    config: SelectConfig
 
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
         config = self.config
@@ -128,6 +120,7 @@ class Selection(CorpusStage):
         lengths = rows["tokens"].to_numpy()
         budget = config.budget()
         scores: np.ndarray | None = None
+        vectors, labels = None, None
         if config.method == "dsir":
             pool = _features(rows, config.buckets)
             target = hashed_features(self._target(), buckets=config.buckets)
@@ -139,14 +132,10 @@ class Selection(CorpusStage):
             if config.method == "kcenter":
                 chosen = kcenter_select(vectors, budget, lengths=lengths, weights=quality, seed=config.seed)
             elif config.method == "clusters":
-                chosen = cluster_balanced_select(
-                    vectors,
-                    budget,
-                    lengths=lengths,
-                    quality=quality,
-                    n_clusters=config.n_clusters,
-                    seed=config.seed,
-                )
+                labels = np.zeros(0, dtype=np.int64)  # the stage's clusters, recorded in its facts
+                if len(rows):
+                    labels = cluster_labels(vectors, config.n_clusters, seed=config.seed)
+                chosen = budget.take(balanced_order(labels, quality=quality, seed=config.seed), lengths)
             else:
                 target = self._embed(self._target().to_list())
                 chosen, scores = target_select(
@@ -154,6 +143,10 @@ class Selection(CorpusStage):
                 )
         keep = np.zeros(len(rows), dtype=bool)
         keep[chosen] = True
+        if vectors is not None:
+            self.facts = embedding_facts(
+                vectors, keep, n_clusters=config.n_clusters, seed=config.seed, labels=labels
+            )
         score = pl.Series("selection_score", scores, dtype=pl.Float64) if scores is not None else None
         return rows.select(
             ORDER,

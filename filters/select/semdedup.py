@@ -22,14 +22,15 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.exceptions import ConvergenceWarning
 
+from filters.select.facts import embedding_facts
 from pipeline.batch import ID, ORDER, REASON, TEXT
 from pipeline.embeddings import PACKAGED_ENCODER, EmbedDType, embed
 from pipeline.errors import InputError
-from pipeline.stage import CorpusStage
+from pipeline.stage import CorpusStage, StageConfig
 
 REASON_SEMANTIC = "semantic_duplicate"
 #: keep policies by name; any other `keep` value names a column whose highest value is kept
@@ -40,10 +41,8 @@ EMBEDDING = "embedding"
 PRIORITY = "priority"
 
 
-class SemDedupConfig(BaseModel):
+class SemDedupConfig(StageConfig):
     """Parameters of semantic deduplication (recipe table `type = "semantic_dedup"`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["semantic_dedup"] = "semantic_dedup"
     eps: float = Field(
@@ -73,9 +72,6 @@ class SemDedupConfig(BaseModel):
         """The number of k-means clusters for `n` documents (between 1 and n)."""
         wanted = self.n_clusters if self.n_clusters is not None else min(10_000, round(math.sqrt(n)))
         return max(1, min(wanted, n))
-
-    def build(self) -> SemanticDedup:
-        return SemanticDedup(self)
 
 
 def embed_texts(texts: Sequence[str], config: SemDedupConfig) -> np.ndarray:
@@ -232,17 +228,13 @@ def semantic_duplicates(
 class SemanticDedup(CorpusStage):
     """Remove semantic duplicates (`reason=semantic_duplicate`) across the whole corpus."""
 
-    kind: ClassVar[str] = "semantic_dedup"
+    Config = SemDedupConfig
     detail_columns: ClassVar[dict[str, pl.DataType]] = {
         "duplicate_of": pl.String(),
         "similarity": pl.Float64(),
     }
 
-    def __init__(self, config: SemDedupConfig | None = None) -> None:
-        self.config = config or SemDedupConfig()
-
-    def __repr__(self) -> str:
-        return f"SemanticDedup({self.config!r})"
+    config: SemDedupConfig
 
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
         """`ORDER`, `id`, `priority` and the document's `embedding` (float32 array)."""
@@ -263,10 +255,17 @@ class SemanticDedup(CorpusStage):
         if data.is_empty():
             return pl.DataFrame(schema=schema)
         vectors = data[EMBEDDING].to_numpy()
-        duplicate_of, similarity, _ = find_semantic_duplicates(
+        duplicate_of, similarity, labels = find_semantic_duplicates(
             vectors, self.config, data[PRIORITY].to_numpy()
         )
         removed = np.flatnonzero(duplicate_of >= 0)
+        self.facts = embedding_facts(
+            vectors,
+            duplicate_of < 0,
+            n_clusters=self.config.clusters_for(len(vectors)),
+            seed=self.config.seed,
+            labels=labels,
+        )
         return pl.DataFrame(
             {
                 ORDER: data[ORDER].gather(removed),

@@ -33,7 +33,7 @@ def test_flow_runs_one_task_per_stage_per_shard(tmp_path: Path, prefect_server: 
     state = clean_corpus(inputs=[str(a), str(b)], out=str(tmp_path / "out"), recipe=recipe, return_state=True)
     assert state.is_completed()
     stats = state.result()
-    assert (stats["input"], stats["kept"], stats["removed"]) == (7, 5, 2)
+    assert (stats.input, stats.kept, stats.removed) == (7, 5, 2)
     kept = pl.read_parquet(tmp_path / "out" / "kept")
     assert kept["text"].to_list() == ["one", "two", "three", "four", "five"]
 

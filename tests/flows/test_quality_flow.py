@@ -58,14 +58,14 @@ def test_recipe_runs_every_quality_stage(tmp_path: Path, prefect_server: str) ->
     out = tmp_path / "out"
     stats = clean_corpus(inputs=[str(corpus(tmp_path))], out=str(out), recipe=recipe)
 
-    names = [stage["name"] for stage in stats["stages"]]
+    names = [stage.name for stage in stats.stages]
     assert names == [stage.type for stage in recipe.stages]
-    assert stats["input"] == stats["kept"] + stats["removed"] + stats["quarantined"]
-    by_name = {stage["name"]: stage for stage in stats["stages"]}
-    assert by_name["pii"]["counters"] == {"email": 1, "ip": 1, "phone": 1}
-    assert by_name["pii"]["removed"] == 0
-    assert by_name["c4_badwords"]["reasons"] == {"document_removed_with_badwords": 1}
-    assert by_name["gopher_repetition"]["removed"] > 0 and by_name["language"]["removed"] > 0
+    assert stats.input == stats.kept + stats.removed + stats.quarantined
+    by_name = {stage.name: stage for stage in stats.stages}
+    assert by_name["pii"].counters == {"email": 1, "ip": 1, "phone": 1}
+    assert by_name["pii"].removed == 0
+    assert by_name["c4_badwords"].reasons == {"document_removed_with_badwords": 1}
+    assert by_name["gopher_repetition"].removed > 0 and by_name["language"].removed > 0
 
     kept = pl.read_parquet(out / "kept")
     removed = pl.read_parquet(out / "removed")

@@ -41,7 +41,7 @@ normalization = { lowercase = false, unicode = "none" }
     options = recipe.run_options(on_error=None)
     assert options.read.text_field == "body" and options.read.on_error == "fail"
     assert options.output_format == "jsonl"
-    assert recipe.build_stages()[0].normalization.lowercase is False
+    assert recipe.build_stages()[0].config.normalization.lowercase is False
     assert recipe.run_options(on_error="quarantine").read.on_error == "quarantine"  # CLI wins
 
 

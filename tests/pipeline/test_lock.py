@@ -86,7 +86,7 @@ def test_a_run_on_a_held_folder_changes_nothing(tmp_path: Path) -> None:
         other.send_signal(signal.SIGKILL)
         other.wait(timeout=30)
     result = run([corpus], out, [ExactDedup()], options)
-    assert (result.stats["kept"], result.stats["removed"]) == (2, 1)
+    assert (result.stats.kept, result.stats.removed) == (2, 1)
     assert not (out / LOCK_NAME).exists()
 
 
@@ -114,11 +114,11 @@ def test_runs_that_update_one_dedup_index_take_turns(tmp_path: Path) -> None:
         assert not (index / "index.json").exists()
         # reading the index without adding to it does not wait
         reading = run([corpus], tmp_path / "reader", [MinHashDedup(MinHashConfig(index=index))])
-        assert reading.stats["removed"] == 1
+        assert reading.stats.removed == 1
     finally:
         other.send_signal(signal.SIGKILL)
         other.wait(timeout=30)
     result = run([corpus], tmp_path / "first", [updating])  # the refused folder runs once it is free
-    assert (result.stats["kept"], result.stats["removed"]) == (2, 1)
+    assert (result.stats.kept, result.stats.removed) == (2, 1)
     assert json.loads((index / "index.json").read_text())["rows"] == 2
     assert not (index / LOCK_NAME).exists()

@@ -104,7 +104,8 @@ def clean_run(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def select_run(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A `winnow select --method clusters` run folder with an embedding cache, and its report."""
+    """A `winnow select --method clusters` run folder (no embedding cache: the stage records what the report
+    draws), and its report."""
     folder = tmp_path_factory.mktemp("report-select")
     lines = [line for line in demo_documents(folder, 80) if has_text(line)][:60]
     (folder / "corpus.jsonl").write_text("\n".join(lines) + "\n")
@@ -119,8 +120,6 @@ def select_run(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) ->
         "clusters",
         "--budget",
         "20",
-        "--cache",
-        folder / "embeddings",
     )
     write_html_report(out)
     return out
@@ -429,10 +428,10 @@ def test_flow_publishes_the_report_tables_as_artifacts(clean_run: Path, prefect_
 def test_selection_shows_embedding_clusters_and_coverage(select_run: Path, browser: DevTools) -> None:
     page = page_of(select_run)
     cells = dict(row for row in page.tables["embedding-table"] if len(row) == 2)
-    assert cells["documents (with a cached embedding)"] == "60 (60)"
+    assert cells["documents"] == "60"
     assert cells["selected"] == "20"
     clusters, covered = cells["k-means clusters (with a selected document)"].rstrip(")").split(" (")
-    # clustered as the stage does, so its cluster-balanced pick of 20 covers 20 clusters
+    # the stage's own clusters, so its cluster-balanced pick of 20 covers 20 clusters
     assert int(clusters) >= 20 and int(covered) == 20
     coverage = float(cells["coverage: mean cosine distance to the nearest selected"])
     assert 0 < coverage <= float(cells["radius: largest such distance"]) <= 2
@@ -440,13 +439,11 @@ def test_selection_shows_embedding_clusters_and_coverage(select_run: Path, brows
     check_rendered(render(browser, select_run / "report.html"), page, select_run)
 
 
-def test_selection_without_cached_embeddings_says_why(select_run: Path, tmp_path: Path) -> None:
+def test_a_stage_that_recorded_no_clusters_says_why(select_run: Path) -> None:
     data = RunData.load(select_run)
-    config = data.recipe_stages[0]
-    assert "without an embedding cache" in str(embedding_view(data, 0, {**config, "cache": None}))
-    (tmp_path / "other-cache").mkdir()
-    missing = embedding_view(data, 0, {**config, "cache": str(tmp_path / "other-cache")})
-    assert isinstance(missing, str) and "none of its documents' embeddings" in missing
+    assert not isinstance(embedding_view(data, 0), str)
+    data.stats.stages[0].facts = {}  # as in a run folder an older winnow wrote
+    assert "recorded no embedding clusters" in str(embedding_view(data, 0))
 
 
 # ---------------------------------------------------------------- edge cases (library runs)

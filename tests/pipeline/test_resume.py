@@ -13,20 +13,20 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import orjson
 import polars as pl
 import pytest
 
 from filters.dedup.exact import ExactDedup
-from pipeline import runner
+from pipeline import checkpoints, runner
 from pipeline.batch import ORDER, REASON, TEXT
 from pipeline.errors import RunFolderError
 from pipeline.readers import ReadOptions
 from pipeline.run_folder import RunFolder
 from pipeline.runner import RunOptions, run
-from pipeline.stage import Filter
+from pipeline.stage import Filter, StageConfig
 
 # ---------------------------------------------------------------- a corpus
 
@@ -109,15 +109,16 @@ def assert_same_outputs(out: Path, expected: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- in-process: a stage that fails once
 
 
+class SpamConfig(StageConfig):
+    type: Literal["spam"] = "spam"
+
+
 class Spam(Filter):
     """Removes repeated-line spam; records the shards it ran on and fails on one of them when told."""
 
-    kind = "spam"
+    Config = SpamConfig
     seen: ClassVar[list[int]] = []
     fail_on: ClassVar[int | None] = None
-
-    def __repr__(self) -> str:
-        return "Spam()"
 
     def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
         first = batch[ORDER].min()
@@ -132,9 +133,6 @@ class CountedDedup(ExactDedup):
     """ExactDedup that records its summaries and decisions."""
 
     calls: ClassVar[list[str]] = []
-
-    def __repr__(self) -> str:
-        return "CountedDedup()"
 
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
         CountedDedup.calls.append("summarize")
@@ -197,11 +195,11 @@ def test_a_failed_run_resumes_where_it_stopped(tmp_path: Path, corpus: list[Path
     assert not list((out / "kept").glob(".*"))
     manifest = json.loads((out / "run.json").read_text())
     assert (manifest["status"], manifest["attempt"]) == ("complete", 2)
-    assert result.stats["resume"]["attempt"] == 2
-    reused = result.stats["resume"]["tasks_reused"]
+    assert result.stats.resume.attempt == 2
+    reused = result.stats.resume.tasks_reused
     # read 2 + ids 1 + 9 spam shards, and with dedup first its summaries, decision and shards
     assert reused == (3 + 9 if order == "filter first" else 3 + 2 * n + 1 + 9)
-    assert reused + result.stats["resume"]["tasks_run"] == 3 + n + 2 * n + 1
+    assert reused + result.stats.resume.tasks_run == 3 + n + 2 * n + 1
 
 
 def test_duplicate_id_step_is_idempotent(tmp_path: Path, corpus: list[Path]) -> None:
@@ -233,7 +231,7 @@ def test_a_complete_run_killed_while_cleaning_up_is_complete(tmp_path: Path, cor
     first = run(corpus, out, [ExactDedup()], RunOptions(read=ReadOptions(batch_size=10), keep_work=True))
     assert (out / "_work" / "done").is_dir()
     again = run(corpus, out, [ExactDedup()], OPTIONS)
-    assert again.already_complete and again.stats == first.stats
+    assert again.already_complete and again.stats.to_json() == first.stats.to_json()
     assert not (out / "_work").exists()
 
 
@@ -272,12 +270,12 @@ class Clean:
         self.recipe.write_text(RECIPE.format(index=self.index))
         self.args = ["clean", *map(str, corpus), "--out", str(self.out), "--recipe", str(self.recipe)]
         self.env = {**os.environ, "PREFECT_API_URL": server, "COLUMNS": "200", "WINNOW_TORCH_THREADS": "1"}
-        self.env.pop(runner.PAUSE_ENV, None)
+        self.env.pop(checkpoints.PAUSE_ENV, None)
 
     def start(self, pause_at: int | None = None) -> subprocess.Popen[str]:
         env = dict(self.env)
         if pause_at is not None:
-            env[runner.PAUSE_ENV] = f"{pause_at}:{self.flag}"
+            env[checkpoints.PAUSE_ENV] = f"{pause_at}:{self.flag}"
         command = Path(sys.executable).parent / "winnow"
         return subprocess.Popen(
             [str(command), *self.args],

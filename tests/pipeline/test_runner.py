@@ -1,6 +1,6 @@
 import json
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import orjson
 import polars as pl
@@ -11,7 +11,7 @@ from pipeline.batch import ORDER, TEXT
 from pipeline.errors import AccountingError, InputError, RunFolderError
 from pipeline.readers import ReadOptions
 from pipeline.runner import RunOptions, run
-from pipeline.stage import Filter, FunctionFilter
+from pipeline.stage import Filter, FunctionFilter, StageConfig
 
 
 def write_jsonl(path: Path, records: list[dict | str]) -> Path:
@@ -51,7 +51,7 @@ def corpus(tmp_path: Path) -> Path:
 def test_every_document_is_accounted_for(tmp_path: Path, corpus: Path) -> None:
     result = run([corpus], tmp_path / "out", [ExactDedup()], options(batch_size=2))
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
-    assert stats == result.stats
+    assert stats == result.stats.to_json()
     assert (stats["input"], stats["kept"], stats["removed"], stats["quarantined"]) == (7, 3, 2, 2)
     kept = read_all(tmp_path / "out" / "kept")
     assert kept["id"].to_list() == ["a", "b", "f"]
@@ -75,7 +75,7 @@ def test_results_do_not_depend_on_batch_size(tmp_path: Path, corpus: Path) -> No
     small = run([corpus], tmp_path / "small", [ExactDedup()], options(batch_size=1))
     large = run([corpus], tmp_path / "large", [ExactDedup()], options(batch_size=1000))
     assert read_all(tmp_path / "small" / "kept").equals(read_all(tmp_path / "large" / "kept"))
-    assert small.stats["removed"] == large.stats["removed"]
+    assert small.stats.removed == large.stats.removed
 
 
 def test_field_names_are_restored_in_kept(tmp_path: Path) -> None:
@@ -120,7 +120,7 @@ def test_duplicate_ids_are_quarantined_after_the_first(tmp_path: Path) -> None:
         (3, "id", "duplicate id 'x' (first used at ids.jsonl, line 1)")
     ]
     assert json.loads(quarantine["raw"][0])["text"] == "third"
-    assert result.stats["read"]["quarantine_errors"] == {"duplicate id": 1}
+    assert result.stats.read.quarantine_errors == {"duplicate id": 1}
 
 
 def test_duplicate_ids_fail_with_location(tmp_path: Path) -> None:
@@ -132,8 +132,11 @@ def test_duplicate_ids_fail_with_location(tmp_path: Path) -> None:
 
 
 def test_jsonl_output_and_filter_stage_with_details(tmp_path: Path, corpus: Path) -> None:
+    class ShortConfig(StageConfig):
+        type: Literal["short"] = "short"
+
     class Short(Filter):
-        kind = "short"
+        Config = ShortConfig
         detail_columns: ClassVar[dict[str, pl.DataType]] = {"length": pl.UInt32()}
 
         def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
@@ -153,7 +156,7 @@ def test_jsonl_output_and_filter_stage_with_details(tmp_path: Path, corpus: Path
     assert list((tmp_path / "out" / "kept").glob("*.jsonl"))
     assert kept["id"].to_list() == ["a", "c"]
     assert "length" not in kept.columns
-    reasons = {s["name"]: s["reasons"] for s in result.stats["stages"]}
+    reasons = {s.name: s.reasons for s in result.stats.stages}
     assert reasons == {"short": {"too_short": 2}, "no_f": {"is_f": 1}}
     removed = read_all(tmp_path / "out" / "removed")
     assert removed.filter(pl.col("stage") == "short")["length"].to_list() == [13, 13]
@@ -162,8 +165,11 @@ def test_jsonl_output_and_filter_stage_with_details(tmp_path: Path, corpus: Path
 def test_transform_stage_rewrites_text_and_its_counters_add_up_across_shards(
     tmp_path: Path, corpus: Path
 ) -> None:
+    class UpperConfig(StageConfig):
+        type: Literal["upper"] = "upper"
+
     class Upper(Filter):
-        kind = "upper"
+        Config = UpperConfig
 
         def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
             return batch.with_columns(
@@ -184,14 +190,17 @@ def test_transform_stage_rewrites_text_and_its_counters_add_up_across_shards(
         "A SECOND ONE.",
         "UNIQUE TEXT HERE.",
     ]
-    (stage,) = result.stats["stages"]
-    assert stage["counters"] == {"letters_e": 2 + 2 + 2 + 2 + 4}
+    (stage,) = result.stats.stages
+    assert stage.counters == {"letters_e": 2 + 2 + 2 + 2 + 4}
     assert "| upper | letters_e | 12 |" in (tmp_path / "out" / "report.md").read_text()
 
 
 def test_a_stage_that_loses_documents_fails_the_run(tmp_path: Path, corpus: Path) -> None:
+    class LossyConfig(StageConfig):
+        type: Literal["lossy"] = "lossy"
+
     class Lossy(Filter):
-        kind = "lossy"
+        Config = LossyConfig
 
         def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
             return batch.filter(pl.col(ORDER) % 2 == 0).with_columns(pl.lit(None, pl.String).alias("reason"))
@@ -204,7 +213,7 @@ def test_rerun_is_complete_and_other_runs_are_refused(tmp_path: Path, corpus: Pa
     out = tmp_path / "out"
     first = run([corpus], out, [ExactDedup()], options())
     again = run([corpus], out, [ExactDedup()], options())
-    assert again.already_complete and again.stats == first.stats
+    assert again.already_complete and again.stats.to_json() == first.stats.to_json()
     other = write_jsonl(tmp_path / "other.jsonl", [{"text": "x"}])
     with pytest.raises(RunFolderError, match="holds a run of other inputs"):
         run([other], out, [ExactDedup()], options())
@@ -217,7 +226,7 @@ def test_in_memory_dataset(tmp_path: Path) -> None:
 
     dataset = Dataset.from_dict({"text": ["same", "same", "other"], "n": [1, 2, 3]})
     result = run([dataset], tmp_path / "out", [ExactDedup()], options())
-    assert (result.stats["kept"], result.stats["removed"]) == (2, 1)
+    assert (result.stats.kept, result.stats.removed) == (2, 1)
     assert read_all(tmp_path / "out" / "kept")["n"].to_list() == [1, 3]
 
 

@@ -100,9 +100,9 @@ def test_a_run_resumed_after_another_committed_still_adds_its_documents(tmp_path
     staged_in_a = (tmp_path / "a" / "_work").glob("*-minhash_dedup-decide/state/index-update/key")
     assert list(staged_in_a)  # staged in A's own run folder
     b = run([inputs["b"]], tmp_path / "b", stages(), options)
-    assert (b.stats["kept"], json.loads((index / "index.json").read_text())["rows"]) == (3, 3)
+    assert (b.stats.kept, json.loads((index / "index.json").read_text())["rows"]) == (3, 3)
     a = run([inputs["a"]], tmp_path / "a", stages(), options)
-    assert a.stats["resume"]["attempt"] == 2 and a.stats["kept"] == 3
+    assert a.stats.resume.attempt == 2 and a.stats.kept == 3
     rows = indexed(index)
     assert sorted(rows) == list(range(6))
     kept_ids = pl.read_parquet(tmp_path / "a" / "kept")["id"].to_list()

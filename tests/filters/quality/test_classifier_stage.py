@@ -76,8 +76,8 @@ def test_stage_removes_documents_below_min_score(model_file: Path, batch: pl.Dat
 
 
 def test_stage_is_small_and_loads_the_model_lazily(model_file: Path) -> None:
-    stage = QualityClassifierFilter(model_file, min_score=0.3)
-    assert set(vars(stage)) == {"model", "min_score", "batch_size", "device"}
+    stage = QualityClassifierFilter(model=model_file, min_score=0.3)
+    assert set(vars(stage)) == {"config"}  # the parameters only: no model is loaded until a batch comes
     assert len(pickle.dumps(stage)) < 500
 
 

@@ -59,19 +59,19 @@ def test_max_chars_bounds_what_the_model_reads() -> None:
 
 def test_filter_marks_other_languages_and_weak_scores() -> None:
     batch = frame([SENTENCES["en"], SENTENCES["fr"], SENTENCES["de"], ""])
-    out = LanguageFilter(["en", "de"], min_score=0.65).apply(batch)
+    out = LanguageFilter(languages=["en", "de"], min_score=0.65).apply(batch)
     assert out.columns == [*batch.columns, "lang", "lang_score", REASON]
     assert out[REASON].to_list() == [None, REASON_NOT_ALLOWED, None, REASON_LOW_SCORE]
     assert out.select("id", "text", "__order").equals(batch)
 
 
 def test_empty_language_list_allows_any_language_above_the_score() -> None:
-    out = LanguageFilter([], min_score=0.5).apply(frame([SENTENCES["fr"], SENTENCES["es"], "   "]))
+    out = LanguageFilter(languages=[], min_score=0.5).apply(frame([SENTENCES["fr"], SENTENCES["es"], "   "]))
     assert out[REASON].to_list() == [None, None, REASON_LOW_SCORE]
 
 
 def test_allowed_language_below_min_score_is_marked() -> None:
-    out = LanguageFilter(["en"], min_score=1.0).apply(frame([SENTENCES["en"]]))
+    out = LanguageFilter(languages=["en"], min_score=1.0).apply(frame([SENTENCES["en"]]))
     assert out[REASON].item() == REASON_LOW_SCORE
 
 
@@ -79,7 +79,7 @@ def test_config_normalises_codes_and_builds_a_picklable_stage() -> None:
     config = LanguageConfig(languages=["EN", " fr", "en"], min_score=0.5, max_chars=2000)
     assert config.languages == ["en", "fr"]
     stage = pickle.loads(pickle.dumps(config.build()))
-    assert (stage.languages, stage.min_score, stage.max_chars) == (["en", "fr"], 0.5, 2000)
+    assert stage.config == config and stage == config.build()
     assert stage.apply(frame([SENTENCES["de"]]))[REASON].item() == REASON_NOT_ALLOWED
     assert LanguageConfig().languages == ["en"] and LanguageConfig().min_score == 0.65
 

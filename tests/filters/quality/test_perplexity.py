@@ -120,7 +120,7 @@ def test_score_perplexity_adds_a_float_column_with_nulls() -> None:
 
 
 def test_config_validation() -> None:
-    assert PerplexityConfig().build().max_tokens == 512
+    assert PerplexityConfig().build().config.max_tokens == 512
     with pytest.raises(ValidationError):
         PerplexityConfig(min_perplexity=100, max_perplexity=50)
     with pytest.raises(ValidationError):
@@ -131,7 +131,8 @@ def test_config_validation() -> None:
         PerplexityConfig(threshold=10)
     with pytest.raises(ValidationError):
         PerplexityConfig(dtype="int8")
-    assert PerplexityConfig().dtype == "auto" and PerplexityConfig(dtype="float32").build().dtype == "float32"
+    assert PerplexityConfig().dtype == "auto"
+    assert PerplexityConfig(dtype="float32").build().config.dtype == "float32"
     with pytest.raises(ValueError, match="dtype must be"):
         mean_nll(["some text"], dtype="float16")  # type: ignore[arg-type]
 
