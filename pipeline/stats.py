@@ -15,7 +15,8 @@ StepKind = Literal["filter", "corpus", "write"]
 
 
 class _Stats(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # a stats.json of another winnow version may carry fields this one does not know: read past them
+    model_config = ConfigDict(extra="ignore")
 
 
 class StageStats(_Stats):
@@ -29,11 +30,11 @@ class StageStats(_Stats):
     #: removals by reason, most frequent first (ties by name)
     reasons: dict[str, int]
     #: totals the stage counted (e-mails redacted, documents not scored), by name
-    counters: dict[str, int]
-    score_columns: list[str]
-    detail_columns: list[str]
+    counters: dict[str, int] = Field(default_factory=dict)
+    score_columns: list[str] = Field(default_factory=list)
+    detail_columns: list[str] = Field(default_factory=list)
     seconds: float
-    docs_per_second: float | None
+    docs_per_second: float | None = None
     #: what the stage's decision recorded for the report (cluster sizes, coverage); absent when none
     facts: dict[str, Any] = Field(default_factory=dict)
 
