@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
-import polars as pl
 from datasketch.lsh import _optimal_param
 
 EMPTY = np.uint32(0xFFFFFFFF)
@@ -89,16 +88,3 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
                 h = (h ^ column.astype(np.uint64)) * np.uint64(0x100000001B3)
             keys[:, band] = h ^ (h >> np.uint64(29))
     return keys
-
-
-def band_table(orders: np.ndarray, keys: np.ndarray, usable: np.ndarray) -> pl.DataFrame:
-    """Long form of band keys, `order`, `band`, `key`, for documents that have shingles."""
-    orders, keys = orders[usable], keys[usable]
-    bands = keys.shape[1]
-    return pl.DataFrame(
-        {
-            "order": np.repeat(orders, bands),
-            "band": np.tile(np.arange(bands, dtype=np.int16), len(orders)),
-            "key": keys.reshape(-1),
-        }
-    )
