@@ -21,8 +21,12 @@ that tuning draws and report draws can differ):
   context = 4 consecutive paragraphs of its article holding the question's paragraph, the start seeded, joined
   by blank lines (`--xquad-window following`: its paragraph and the following ones, so the answer is always
   near the start, which favours truncation), at `--rates`;
-- `agnostic`: the `nq1` and `xquad` cases (own count and offset) compressed WITHOUT the question
-  (`question=None`); the reader still gets the question.
+- `agnostic`: compression WITHOUT the question (`question=None`); the reader still gets it. The `nq1` cases
+  (own count and offset); and per language, one case per XQuAD article of `--xquad-articles` (articles
+  `--agnostic-window-offset`, ... for `--agnostic-windows`): 4 consecutive paragraphs (start seeded) and
+  EVERY question of those paragraphs (about 20), since a context compressed without the question must serve
+  any question; lp and answer kept are means over them (the context's token prefix runs once, each question
+  continues its KV cache); no generation.
 
 Methods (`--methods`): `truncation` (the first floor(r * n) tokens), `random` (seeded random whole words
 dropped down to the budget), `sentences` (the context split into sentences by a small script-aware regex:
@@ -158,10 +162,24 @@ class Case:
     gold: str = ""
     text: str = ""
     ids: list[int] = field(default_factory=list)
+    more: list[Ask] = field(default_factory=list)  # further questions the reader is asked on the context
 
     @property
     def tokens(self) -> int:
         return len(self.ids)
+
+    def asks(self) -> list[Ask]:
+        """Every question the reader is asked on this case's context: its own, then `more`."""
+        return [Ask(self.question or "", self.gold, self.answers), *self.more]
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One question for the reader, its gold continuation and the answers that count as kept or correct."""
+
+    question: str
+    gold: str
+    answers: list[str]
 
 
 @dataclass
@@ -232,7 +250,8 @@ def numbers_kept(original: str, compressed: str) -> tuple[int, int]:
 
 
 def answer_score(case: Case, text: str) -> float:
-    return answer_kept(text, case.answers)
+    """Answer kept, as the share of the case's questions whose answer is kept."""
+    return statistics.fmean(answer_kept(text, ask.answers) for ask in case.asks())
 
 
 def number_score(case: Case, text: str) -> float:
@@ -314,6 +333,17 @@ def xquad_articles(
     return articles
 
 
+def language_articles(
+    records: list[dict[str, Any]], language: str, chosen: Sequence[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """The paragraph records of `language` by article, for articles `chosen` (from, to)."""
+    return {
+        article: paragraphs
+        for (lang, article), paragraphs in xquad_articles(records, chosen).items()
+        if lang == language
+    }
+
+
 def xquad_cases(
     records: list[dict[str, Any]],
     language: str,
@@ -325,11 +355,7 @@ def xquad_cases(
 ) -> list[Case]:
     """Seeded questions of `language` in articles `chosen` (from, to), each with 4 paragraphs of its article
     (`window`: seeded consecutive paragraphs holding its own, or its own and the following ones)."""
-    articles = {
-        article: paragraphs
-        for (lang, article), paragraphs in xquad_articles(records, chosen).items()
-        if lang == language
-    }
+    articles = language_articles(records, language, chosen)
     questions = [
         (article, position, qa)
         for article, paragraphs in sorted(articles.items())
@@ -350,6 +376,37 @@ def xquad_cases(
         prompt = "\n\n".join(documents)
         question = qa["question"]
         out.append(Case(number, prompt, documents, question, qa["answers"], question, qa["answers"][0]))
+    return out
+
+
+def xquad_windows(
+    records: list[dict[str, Any]],
+    language: str,
+    cases: int,
+    offset: int,
+    seed: int,
+    chosen: Sequence[int] = (0, 48),
+) -> list[Case]:
+    """One case per article of `language` in `chosen` (cases offset, offset + 1, ... in article order): 4
+    consecutive paragraphs (start seeded) and every question of those paragraphs, for compression without a
+    question, where one compressed context must serve every question a reader may ask of it."""
+    articles = sorted(language_articles(records, language, chosen).items())
+    out = []
+    for number in record_range(len(articles), offset, cases, f"xquad {language} articles"):
+        article, paragraphs = articles[number]
+        high = max(0, len(paragraphs) - XQUAD_PARAGRAPHS)
+        start = int(np.random.default_rng([seed, article, *language.encode()]).integers(0, high + 1))
+        window = paragraphs[start : start + XQUAD_PARAGRAPHS]
+        asks = [
+            Ask(qa["question"], qa["answers"][0], qa["answers"]) for record in window for qa in record["qas"]
+        ]
+        documents = [record["context"] for record in window]
+        first = asks[0]
+        case = Case(
+            number, "\n\n".join(documents), documents, first.question, first.answers, None, first.gold
+        )
+        case.more = asks[1:]
+        out.append(case)
     return out
 
 
@@ -588,11 +645,15 @@ class Reader:
 
     def read(self, context: str, case: Case, section: Section) -> Reading:
         """The reading of `context` for `case`; `seconds` is 0 when it was memoised."""
-        key = (context, case.question or "", case.gold, section.ask, str(section.generate))
+        asks = case.asks()
+        key = (context, *(f"{ask.question}\0{ask.gold}" for ask in asks), section.ask, str(section.generate))
         if key in self.memo:
             return replace(self.memo[key], seconds=0.0)
         started = time.perf_counter()
-        lp, generation = self._forward(context, case, section)
+        if len(asks) > 1:
+            lp, generation = self._forward_shared(context, asks, section), None
+        else:
+            lp, generation = self._forward(context, case, section)
         correct = answer_kept(generation, case.answers) if generation is not None else None
         self.memo[key] = Reading(lp, generation, correct, time.perf_counter() - started)
         return self.memo[key]
@@ -624,6 +685,34 @@ class Reader:
                 )
                 token = int(step.logits[0, -1].argmax())
         return lp, self.tokenizer.decode(new, skip_special_tokens=True)
+
+    def _forward_shared(self, context: str, asks: list[Ask], section: Section) -> float:
+        """Mean over `asks` of the gold's mean token log-probability. The token prefix every prompt shares
+        (chat header and context) runs once; each question + gold continues its KV cache, cropped back
+        after (the same token sequences as one pass per question). No generation."""
+        rows = []
+        for ask in asks:
+            gold = self.tokenizer(ask.gold, add_special_tokens=False)["input_ids"]
+            if gold:
+                rows.append((self.prompt_ids(context, ask.question, section.ask), gold))
+        if not rows:
+            return math.nan
+        shared = min(len(prompt) for prompt, _ in rows)
+        for prompt, _ in rows:
+            while prompt[:shared] != rows[0][0][:shared]:
+                shared -= 1
+        shared -= 1  # every continuation starts with at least one prompt token
+        lps = []
+        with torch.inference_mode():
+            prefix = torch.tensor([rows[0][0][:shared]], device=self.device)
+            cache = self.model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
+            for prompt, gold in rows:
+                ids = torch.tensor([prompt[shared:] + gold], device=self.device)
+                logits = self.model(input_ids=ids, past_key_values=cache, logits_to_keep=len(gold) + 1).logits
+                cache.crop(-ids.shape[1])  # back to the shared prefix
+                logprobs = torch.log_softmax(logits[0, :-1].float(), dim=-1)
+                lps.append(float(logprobs.gather(1, torch.tensor(gold, device=self.device)[:, None]).mean()))
+        return statistics.fmean(lps)
 
 
 # ---------------------------------------------------------------------------------------------- running
@@ -977,6 +1066,15 @@ def parse_args() -> argparse.Namespace:
     ):
         parser.add_argument(f"--{key}-cases", type=int, default=cases, help=f"{key} cases{per}")
         parser.add_argument(f"--{key}-offset", type=int, default=0, help=f"{key}: the first record (or draw)")
+    parser.add_argument(
+        "--agnostic-windows",
+        type=int,
+        default=24,
+        help="agnostic XQuAD: articles (one window each) per language",
+    )
+    parser.add_argument(
+        "--agnostic-window-offset", type=int, default=0, help="agnostic XQuAD: the first article"
+    )
     parser.add_argument("--gsm8k-rates", type=float, nargs="+", default=[0.5])
     parser.add_argument("--gsm8k-input", choices=["documents", "text"], default="documents")
     parser.add_argument("--xquad-window", choices=["following", "seeded"], default="seeded")
@@ -1039,16 +1137,28 @@ def build_sections(args: argparse.Namespace, rates: list[float]) -> list[Section
             plain,
         )
         for language in args.languages:
-            cases = xquad_cases(
+            windows = xquad_windows(
                 xquad,
                 language,
-                args.agnostic_cases,
-                args.agnostic_offset,
+                args.agnostic_windows,
+                args.agnostic_window_offset,
                 args.seed,
-                args.xquad_window,
                 args.xquad_articles,
             )
-            qa("agnostic", f"XQuAD {language}, up to 4 paragraphs, no question", agnostic(cases), plain)
+            if windows:
+                out.append(
+                    Section(
+                        "agnostic",
+                        f"XQuAD {language}, 4 paragraphs, no question, every question read",
+                        windows,
+                        rates,
+                        plain,
+                        answer_score,
+                        "answers kept",
+                        QA_ASK,
+                        False,
+                    )
+                )
     return out
 
 
