@@ -24,7 +24,7 @@ that tuning draws and report draws can differ):
 - `agnostic`: compression WITHOUT the question (`question=None`); the reader still gets it. The `nq1` cases
   (own count and offset); and per language, one case per XQuAD article of `--xquad-articles` (articles
   `--agnostic-window-offset`, ... for `--agnostic-windows`): 4 consecutive paragraphs (start seeded) and
-  EVERY question of those paragraphs (about 20), since a context compressed without the question must serve
+  EVERY question of those paragraphs (about 18), since a context compressed without the question must serve
   any question; lp and answer kept are means over them (the context's token prefix runs once, each question
   continues its KV cache); no generation.
 
@@ -665,9 +665,7 @@ class Reader:
             ids = torch.tensor([prompt + gold], device=self.device)
             out = self.model(input_ids=ids, use_cache=section.generate, logits_to_keep=len(gold) + 1)
             logits = out.logits[0].float()
-            logprobs = torch.log_softmax(logits[:-1], dim=-1)
-            target = torch.tensor(gold, device=self.device)[:, None]
-            lp = float(logprobs.gather(1, target).mean()) if gold else math.nan
+            lp = self.gold_lp(logits, gold) if gold else math.nan
             if not section.generate:
                 return lp, None
             cache = out.past_key_values
@@ -710,9 +708,14 @@ class Reader:
                 ids = torch.tensor([prompt[shared:] + gold], device=self.device)
                 logits = self.model(input_ids=ids, past_key_values=cache, logits_to_keep=len(gold) + 1).logits
                 cache.crop(-ids.shape[1])  # back to the shared prefix
-                logprobs = torch.log_softmax(logits[0, :-1].float(), dim=-1)
-                lps.append(float(logprobs.gather(1, torch.tensor(gold, device=self.device)[:, None]).mean()))
+                lps.append(self.gold_lp(logits[0].float(), gold))
         return statistics.fmean(lps)
+
+    def gold_lp(self, logits: torch.Tensor, gold: list[int]) -> float:
+        """Mean log-probability of the `gold` tokens, from the logits of the positions before each of them
+        and the last (`logits`: the last len(gold) + 1 positions)."""
+        logprobs = torch.log_softmax(logits[:-1], dim=-1)
+        return float(logprobs.gather(1, torch.tensor(gold, device=self.device)[:, None]).mean())
 
 
 # ---------------------------------------------------------------------------------------------- running
@@ -1094,9 +1097,16 @@ def build_sections(args: argparse.Namespace, rates: list[float]) -> list[Section
     xquad = read_jsonl(args.data_dir / XQUAD) if chosen & {"xquad", "agnostic"} else []
     out: list[Section] = []
 
-    def qa(key: str, title: str, cases: list[Case], methods: list[str]) -> None:
+    def qa(
+        key: str,
+        title: str,
+        cases: list[Case],
+        methods: list[str],
+        kept: str = "answer kept",
+        generate: bool = True,
+    ) -> None:
         if cases:
-            out.append(Section(key, title, cases, rates, methods, answer_score, "answer kept", QA_ASK, True))
+            out.append(Section(key, title, cases, rates, methods, answer_score, kept, QA_ASK, generate))
 
     if "nq10" in chosen:
         qa("nq10", "NQ, 10 passages", nq_ten(nq, args.nq10_cases, args.nq10_offset, args.seed), args.methods)
@@ -1145,20 +1155,8 @@ def build_sections(args: argparse.Namespace, rates: list[float]) -> list[Section
                 args.seed,
                 args.xquad_articles,
             )
-            if windows:
-                out.append(
-                    Section(
-                        "agnostic",
-                        f"XQuAD {language}, 4 paragraphs, no question, every question read",
-                        windows,
-                        rates,
-                        plain,
-                        answer_score,
-                        "answers kept",
-                        QA_ASK,
-                        False,
-                    )
-                )
+            title = f"XQuAD {language}, 4 paragraphs, no question, every question read"
+            qa("agnostic", title, windows, plain, kept="answers kept", generate=False)
     return out
 
 
