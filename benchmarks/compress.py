@@ -119,6 +119,8 @@ METHODS = (
     "winnow-position",
 )
 PEERS = frozenset({"llmlingua", "longllmlingua"})
+#: the simple strong baseline every method is compared with, case by case
+BASELINE = "sentences"
 #: winnow run with other Compressor options, beside the default `winnow`
 WINNOW_VARIANTS: dict[str, dict[str, Any]] = {
     "winnow-whole": {"fill_words": False},
@@ -938,7 +940,52 @@ def summarise(outcomes: list[Outcome], forward: list[float], cases: list[Case]) 
             "s_per_1k_total": 1000 * sum(forward) / sum(tokens.values()),
         }
     )
-    return {"rows": rows, "ratios": time_ratios(groups, forward, cases)}
+    return {"rows": rows, "ratios": time_ratios(groups, forward, cases), "gaps": gaps(groups)}
+
+
+def gaps(
+    groups: dict[tuple[str, float | None], list[Outcome]], baseline: str = BASELINE, seed: int = 0
+) -> list[dict[str, Any]]:
+    """Per (method, rate) beside `baseline` at that rate: recovered minus the baseline's, over the cases
+    both scored, with a 95% paired bootstrap interval (cases resampled together; scipy.stats.bootstrap)."""
+    from scipy.stats import bootstrap
+
+    def lps(method: str, rate: float | None) -> dict[int, float]:
+        return {
+            o.case: o.lp
+            for o in groups.get((method, rate), [])
+            if o.error is None and o.lp is not None and not math.isnan(o.lp)
+        }
+
+    none, full = lps("no context", None), lps("original", 1.0)
+    out = []
+    for method, rate in groups:
+        if method in (baseline, "no context", "original") or (baseline, rate) not in groups:
+            continue
+        mine, theirs = lps(method, rate), lps(baseline, rate)
+        shared = sorted(mine.keys() & theirs.keys() & none.keys() & full.keys())
+        if len(shared) < 2:
+            continue
+        samples = [np.array([column[c] for c in shared]) for column in (mine, theirs, none, full)]
+
+        def gap(m: Any, b: Any, n: Any, f: Any, axis: int = -1) -> Any:
+            return (m.mean(axis) - b.mean(axis)) / (f.mean(axis) - n.mean(axis))
+
+        interval = bootstrap(
+            samples, gap, paired=True, n_resamples=9999, method="percentile", rng=seed
+        ).confidence_interval
+        out.append(
+            {
+                "method": method,
+                "rate": rate,
+                "baseline": baseline,
+                "cases": len(shared),
+                "gap": float(gap(*samples)),
+                "low": float(interval.low),
+                "high": float(interval.high),
+            }
+        )
+    return out
 
 
 def time_ratios(
@@ -1017,6 +1064,12 @@ def print_notes(summary: dict[str, Any]) -> None:
                 f"\nnote: {row['method']} at rate {row['rate']} reported a token count other than the "
                 f"benchmark's in {row['count_mismatch']} cases"
             )
+    for entry in summary.get("gaps", []):
+        print(
+            f"\nrecovered, {entry['method']} minus {entry['baseline']} at rate {entry['rate']:.2f}: "
+            f"{entry['gap']:+.3f}, 95% paired bootstrap interval [{entry['low']:+.3f}, {entry['high']:+.3f}] "
+            f"over {entry['cases']} cases"
+        )
     for entry in summary["ratios"]:
         parts = [
             f"winnow / one forward pass {entry['winnow_over_forward']:.2f}x (goal with a question: <= 0.5)"
