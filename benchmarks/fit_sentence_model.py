@@ -10,9 +10,10 @@ Question model: every sentence of a case with its question. Question-agnostic mo
 XQuAD contexts without the question, positive when the sentence answers any question asked of the context.
 
 For each model, a logistic regression (scikit-learn, L2, balanced classes) over all candidate scorers is fit
-on the even cases and checked on the odd ones, against the single scorer that ranks best there: the share
-of cases whose answer is in the sentences kept whole at a third of the tokens (best first, skipping those
-that do not fit), and the mean reciprocal rank of the first answer sentence. Then it is refit on all cases
+on the even cases and checked on the odd ones, against each single scorer: the share of questions whose
+answer is in the sentences kept whole at a third of the tokens (best first, skipping those that do not fit;
+without a question, every question asked of the context counts, as a reader may ask any of them), and the
+mean reciprocal rank of the first answer sentence. Then it is refit on all cases
 and written with `--write` (weights are rounded to 4 digits).
 
     python benchmarks/fit_sentence_model.py [--nq 1000 1300] [--articles 0 24] [--write]
@@ -71,12 +72,17 @@ KEEP_SHARE = 1 / 3
 
 @dataclass
 class Example:
-    """One prompt's sentences: features, labels, token costs; `group` names the case kind."""
+    """One prompt's sentences: features, labels, token costs; `group` names the case kind. `holds` has a row
+    per question asked of the prompt: which sentences hold its answer (`y`: any of them)."""
 
     group: str
     x: np.ndarray
-    y: np.ndarray
+    holds: np.ndarray
     cost: np.ndarray
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.holds.any(axis=0)
 
 
 def nq_prompts(lo: int, hi: int, seed: int) -> list[tuple[str, str | list[str], str, list[str]]]:
@@ -94,14 +100,14 @@ def nq_prompts(lo: int, hi: int, seed: int) -> list[tuple[str, str | list[str], 
     return out
 
 
-def xquad_prompts(lo: int, hi: int) -> list[tuple[str, str, str, list[str], list[str]]]:
-    """(group, context, question, its answers, every answer asked of the context)."""
+def xquad_prompts(lo: int, hi: int) -> list[tuple[str, str, str, list[str], list[list[str]]]]:
+    """(group, context, question, its answers, the answers of every question asked of the context)."""
     out = []
     for (lang, _), paragraphs in sorted(xquad_articles(read_jsonl(DATA / XQUAD), (lo, hi)).items()):
         for start in range(0, len(paragraphs), 4):
             block = paragraphs[start : start + 4]
             context = "\n\n".join(p["context"] for p in block)
-            every = [a for p in block for qa in p["qas"] for a in qa["answers"]]
+            every = [qa["answers"] for p in block for qa in p["qas"]]
             for qa in block[0]["qas"]:
                 out.append((f"xquad-{lang}", context, qa["question"], qa["answers"], every))
     return out
@@ -112,20 +118,23 @@ def example(
     group: str,
     prompt: str | list[str],
     question: str | None,
-    answers: Sequence[str],
+    answers: Sequence[Sequence[str]],
     scorers: Sequence[Scorer],
 ) -> Example | None:
+    """The example of one prompt; `answers`: each question's answers (one question, or every one asked)."""
     request = CompressionRequest(prompt, rate=0.5, question=question)
     words = request.words
     ids = np.unique(words.sentence)
     sentences, _ = compressor.sentences(request.parsed, words, ids, question)
-    needles = [n for n in map(normalise, answers) if n]
-    y = np.array([any(n in normalise(t) for n in needles) for t in sentences.texts])
-    if not y.any() or y.all():
+    texts = [normalise(t) for t in sentences.texts]
+    needles = [[n for n in map(normalise, each) if n] for each in answers]
+    holds = np.array([[any(n in t for n in question) for t in texts] for question in needles])
+    holds = holds[holds.any(axis=1)]  # a question whose answer is in no whole sentence cannot count
+    if not holds.any() or holds.any(axis=0).all():
         return None
     tokenizer = compressor.target_tokenizer()
     cost = np.array([len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in sentences.texts])
-    return Example(group, features(scorers, sentences), y, cost)
+    return Example(group, features(scorers, sentences), holds, cost)
 
 
 def kept_whole(value: np.ndarray, cost: np.ndarray, share: float) -> np.ndarray:
@@ -140,11 +149,13 @@ def kept_whole(value: np.ndarray, cost: np.ndarray, share: float) -> np.ndarray:
 
 
 def evaluate(examples: Sequence[Example], score: Any) -> tuple[float, float]:
-    """(answer kept at KEEP_SHARE, mean reciprocal rank of the first answer sentence)."""
-    kept, ranks = [], []
+    """(share of questions whose answer is kept at KEEP_SHARE, mean reciprocal rank of the first answer
+    sentence)."""
+    kept: list[bool] = []
+    ranks = []
     for ex in examples:
         value = score(ex.x)
-        kept.append(bool((kept_whole(value, ex.cost, KEEP_SHARE) & ex.y).any()))
+        kept.extend((ex.holds & kept_whole(value, ex.cost, KEEP_SHARE)).any(axis=1).tolist())
         order = np.argsort(-value, kind="stable")
         ranks.append(1.0 / (1 + int(np.flatnonzero(ex.y[order])[0])))
     return float(np.mean(kept)), float(np.mean(ranks))
@@ -174,7 +185,8 @@ def report(name: str, scorers: Sequence[Scorer], examples: list[Example]) -> Lin
     for column, scorer in enumerate(scorers):
         row(scorer.name, lambda x, c=column: x[:, c])
     row("fitted (even cases)", lambda x: model.decision_function(x))
-    print("(each cell: answer kept at a third of the tokens, MRR of the first answer sentence)")
+    print("(each cell: share of questions whose answer is kept at a third of the tokens; MRR of the first")
+    print(" sentence holding an answer)")
     final = fit(examples)
     weights = tuple(round(float(w), 4) for w in final.coef_[0])
     for scorer, weight in zip(scorers, weights, strict=True):
@@ -196,16 +208,16 @@ def main() -> None:
     with_question: list[Example] = []
     agnostic: list[Example] = []
     for group, prompt, question, answers in nq_prompts(*args.nq, args.seed):
-        ex = example(compressor, group, prompt, question, answers, QUESTION_SCORERS)
+        ex = example(compressor, group, prompt, question, [answers], QUESTION_SCORERS)
         if ex is not None:
             with_question.append(ex)
         if group == "nq1":
-            ex = example(compressor, group, prompt, None, answers, AGNOSTIC_SCORERS)
+            ex = example(compressor, group, prompt, None, [answers], AGNOSTIC_SCORERS)
             if ex is not None:
                 agnostic.append(ex)
     seen: set[tuple[str, str]] = set()
     for group, context, question, answers, every in xquad_prompts(*args.articles):
-        ex = example(compressor, group, context, question, answers, QUESTION_SCORERS)
+        ex = example(compressor, group, context, question, [answers], QUESTION_SCORERS)
         if ex is not None:
             with_question.append(ex)
         if (group, context) not in seen:
