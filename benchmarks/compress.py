@@ -39,7 +39,9 @@ the question it appends to its output is removed before scoring; not run without
 whole sentences only), `winnow-surprisal` (`fill_by="surprisal"`: the words that fill the rest of the
 budget chosen by SmolLM2 surprisal, also without a question) and `winnow-position` (`fill_by="position"`:
 in reading order, also with a question; the default fill is surprisal with a question, reading order
-without).
+without), `winnow-matched` (winnow given, as its `target_tokens`, the tokens LongLLMLingua kept on the same
+case at the same rate: the peers do not meet the rate on short prompts, so this compares the two at equal
+size; run after LongLLMLingua, skipped where it did not run or failed).
 The peers run only at `--peer-rates` (default: every rate).
 
 Metrics per method and rate, on the compressed context, tokens counted with the SmolLM2 tokenizer (no
@@ -82,6 +84,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gzip
 import importlib.util
 import json
@@ -117,7 +120,10 @@ METHODS = (
     "winnow-whole",
     "winnow-surprisal",
     "winnow-position",
+    "winnow-matched",
 )
+#: winnow run to the size another method's output had on the same case and rate
+MATCHED = {"winnow-matched": "longllmlingua"}
 PEERS = frozenset({"llmlingua", "longllmlingua"})
 #: the simple strong baseline every method is compared with, case by case
 BASELINE = "sentences"
@@ -515,8 +521,10 @@ def sentences(tokens: Tokens, device: str) -> Run:
 
 
 def winnow(compressor: Any) -> Run:
-    def run(case: Case, rate: float) -> tuple[str, dict[str, Any]]:
-        result = compressor.compress(case.prompt, rate=rate, question=case.query)
+    def run(case: Case, rate: float, tokens: int | None = None) -> tuple[str, dict[str, Any]]:
+        """`tokens`: a target size instead of the rate (`MATCHED` methods)."""
+        size = {"rate": rate} if tokens is None else {"target_tokens": max(tokens, 1)}
+        result = compressor.compress(case.prompt, question=case.query, **size)
         return result.text, {"target": result.target_tokens, "reported": result.compressed_tokens}
 
     return run
@@ -568,11 +576,12 @@ def build_methods(
         "llmlingua": lambda: llmlingua(models["llmlingua"]),
         "longllmlingua": lambda: longllmlingua(models["llmlingua"]),
         "winnow": lambda: winnow(models["winnow"]),
+        "winnow-matched": lambda: winnow(models["winnow"]),
         **{variant: (lambda v=variant: winnow(models[v])) for variant in WINNOW_VARIANTS},
     }
     runs = {}
     for name in names:
-        model = models.get("llmlingua" if name in PEERS else name)
+        model = models.get("llmlingua" if name in PEERS else "winnow" if name in MATCHED else name)
         runs[name] = failing(model) if isinstance(model, BaseException) else makers[name]()
     return runs
 
@@ -582,7 +591,7 @@ _MODELS: dict[str, Any] = {}
 
 def load_models(names: tuple[str, ...], device: str) -> dict[str, Any]:
     """winnow's Compressor and llmlingua's PromptCompressor, once; a set-up error is kept in their place."""
-    if "winnow" in names and "winnow" not in _MODELS:
+    if ("winnow" in names or MATCHED.keys() & set(names)) and "winnow" not in _MODELS:
         try:
             from prompts.compress import Compressor
 
@@ -811,8 +820,17 @@ def run_section(
         outcomes += references(case, section, reader)
         forward.append(forward_seconds(model, case.ids, pad_id, device))
         for rate in section.rates:
-            for name, run in methods.items():
-                if name in PEERS and rate not in peer_rates:
+            for name, run in sorted(methods.items(), key=lambda item: item[0] in MATCHED):
+                if name in MATCHED:  # to the size the other method's output had here
+                    other = [
+                        o
+                        for o in outcomes
+                        if (o.method, o.case, o.rate) == (MATCHED[name], case.index, rate) and o.error is None
+                    ]
+                    if not other:
+                        continue
+                    run = functools.partial(run, tokens=other[-1].tokens)
+                elif name in PEERS and rate not in peer_rates:
                     continue
                 outcomes.append(measure(name, run, case, rate, tokens, section, reader))
         if number % 10 == 0 or number == len(section.cases):
@@ -943,11 +961,10 @@ def summarise(outcomes: list[Outcome], forward: list[float], cases: list[Case]) 
     return {"rows": rows, "ratios": time_ratios(groups, forward, cases), "gaps": gaps(groups)}
 
 
-def gaps(
-    groups: dict[tuple[str, float | None], list[Outcome]], baseline: str = BASELINE, seed: int = 0
-) -> list[dict[str, Any]]:
-    """Per (method, rate) beside `baseline` at that rate: recovered minus the baseline's, over the cases
-    both scored, with a 95% paired bootstrap interval (cases resampled together; scipy.stats.bootstrap)."""
+def gaps(groups: dict[tuple[str, float | None], list[Outcome]], seed: int = 0) -> list[dict[str, Any]]:
+    """Per (method, rate) beside `BASELINE` at that rate (and a `MATCHED` method beside the method it
+    matches): recovered minus the other's, over the cases both scored, with a 95% paired bootstrap interval
+    (cases resampled together; scipy.stats.bootstrap)."""
     from scipy.stats import bootstrap
 
     def lps(method: str, rate: float | None) -> dict[int, float]:
@@ -958,9 +975,15 @@ def gaps(
         }
 
     none, full = lps("no context", None), lps("original", 1.0)
+    pairs = [
+        (method, BASELINE, rate)
+        for method, rate in groups
+        if method not in (BASELINE, "no context", "original")
+    ]
+    pairs += [(method, MATCHED[method], rate) for method, rate in groups if method in MATCHED]
     out = []
-    for method, rate in groups:
-        if method in (baseline, "no context", "original") or (baseline, rate) not in groups:
+    for method, baseline, rate in pairs:
+        if (baseline, rate) not in groups:
             continue
         mine, theirs = lps(method, rate), lps(baseline, rate)
         shared = sorted(mine.keys() & theirs.keys() & none.keys() & full.keys())
