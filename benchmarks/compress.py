@@ -58,6 +58,8 @@ special tokens):
     `no context` and `original` (the full context) rows give lp_none and lp_full;
   - recovered = (mean lp_method - mean lp_none) / (mean lp_full - mean lp_none), means over the cases where
     the method ran without error (a ratio of means: robust to tiny per-case denominators);
+  - under each table, every method's recovered minus the baseline's (`sentences`; `winnow-matched` also
+    minus LongLLMLingua's), with a 95% paired bootstrap interval over cases (percentile, 9,999 resamples);
   - accuracy: greedy generation of at most `--max-new-tokens` (24) new tokens, correct when a normalised
     gold answer is a substring of the normalised generation (not for GSM8K);
 - achieved rate: output tokens / original tokens (mean; max in the JSON);
