@@ -39,9 +39,9 @@ the question it appends to its output is removed before scoring; not run without
 whole sentences only), `winnow-surprisal` (`fill_by="surprisal"`: the words that fill the rest of the
 budget chosen by SmolLM2 surprisal, also without a question) and `winnow-position` (`fill_by="position"`:
 in reading order, also with a question; the default fill is surprisal with a question, reading order
-without), `winnow-matched` (winnow given, as its `target_tokens`, the tokens LongLLMLingua kept on the same
-case at the same rate: the peers do not meet the rate on short prompts, so this compares the two at equal
-size; run after LongLLMLingua, skipped where it did not run or failed).
+without), `winnow-at-longllmlingua` and `winnow-at-llmlingua` (winnow given, as its `target_tokens`, the
+tokens that peer kept on the same case at the same rate: the peers do not meet the rate on short prompts,
+so this compares the two at equal size; run after the peer, skipped where it did not run or failed).
 The peers run only at `--peer-rates` (default: every rate).
 
 Metrics per method and rate, on the compressed context, tokens counted with the SmolLM2 tokenizer (no
@@ -58,8 +58,8 @@ special tokens):
     `no context` and `original` (the full context) rows give lp_none and lp_full;
   - recovered = (mean lp_method - mean lp_none) / (mean lp_full - mean lp_none), means over the cases where
     the method ran without error (a ratio of means: robust to tiny per-case denominators);
-  - under each table, every method's recovered minus the baseline's (`sentences`; `winnow-matched` also
-    minus LongLLMLingua's), with a 95% paired bootstrap interval over cases (percentile, 9,999 resamples);
+  - under each table, every method's recovered minus the baseline's (`sentences`; `winnow-at-<peer>` also
+    minus that peer's), with a 95% paired bootstrap interval over cases (percentile, 9,999 resamples);
   - accuracy: greedy generation of at most `--max-new-tokens` (24) new tokens, correct when a normalised
     gold answer is a substring of the normalised generation (not for GSM8K);
 - achieved rate: output tokens / original tokens (mean; max in the JSON);
@@ -122,10 +122,11 @@ METHODS = (
     "winnow-whole",
     "winnow-surprisal",
     "winnow-position",
-    "winnow-matched",
+    "winnow-at-longllmlingua",
+    "winnow-at-llmlingua",
 )
 #: winnow run to the size another method's output had on the same case and rate
-MATCHED = {"winnow-matched": "longllmlingua"}
+MATCHED = {"winnow-at-longllmlingua": "longllmlingua", "winnow-at-llmlingua": "llmlingua"}
 PEERS = frozenset({"llmlingua", "longllmlingua"})
 #: the simple strong baseline every method is compared with, case by case
 BASELINE = "sentences"
@@ -578,7 +579,7 @@ def build_methods(
         "llmlingua": lambda: llmlingua(models["llmlingua"]),
         "longllmlingua": lambda: longllmlingua(models["llmlingua"]),
         "winnow": lambda: winnow(models["winnow"]),
-        "winnow-matched": lambda: winnow(models["winnow"]),
+        **{name: (lambda: winnow(models["winnow"])) for name in MATCHED},
         **{variant: (lambda v=variant: winnow(models[v])) for variant in WINNOW_VARIANTS},
     }
     runs = {}
