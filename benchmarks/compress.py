@@ -41,7 +41,8 @@ budget chosen by SmolLM2 surprisal, also without a question) and `winnow-positio
 in reading order, also with a question; the default fill is surprisal with a question, reading order
 without), `winnow-at-longllmlingua` and `winnow-at-llmlingua` (winnow given, as its `target_tokens`, the
 tokens that peer kept on the same case at the same rate: the peers do not meet the rate on short prompts,
-so this compares the two at equal size; run after the peer, skipped where it did not run or failed).
+so this compares the two at equal size; run after the peer, skipped where it did not run or failed) and
+`winnow-no-numbers` (`keep_numbers=False`: without a question, numbers are not kept before sentences).
 The peers run only at `--peer-rates` (default: every rate).
 
 Metrics per method and rate, on the compressed context, tokens counted with the SmolLM2 tokenizer (no
@@ -124,9 +125,14 @@ METHODS = (
     "winnow-position",
     "winnow-at-longllmlingua",
     "winnow-at-llmlingua",
+    "winnow-no-numbers",
 )
 #: winnow run to the size another method's output had on the same case and rate
 MATCHED = {"winnow-at-longllmlingua": "longllmlingua", "winnow-at-llmlingua": "llmlingua"}
+#: winnow's default Compressor with other request options
+REQUEST_VARIANTS: dict[str, dict[str, Any]] = {"winnow-no-numbers": {"keep_numbers": False}}
+#: methods that call the default `winnow` Compressor
+ON_WINNOW = frozenset(MATCHED) | frozenset(REQUEST_VARIANTS)
 PEERS = frozenset({"llmlingua", "longllmlingua"})
 #: the simple strong baseline every method is compared with, case by case
 BASELINE = "sentences"
@@ -523,11 +529,13 @@ def sentences(tokens: Tokens, device: str) -> Run:
     return run
 
 
-def winnow(compressor: Any) -> Run:
+def winnow(compressor: Any, **options: Any) -> Run:
+    """`options`: further `CompressionRequest` options (`REQUEST_VARIANTS`)."""
+
     def run(case: Case, rate: float, tokens: int | None = None) -> tuple[str, dict[str, Any]]:
         """`tokens`: a target size instead of the rate (`MATCHED` methods)."""
         size = {"rate": rate} if tokens is None else {"target_tokens": max(tokens, 1)}
-        result = compressor.compress(case.prompt, question=case.query, **size)
+        result = compressor.compress(case.prompt, question=case.query, **size, **options)
         return result.text, {"target": result.target_tokens, "reported": result.compressed_tokens}
 
     return run
@@ -580,11 +588,15 @@ def build_methods(
         "longllmlingua": lambda: longllmlingua(models["llmlingua"]),
         "winnow": lambda: winnow(models["winnow"]),
         **{name: (lambda: winnow(models["winnow"])) for name in MATCHED},
+        **{
+            name: (lambda o=options: winnow(models["winnow"], **o))
+            for name, options in REQUEST_VARIANTS.items()
+        },
         **{variant: (lambda v=variant: winnow(models[v])) for variant in WINNOW_VARIANTS},
     }
     runs = {}
     for name in names:
-        model = models.get("llmlingua" if name in PEERS else "winnow" if name in MATCHED else name)
+        model = models.get("llmlingua" if name in PEERS else "winnow" if name in ON_WINNOW else name)
         runs[name] = failing(model) if isinstance(model, BaseException) else makers[name]()
     return runs
 
@@ -594,7 +606,7 @@ _MODELS: dict[str, Any] = {}
 
 def load_models(names: tuple[str, ...], device: str) -> dict[str, Any]:
     """winnow's Compressor and llmlingua's PromptCompressor, once; a set-up error is kept in their place."""
-    if ("winnow" in names or MATCHED.keys() & set(names)) and "winnow" not in _MODELS:
+    if ("winnow" in names or ON_WINNOW & set(names)) and "winnow" not in _MODELS:
         try:
             from prompts.compress import Compressor
 
