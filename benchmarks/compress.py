@@ -587,10 +587,9 @@ def build_methods(
         "llmlingua": lambda: llmlingua(models["llmlingua"]),
         "longllmlingua": lambda: longllmlingua(models["llmlingua"]),
         "winnow": lambda: winnow(models["winnow"]),
-        **{name: (lambda: winnow(models["winnow"])) for name in MATCHED},
         **{
-            name: (lambda o=options: winnow(models["winnow"], **o))
-            for name, options in REQUEST_VARIANTS.items()
+            name: (lambda n=name: winnow(models["winnow"], **REQUEST_VARIANTS.get(n, {})))
+            for name in ON_WINNOW
         },
         **{variant: (lambda v=variant: winnow(models[v])) for variant in WINNOW_VARIANTS},
     }
@@ -976,6 +975,11 @@ def summarise(outcomes: list[Outcome], forward: list[float], cases: list[Case]) 
     return {"rows": rows, "ratios": time_ratios(groups, forward, cases), "gaps": gaps(groups)}
 
 
+def recovered_gap(mine: Any, theirs: Any, none: Any, full: Any, axis: int = -1) -> Any:
+    """Recovered of `mine` minus recovered of `theirs` (lp arrays over the same cases, along `axis`)."""
+    return (mine.mean(axis) - theirs.mean(axis)) / (full.mean(axis) - none.mean(axis))
+
+
 def gaps(groups: dict[tuple[str, float | None], list[Outcome]], seed: int = 0) -> list[dict[str, Any]]:
     """Per (method, rate) beside `BASELINE` at that rate (and a `MATCHED` method beside the method it
     matches): recovered minus the other's, over the cases both scored, with a 95% paired bootstrap interval
@@ -1005,12 +1009,8 @@ def gaps(groups: dict[tuple[str, float | None], list[Outcome]], seed: int = 0) -
         if len(shared) < 2:
             continue
         samples = [np.array([column[c] for c in shared]) for column in (mine, theirs, none, full)]
-
-        def gap(m: Any, b: Any, n: Any, f: Any, axis: int = -1) -> Any:
-            return (m.mean(axis) - b.mean(axis)) / (f.mean(axis) - n.mean(axis))
-
         interval = bootstrap(
-            samples, gap, paired=True, n_resamples=9999, method="percentile", rng=seed
+            samples, recovered_gap, paired=True, n_resamples=9999, method="percentile", rng=seed
         ).confidence_interval
         out.append(
             {
@@ -1018,7 +1018,7 @@ def gaps(groups: dict[tuple[str, float | None], list[Outcome]], seed: int = 0) -
                 "rate": rate,
                 "baseline": baseline,
                 "cases": len(shared),
-                "gap": float(gap(*samples)),
+                "gap": float(recovered_gap(*samples)),
                 "low": float(interval.low),
                 "high": float(interval.high),
             }

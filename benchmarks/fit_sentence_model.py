@@ -128,7 +128,7 @@ def example(
     sentences, _ = compressor.sentences(request.parsed, words, ids, question)
     texts = [normalise(t) for t in sentences.texts]
     needles = [[n for n in map(normalise, each) if n] for each in answers]
-    holds = np.array([[any(n in t for n in question) for t in texts] for question in needles])
+    holds = np.array([[any(n in t for n in asked) for t in texts] for asked in needles])
     holds = holds[holds.any(axis=1)]  # a question whose answer is in no whole sentence cannot count
     if not holds.any() or holds.any(axis=0).all():
         return None
