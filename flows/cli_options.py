@@ -77,6 +77,14 @@ WorkersOption = Annotated[
 DaskAddressOption = Annotated[
     str | None, typer.Option(help="Run the shard tasks on an existing Dask cluster (tcp://HOST:PORT).")
 ]
+MemoryLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Memory of each local Dask worker of --workers (e.g. 3GiB): Dask spills past it and restarts "
+        "a worker that exceeds it (an existing cluster's workers take theirs from `dask worker "
+        "--memory-limit`).",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,7 @@ class RunArguments:
     progress: bool | None = None
     workers: int | None = None
     dask_address: str | None = None
+    memory_limit: str | None = None
 
 
 #: each field of `RunArguments` as a command-line option, declared once
@@ -106,6 +115,7 @@ RUN_OPTIONS: dict[str, Any] = {
     "progress": ProgressOption,
     "workers": WorkersOption,
     "dask_address": DaskAddressOption,
+    "memory_limit": MemoryLimitOption,
 }
 
 

@@ -56,9 +56,13 @@ class PrefectEngine:
         get_run_logger().info(message)
 
 
-def task_runner(dask_address: str | None = None, workers: int | None = None) -> Any:
+def task_runner(
+    dask_address: str | None = None, workers: int | None = None, memory_limit: str | None = None
+) -> Any:
     """prefect-dask's DaskTaskRunner on an existing cluster (`dask_address`) or a local one of `workers`
-    processes; None keeps Prefect's default thread pool."""
+    processes, each limited to `memory_limit` (Dask's: "3GiB", "500MB"); None keeps Prefect's default
+    thread pool."""
+    limit = worker_memory_limit(memory_limit, dask_address, workers)
     if not dask_address and not (workers and workers > 1):
         return None
     from prefect_dask import DaskTaskRunner
@@ -74,8 +78,33 @@ def task_runner(dask_address: str | None = None, workers: int | None = None) -> 
             "processes": True,
             "dashboard_address": None,
             "env": {"WINNOW_TORCH_THREADS": threads},
+            **({"memory_limit": limit} if limit is not None else {}),
         }
     )
+
+
+def worker_memory_limit(
+    memory_limit: str | None, dask_address: str | None, workers: int | None
+) -> int | None:
+    """`memory_limit` in bytes; a WinnowError when it is not a size or there is no local cluster to limit."""
+    if memory_limit is None:
+        return None
+    if dask_address:
+        raise WinnowError(
+            "--memory-limit sets the local workers of --workers; an existing cluster's workers take "
+            "theirs when started (`dask worker --memory-limit 3GiB`)"
+        )
+    if not (workers and workers > 1):
+        raise WinnowError("--memory-limit needs a local Dask cluster: give --workers N (N >= 2) too")
+    from dask.utils import parse_bytes
+
+    try:
+        limit = parse_bytes(memory_limit)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise WinnowError(f"--memory-limit {memory_limit!r} is not a size (for example 3GiB or 500MB)")
+    return limit
 
 
 class _HideUserErrorTracebacks(logging.Filter):

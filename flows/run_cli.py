@@ -29,6 +29,7 @@ def run_clean(
     progress: bool = False,
     dask_address: str | None = None,
     workers: int | None = None,
+    memory_limit: str | None = None,
     **options: Any,
 ) -> RunStats:
     """Validate everything that can be checked up front, then run the `clean_corpus` flow."""
@@ -42,14 +43,15 @@ def run_clean(
     )
     resolve_sources(inputs, run_options.read)  # a missing path fails here, before any Prefect start
     ensure_free(out)  # a folder another run is writing to is refused before Prefect starts
+    from flows.engine import hide_user_error_tracebacks, task_runner
+
+    runner = task_runner(dask_address, workers, memory_limit)  # bad options fail before Prefect too
 
     from flows.clean import clean_corpus
-    from flows.engine import hide_user_error_tracebacks, task_runner
     from flows.progress import RichProgress
     from pipeline.engine import showing_progress
 
     hide_user_error_tracebacks()
-    runner = task_runner(dask_address, workers)
     flow = clean_corpus.with_options(task_runner=runner) if runner else clean_corpus
     display = RichProgress() if progress else contextlib.nullcontext()
     with display as bars, showing_progress(bars):

@@ -85,10 +85,11 @@ def scheduled_clean(
     timezone: str = "UTC",
     workers: int | None = None,
     dask_address: str | None = None,
+    memory_limit: str | None = None,
 ) -> dict[str, Any]:
     """Clean `inputs` into ROOT/<scheduled start>; `{date:FORMAT}` in an input is that date."""
     when = run_time(timezone)
-    runner = task_runner(dask_address, workers)
+    runner = task_runner(dask_address, workers, memory_limit)
     subflow = clean_corpus.with_options(task_runner=runner) if runner else clean_corpus
     return subflow(
         inputs=[expand_input(path, when) for path in inputs], out=str(run_folder(root, when)), recipe=recipe
@@ -132,11 +133,13 @@ def deployment(
     timezone: str = "UTC",
     workers: int | None = None,
     dask_address: str | None = None,
+    memory_limit: str | None = None,
 ) -> Any:
     """The deployment of `scheduled_clean` on `cron` (one run at a time: runs share the dedup index)."""
     from prefect.types.entrypoint import EntrypointType
 
     schedule = cron_schedule(cron, timezone)
+    task_runner(dask_address, workers, memory_limit)  # bad cluster options fail now, not at 3 a.m.
     root = root.resolve()
     recipe = with_index(recipe, root, index)
     parameters = {
@@ -146,6 +149,7 @@ def deployment(
         "timezone": timezone,
         "workers": workers,
         "dask_address": dask_address,
+        "memory_limit": memory_limit,
     }
     return scheduled_clean.to_deployment(
         name,

@@ -14,6 +14,7 @@ import typer
 from flows.cli_options import (
     DaskAddressOption,
     IdFieldOption,
+    MemoryLimitOption,
     OnErrorOption,
     TextFieldOption,
     WorkersOption,
@@ -84,6 +85,7 @@ def clean(
     on_error: OnErrorOption = None,
     workers: WorkersOption = None,
     dask_address: DaskAddressOption = None,
+    memory_limit: MemoryLimitOption = None,
 ) -> None:
     """Create a Prefect deployment that cleans INPUTs into a new dated run folder under ROOT on a cron
     schedule, each run deduplicated against everything kept before; then serve it until Ctrl-C."""
@@ -107,6 +109,7 @@ def clean(
             timezone=timezone,
             workers=workers,
             dask_address=dask_address,
+            memory_limit=memory_limit,
         )
         full_name = f"{FLOW_NAME}/{deployment_name}"
         server = require_server()

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import orjson
 import polars as pl
+import pytest
 
+from flows.engine import task_runner
 from tests.conftest import CliResult
 
 
@@ -19,7 +21,7 @@ def test_dask_workers_give_the_same_result(tmp_path: Path, winnow: Callable[...,
     path.write_text("".join(orjson.dumps({"text": t}).decode() + "\n" for t in texts))
     common = ("clean", path, "--batch-size", "9")
     local = winnow(*common, "--out", tmp_path / "local")
-    dask = winnow(*common, "--out", tmp_path / "dask", "--workers", "2")
+    dask = winnow(*common, "--out", tmp_path / "dask", "--workers", "2", "--memory-limit", "2GiB")
     assert local.exit_code == 0 and dask.exit_code == 0, dask.output
     kept = [pl.read_parquet(tmp_path / run / "kept")["id"].to_list() for run in ("local", "dask")]
     assert kept[0] == kept[1] and len(kept[0]) == 60
@@ -29,3 +31,29 @@ def test_dask_workers_give_the_same_result(tmp_path: Path, winnow: Callable[...,
         .select("id", "reason", "duplicate_of")
         .equals(removed[1].select("id", "reason", "duplicate_of"))
     )
+
+
+def test_memory_limit_sets_each_local_worker() -> None:
+    runner = task_runner(workers=2, memory_limit="1.5GiB")
+    assert runner.cluster_kwargs["memory_limit"] == 3 * 2**29
+    assert runner.cluster_kwargs["n_workers"] == 2
+    assert "memory_limit" not in task_runner(workers=2).cluster_kwargs  # Dask's default: a share of RAM
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--memory-limit", "1GiB"), "give --workers N"),
+        (("--workers", "2", "--memory-limit", "lots"), "'lots' is not a size"),
+        (("--workers", "2", "--memory-limit", "0"), "'0' is not a size"),
+        (("--dask-address", "tcp://127.0.0.1:1", "--memory-limit", "1GiB"), "dask worker --memory-limit"),
+    ],
+)
+def test_a_memory_limit_without_a_local_cluster_is_refused_before_the_run(
+    tmp_path: Path, winnow: Callable[..., CliResult], options: tuple[str, ...], message: str
+) -> None:
+    path = tmp_path / "docs.jsonl"
+    path.write_text('{"text": "one document"}\n')
+    result = winnow("clean", path, "--out", tmp_path / "run", *options)
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert not (tmp_path / "run").exists()
