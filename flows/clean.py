@@ -34,6 +34,7 @@ def clean_corpus(
     input_format: Format | None = None,
     output_format: OutputFormat | None = None,
     batch_size: int | None = None,
+    partitions: int | None = None,
 ) -> RunStats:
     """Clean `inputs` into the run folder `out`; returns the run's stats (`already_complete` when it had
     finished before and nothing was done)."""
@@ -45,6 +46,7 @@ def clean_corpus(
         format=input_format,
         batch_size=batch_size,
         output_format=output_format,
+        partitions=partitions,
     )
     result = run(
         inputs, Path(out), recipe.build_stages(), options, engine=PrefectEngine(), recipe=recipe.identity()

@@ -77,6 +77,14 @@ WorkersOption = Annotated[
 DaskAddressOption = Annotated[
     str | None, typer.Option(help="Run the shard tasks on an existing Dask cluster (tcp://HOST:PORT).")
 ]
+PartitionsOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Split each corpus-wide decision that can be split (MinHash dedup) into N tasks; the result is "
+        "the same for any N (default: one per million documents).",
+    ),
+]
 MemoryLimitOption = Annotated[
     str | None,
     typer.Option(
@@ -102,6 +110,7 @@ class RunArguments:
     workers: int | None = None
     dask_address: str | None = None
     memory_limit: str | None = None
+    partitions: int | None = None
 
 
 #: each field of `RunArguments` as a command-line option, declared once
@@ -116,6 +125,7 @@ RUN_OPTIONS: dict[str, Any] = {
     "workers": WorkersOption,
     "dask_address": DaskAddressOption,
     "memory_limit": MemoryLimitOption,
+    "partitions": PartitionsOption,
 }
 
 

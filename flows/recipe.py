@@ -74,9 +74,12 @@ class Recipe(BaseModel):
     def run_options(self, **overrides: Any) -> RunOptions:
         """Run options from the recipe, with CLI overrides (None means 'not given')."""
         read = self.read.model_dump()
-        read.update({k: v for k, v in overrides.items() if v is not None and k != "output_format"})
+        not_read = ("output_format", "partitions")
+        read.update({k: v for k, v in overrides.items() if v is not None and k not in not_read})
         output_format = overrides.get("output_format") or self.output.format
-        return RunOptions(read=ReadOptions(**read), output_format=output_format)
+        return RunOptions(
+            read=ReadOptions(**read), output_format=output_format, partitions=overrides.get("partitions")
+        )
 
     def identity(self) -> dict[str, Any]:
         """What of the recipe defines a run's results (stages and their parameters)."""

@@ -53,6 +53,8 @@ SHARED_FOLDER_HINT = "runs that update it take turns: wait for that run to finis
 #: what a corpus stage's decision recorded for the report, beside its decisions file
 FACTS = "facts.json"
 ORDER_BITS_PER_SOURCE = 43  # ORDER = source index << 43 | position in the source
+#: documents per part of a split decision when the run does not say (MinHash: about 0.5 GB of band keys)
+DOCS_PER_PART = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class RunOptions:
     read: ReadOptions = field(default_factory=ReadOptions)
     output_format: OutputFormat = "parquet"
     keep_work: bool = False
+    #: tasks each corpus-wide decision that can be split runs as (None: one per `DOCS_PER_PART` documents)
+    partitions: int | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,7 @@ def _run(
     schema = {clashes.get(name, name): dtype for name, dtype in schema.items()}
     renames = {**output_renames(options.read, list(schema)), **{new: old for old, new in clashes.items()}}
     stage_stats = []
+    parts = options.partitions or max(1, -(-sum(info.rows for info in shards) // DOCS_PER_PART))
     current = folder.work / "ingest"
     plan: list[Stage | None] = list(stages) or [None]
     for index, stage in enumerate(plan):
@@ -197,7 +202,7 @@ def _run(
         stage_started = time.perf_counter()
         decisions = None
         if isinstance(stage, CorpusStage):
-            decisions = decide_stage(steps, stage, index, folder, current, names, schema, clashes)
+            decisions = decide_stage(steps, stage, index, folder, current, names, schema, clashes, parts)
         task = partial(
             shard_task,
             stage=stage,
@@ -479,8 +484,10 @@ def decide_stage(
     names: Sequence[str],
     schema: dict[str, pl.DataType],
     clashes: dict[str, str],
+    parts: int = 1,
 ) -> Path:
-    """Summarize every shard, then decide once over all summaries; returns the decisions file."""
+    """Summarize every shard, then decide over all summaries: in one task, or, for a stage that splits its
+    decision, in `parts` tasks and one that joins their results; returns the decisions file."""
     work = folder.work / f"{index:02d}-{stage.name}-decide"
     stage.state_dir = work / "state"  # before the tasks are made: they carry the stage to the workers
     summarize = partial(
@@ -488,7 +495,13 @@ def decide_stage(
     )
     key = f"{index:02d}-{stage.name}"
     steps.map(f"{stage.name}: summarize", summarize, list(names), decode=int, key_step=f"{key}-summarize")
-    decide = partial(decide_task, stage=stage, work=work)
+    split = parts > 1 and stage.splits_decision
+    if split:
+        part = partial(decide_part_task, stage=stage, work=work, parts=parts)
+        numbers = [f"{number:05d}" for number in range(parts)]
+        done = f"{key}-parts-of-{parts}"
+        steps.map(f"{stage.name}: decide parts", part, numbers, decode=int, key_step=done)
+    decide = partial(decide_task, stage=stage, work=work, parts=parts if split else None)
     return steps.map(f"{stage.name}: decide", decide, ["all"], decode=Path, key_step=f"{key}-decide")[0]
 
 
@@ -513,11 +526,29 @@ def summarize_task(
     return summary.height
 
 
-def decide_task(_: str, *, stage: CorpusStage, work: Path) -> Path:
-    """The corpus stage's decisions over all summaries."""
+def parts_folder(work: Path, parts: int) -> Path:
+    return work / f"parts-of-{parts}"
+
+
+def decide_part_task(part: str, *, stage: CorpusStage, work: Path, parts: int) -> int:
+    """One part of a split decision (`CorpusStage.decide_part`), written for the task that joins them."""
+    summaries = sorted((work / "summaries").glob("part-*.parquet"))
+    if not summaries:
+        return 0
+    found = stage.decide_part(pl.scan_parquet(summaries), int(part), parts)
+    path = write_frame(found, parts_folder(work, parts) / f"part-{part}.parquet")
+    run_folder.sync([path])
+    return found.height
+
+
+def decide_task(_: str, *, stage: CorpusStage, work: Path, parts: int | None = None) -> Path:
+    """The corpus stage's decisions over all summaries (from the results of its `parts`, when split)."""
     summaries = sorted((work / "summaries").glob("part-*.parquet"))
     stage.facts = {}
-    if summaries:
+    if summaries and parts is not None:
+        found = sorted(parts_folder(work, parts).glob("part-*.parquet"))
+        decisions = stage.decide_parts(pl.scan_parquet(summaries), pl.scan_parquet(found))
+    elif summaries:
         decisions = stage.decide(pl.scan_parquet(summaries))
     else:
         decisions = pl.DataFrame(schema={ORDER: pl.Int64, REASON: pl.String})

@@ -135,6 +135,21 @@ class CorpusStage(Stage):
     def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
         """The documents to remove: `ORDER`, `reason` and this stage's detail columns."""
 
+    def decide_part(self, summaries: pl.LazyFrame, part: int, parts: int) -> pl.DataFrame:
+        """Optional, with `decide_parts`: what part `part` of `parts` of the decision finds on its own (for
+        MinHash, the verified pairs among one partition of the band keys), in a task of its own whose
+        memory follows the part, not the corpus. The parts' results must not depend on `parts`."""
+        raise NotImplementedError
+
+    def decide_parts(self, summaries: pl.LazyFrame, parts: pl.LazyFrame) -> pl.DataFrame:
+        """The decisions (as `decide`) from the results of every `decide_part`, concatenated."""
+        raise NotImplementedError
+
+    @property
+    def splits_decision(self) -> bool:
+        """Whether the decision can run as parts (`decide_part` and `decide_parts` are implemented)."""
+        return type(self).decide_part is not CorpusStage.decide_part
+
     def apply_decisions(self, batch: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
         """Mark the documents of `batch` that `decide` chose to remove."""
         columns = [ORDER, REASON, *self.detail_columns]

@@ -4,6 +4,10 @@ Steps (each its own module): shingles (`shingles`), MinHash signatures and band 
 candidate pairs from shared band keys (`lsh`), exact Jaccard of every candidate pair (`verify`), connected
 components and the keep policy (`clusters`), and an optional index of earlier runs (`index`).
 
+The decision splits into parts: band keys are partitioned by key (`partition_of`), so a bucket lies whole
+in one part; each part finds and verifies its pairs on its own (`part_edges`, one task each in a run) and
+the edges of every part are resolved together (`resolve_edges`). The result is the same for any split.
+
 Library use: `near_duplicates(frame)` adds `duplicate_of`, `cluster_id` and `similarity`.
 Pipeline use: the `MinHashDedup` corpus stage (`type = "minhash_dedup"` in a recipe, `winnow dedup`).
 """
@@ -173,29 +177,29 @@ def _named(removed: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def find_duplicates(
+def partition_of(key: pl.Expr, parts: int) -> pl.Expr:
+    """The part (0 .. parts-1) of a band key: every bucket (band, key) lies whole in one part."""
+    return (key % parts).cast(pl.Int64)
+
+
+def part_edges(
     config: MinHashConfig,
-    band: Callable[[int], pl.DataFrame],
+    keys_of: Callable[[int, int], pl.DataFrame],
     shingles_of: Callable[[pl.Series], pl.DataFrame],
-    rank_of: Callable[[pl.Series], pl.DataFrame],
     estimate: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     index: DedupIndex | None = None,
+    part: int = 0,
+    parts: int = 1,
 ) -> pl.DataFrame:
-    """Removals (`doc`, `duplicate_of`, `similarity`, `cluster`) among documents numbered by `order`.
+    """Verified edges (`a`, `b`, `similarity` >= threshold) among the buckets of part `part` of `parts`.
 
-    `band(j)` gives band j's keys (`order`, `band`, `key`): each band is bucketed on its own, so only one
-    band's keys are in memory at a time. `shingles_of(orders)` gives their shingles (`doc`, `h`);
-    `rank_of(orders)` gives `doc`, `rank`. Index documents appear as negative numbers: -(row + 1).
+    `keys_of(part, parts)` gives that part's band keys (`order`, `band`, `key`; `partition_of` the key is
+    `part`), `shingles_of(orders)` the documents' shingles (`doc`, `h`). With an `index`, pairs with its
+    documents are edges too, with `b` = -(row + 1). The union of every part's edges is the same for any
+    `parts`: a bucket is never split.
     """
-    n_bands = config.band_rows()[0]
-    index_bands = index.bands() if index is not None else None
-    per_band, per_band_old = [], []
-    for j in range(n_bands):
-        keys = band(j)
-        per_band.append(candidate_pairs(keys))
-        if index_bands is not None:
-            per_band_old.append(index_pairs(keys, index_bands.filter(pl.col("band") == j)))
-    pairs = pl.concat(per_band).unique().sort("a", "b")
+    keys = keys_of(part, parts)
+    pairs = candidate_pairs(keys).sort("a", "b")
     if config.verify:
         docs = pl.concat([pairs["a"], pairs["b"]]).unique()
         scored = jaccard(pairs, shingles_of(docs))
@@ -203,9 +207,10 @@ def find_duplicates(
         assert estimate is not None
         scored = estimate(pairs)
     edges = [scored.filter(pl.col("similarity") >= config.threshold)]
-    pinned = None
-    if index is not None and per_band_old:
-        old = pl.concat(per_band_old).unique().sort("a", "b")
+    index_bands = index.bands() if index is not None else None
+    if index is not None and index_bands is not None:
+        mine = index_bands.filter(partition_of(pl.col("key"), parts) == part)
+        old = index_pairs(keys, mine).sort("a", "b")
         if not old.is_empty():
             stored = index.docs(old["b"].unique())
             right = (
@@ -216,12 +221,24 @@ def find_duplicates(
             new = shingles_of(old["a"].unique())
             matched = jaccard(old, new, right).filter(pl.col("similarity") >= config.threshold)
             edges.append(matched.with_columns(-(pl.col("b") + 1)))
-            pinned = -(stored["row"] + 1)
-    all_edges = pl.concat(edges)
-    if all_edges.is_empty():
-        return resolve(all_edges, pl.DataFrame(schema={"doc": pl.Int64, "rank": pl.Float64}))
-    docs = pl.concat([all_edges["a"], all_edges["b"]]).unique()
-    return resolve(all_edges, rank_of(docs.filter(docs >= 0)), pinned)  # resolve ranks pinned docs first
+    return pl.concat(edges).select(
+        pl.col("a").cast(pl.Int64), pl.col("b").cast(pl.Int64), pl.col("similarity").cast(pl.Float64)
+    )
+
+
+def resolve_edges(edges: pl.DataFrame, rank_of: Callable[[pl.Series], pl.DataFrame]) -> pl.DataFrame:
+    """Removals (`doc`, `duplicate_of`, `similarity`, `cluster`) from the edges of every part.
+
+    Edges found in several parts count once, and are taken in one order whatever the parts, so the result
+    is the same for any split. `rank_of(orders)` gives `doc`, `rank`; index documents (negative) rank
+    first and are always kept.
+    """
+    edges = edges.unique(["a", "b"]).sort("a", "b")
+    if edges.is_empty():
+        return resolve(edges, pl.DataFrame(schema={"doc": pl.Int64, "rank": pl.Float64}))
+    docs = pl.concat([edges["a"], edges["b"]]).unique()
+    pinned = docs.filter(docs < 0)
+    return resolve(edges, rank_of(docs.filter(docs >= 0)), pinned if len(pinned) else None)
 
 
 def near_duplicates(
@@ -254,6 +271,51 @@ def _list_column(name: str, doc_index: np.ndarray, values: np.ndarray, n: int) -
     offsets = np.r_[0, np.cumsum(np.bincount(doc_index, minlength=n))].astype(np.int64)
     array = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
     return pl.Series(name, array)
+
+
+class _Summaries:
+    """What the decision reads from the shard summaries, each as one streaming query."""
+
+    def __init__(self, summaries: pl.LazyFrame) -> None:
+        self.summaries = summaries
+        self.usable = summaries.filter(pl.col("usable"))
+
+    def band(self, j: int) -> pl.DataFrame:
+        keys = pl.col("keys").arr.get(j).alias("key")
+        chosen = self.usable.select(pl.col(ORDER).alias("order"), pl.lit(j, pl.Int16).alias("band"), keys)
+        return chosen.collect(engine="streaming")
+
+    def keys(self, part: int, parts: int) -> pl.DataFrame:
+        """The band keys of every band whose key falls in `part`, from one streaming pass."""
+        long = self.usable.select(
+            pl.col(ORDER).alias("order"),
+            pl.int_ranges(0, pl.col("keys").arr.len(), dtype=pl.Int16).alias("band"),
+            pl.col("keys").arr.to_list().alias("key"),
+        ).explode("band", "key")
+        return long.filter(partition_of(pl.col("key"), parts) == part).collect(engine="streaming")
+
+    def shingles_of(self, docs: pl.Series) -> pl.DataFrame:
+        chosen = self.summaries.filter(pl.col(ORDER).is_in(docs.implode())).select(ORDER, "shingles")
+        # repeats within a document are dropped chunk by chunk during verification
+        return chosen.explode("shingles").rename({ORDER: "doc", "shingles": "h"}).collect(engine="streaming")
+
+    def rank_of(self, docs: pl.Series) -> pl.DataFrame:
+        chosen = self.summaries.filter(pl.col(ORDER).is_in(docs.implode()))
+        return chosen.select(pl.col(ORDER).alias("doc"), "rank").collect(engine="streaming")
+
+    def estimate(self, pairs: pl.DataFrame) -> pl.DataFrame:
+        docs = pl.concat([pairs["a"], pairs["b"]]).unique()
+        sigs = (
+            self.summaries.filter(pl.col(ORDER).is_in(docs.implode()))
+            .select(ORDER, "signature")
+            .collect(engine="streaming")
+        )
+        sigs = sigs.sort(ORDER)
+        orders, matrix = sigs[ORDER].to_numpy(), sigs["signature"].to_numpy()
+        a = np.searchsorted(orders, pairs["a"].to_numpy())
+        b = np.searchsorted(orders, pairs["b"].to_numpy())
+        similarity = (matrix[a] == matrix[b]).mean(axis=1) if len(a) else np.empty(0)
+        return pairs.with_columns(pl.Series("similarity", similarity))
 
 
 class MinHashDedup(CorpusStage):
@@ -289,41 +351,19 @@ class MinHashDedup(CorpusStage):
         return pl.DataFrame(columns)
 
     def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
+        return self.decide_parts(summaries, self.decide_part(summaries, 0, 1).lazy())
+
+    def decide_part(self, summaries: pl.LazyFrame, part: int, parts: int) -> pl.DataFrame:
+        """The verified edges of one part of the band keys (`part_edges`)."""
+        read = _Summaries(summaries)
+        return part_edges(self.config, read.keys, read.shingles_of, read.estimate, self._index(), part, parts)
+
+    def decide_parts(self, summaries: pl.LazyFrame, parts: pl.LazyFrame) -> pl.DataFrame:
+        """Removals from the edges of every part: clusters, the keep policy, names; the index update."""
         config = self.config
-        usable = summaries.filter(pl.col("usable"))
-
-        def band(j: int) -> pl.DataFrame:
-            keys = pl.col("keys").arr.get(j).alias("key")
-            chosen = usable.select(pl.col(ORDER).alias("order"), pl.lit(j, pl.Int16).alias("band"), keys)
-            return chosen.collect(engine="streaming")
-
-        def shingles_of(docs: pl.Series) -> pl.DataFrame:
-            chosen = summaries.filter(pl.col(ORDER).is_in(docs.implode())).select(ORDER, "shingles")
-            # repeats within a document are dropped chunk by chunk during verification
-            return (
-                chosen.explode("shingles").rename({ORDER: "doc", "shingles": "h"}).collect(engine="streaming")
-            )
-
-        def rank_of(docs: pl.Series) -> pl.DataFrame:
-            chosen = summaries.filter(pl.col(ORDER).is_in(docs.implode()))
-            return chosen.select(pl.col(ORDER).alias("doc"), "rank").collect(engine="streaming")
-
-        def estimate(pairs: pl.DataFrame) -> pl.DataFrame:
-            docs = pl.concat([pairs["a"], pairs["b"]]).unique()
-            sigs = (
-                summaries.filter(pl.col(ORDER).is_in(docs.implode()))
-                .select(ORDER, "signature")
-                .collect(engine="streaming")
-            )
-            sigs = sigs.sort(ORDER)
-            orders, matrix = sigs[ORDER].to_numpy(), sigs["signature"].to_numpy()
-            a = np.searchsorted(orders, pairs["a"].to_numpy())
-            b = np.searchsorted(orders, pairs["b"].to_numpy())
-            similarity = (matrix[a] == matrix[b]).mean(axis=1) if len(a) else np.empty(0)
-            return pairs.with_columns(pl.Series("similarity", similarity))
-
+        read = _Summaries(summaries)
         index = self._index()
-        removed = find_duplicates(config, band, shingles_of, rank_of, estimate, index)
+        removed = resolve_edges(parts.collect(), read.rank_of)
         referenced = pl.concat([removed["duplicate_of"], removed["cluster"]]).unique()
         names = (
             summaries.filter(pl.col(ORDER).is_in(referenced.implode()))
@@ -349,7 +389,7 @@ class MinHashDedup(CorpusStage):
             )
             kept_keys = pl.concat(
                 [
-                    band(j).filter(pl.col("order").is_in(docs["order"].implode()))
+                    read.band(j).filter(pl.col("order").is_in(docs["order"].implode()))
                     for j in range(config.band_rows()[0])
                 ]
             )
