@@ -1,7 +1,8 @@
 """Exact duplicate removal on normalised text: the first occurrence is kept.
 
 Library use: `exact_duplicates(frame)` adds `duplicate_of` (null for first occurrences).
-Pipeline use: the `ExactDedup` corpus stage, whose decisions span every shard of the run.
+Pipeline use: the `ExactDedup` corpus stage, whose decisions span every shard of the run; they split into
+parts by key (every copy of a text falls in one part), one task each.
 """
 
 from __future__ import annotations
@@ -56,17 +57,24 @@ class ExactDedup(CorpusStage):
         return batch.select(ORDER, ID, *text_hashes(pl.col(TEXT), self.config.normalization))
 
     def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
+        return self.decide_parts(summaries, self.decide_part(summaries, 0, 1).lazy())
+
+    def decide_part(self, summaries: pl.LazyFrame, part: int, parts: int) -> pl.DataFrame:
+        """The removals among the documents whose key falls in `part`: all copies of a text do."""
+        mine = summaries.filter((pl.col(KEYS[0]) % parts).cast(pl.Int64) == part)
         firsts = (
-            summaries.group_by(KEYS)
+            mine.group_by(KEYS)
             .agg(pl.col(ORDER).min().alias("first"), pl.len().alias("copies"))
             .filter(pl.col("copies") > 1)
         )
-        ids = summaries.select(pl.col(ORDER).alias("first"), pl.col(ID).alias("duplicate_of"))
+        ids = mine.select(pl.col(ORDER).alias("first"), pl.col(ID).alias("duplicate_of"))
         return (
-            summaries.join(firsts, on=KEYS)
+            mine.join(firsts, on=KEYS)
             .filter(pl.col(ORDER) != pl.col("first"))
             .join(ids, on="first")
             .select(ORDER, pl.lit(REASON_EXACT).alias(REASON), "duplicate_of")
-            .sort(ORDER)
-            .collect()
+            .collect(engine="streaming")
         )
+
+    def decide_parts(self, summaries: pl.LazyFrame, parts: pl.LazyFrame) -> pl.DataFrame:
+        return parts.sort(ORDER).collect()

@@ -1,5 +1,6 @@
-"""MinHash's decision split into parts (band keys partitioned by key, each part verified in a task of its
-own, the edges resolved together) removes exactly what the one-task decision removes, for any split."""
+"""Corpus decisions split into parts remove exactly what the one-task decision removes, for any split:
+exact dedup (documents partitioned by text hash) and MinHash (band keys partitioned by key, each part
+verified in a task of its own, the edges resolved together)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,21 @@ import orjson
 import polars as pl
 import pytest
 
+from filters.dedup.exact import ExactDedup
 from filters.dedup.minhash import MinHashConfig, MinHashDedup
 from pipeline.readers import ReadOptions
 from pipeline.runner import RunOptions, run
+from pipeline.stage import Stage
 from tests.conftest import shared_file
 
 LEDGER = ("id", "stage", "reason", "duplicate_of", "cluster_id", "similarity")
 
 
-def clean(corpus: Path, out: Path, parts: int, config: MinHashConfig, batch_size: int) -> pl.DataFrame:
+def clean(corpus: Path, out: Path, parts: int, stages: list[Stage], batch_size: int) -> pl.DataFrame:
     """Every document's fate: its ledger row, or kept (null reason). The run's `_work/` stays."""
     read = ReadOptions(id_field="id", batch_size=batch_size)
     options = RunOptions(read=read, partitions=parts, keep_work=True)
-    result = run([corpus], out, [MinHashDedup(config)], options)
+    result = run([corpus], out, stages, options)
     assert result.stats.input == result.stats.kept + result.stats.removed
     kept = pl.read_parquet(out / "kept").select(
         pl.col("id").cast(pl.String), pl.lit(None, pl.String).alias("reason")
@@ -34,7 +37,7 @@ def clean(corpus: Path, out: Path, parts: int, config: MinHashConfig, batch_size
 @pytest.fixture(scope="module")
 def reuters_one_task(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
     out = tmp_path_factory.mktemp("reuters") / "one"
-    return clean(shared_file("reuters21578.jsonl.gz"), out, 1, MinHashConfig(), 2000)
+    return clean(shared_file("reuters21578.jsonl.gz"), out, 1, [ExactDedup(), MinHashDedup()], 2000)
 
 
 @pytest.mark.shared_data
@@ -42,10 +45,14 @@ def reuters_one_task(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
 def test_any_split_removes_what_one_task_removes_on_reuters(
     tmp_path: Path, reuters_one_task: pl.DataFrame, parts: int
 ) -> None:
-    split = clean(shared_file("reuters21578.jsonl.gz"), tmp_path / "split", parts, MinHashConfig(), 2000)
+    stages: list[Stage] = [ExactDedup(), MinHashDedup()]
+    split = clean(shared_file("reuters21578.jsonl.gz"), tmp_path / "split", parts, stages, 2000)
     assert split.equals(reuters_one_task)
-    assert split["reason"].drop_nulls().len() > 400  # Reuters has many near copies: a real check
-    assert len(list((tmp_path / "split").glob(f"_work/*/parts-of-{parts}/part-*.parquet"))) == parts
+    reasons = split["reason"].value_counts()  # Reuters has exact and near copies: a real check
+    assert dict(reasons.iter_rows()).get("exact_duplicate", 0) > 300
+    assert dict(reasons.iter_rows()).get("near_duplicate", 0) > 100
+    written = (tmp_path / "split").glob(f"_work/*-decide/parts-of-{parts}/part-*.parquet")
+    assert len(list(written)) == 2 * parts  # both stages decided in parts
 
 
 def write(path: Path, texts: list[str], prefix: str) -> Path:
@@ -68,12 +75,13 @@ def test_a_split_decision_against_an_index_equals_one_task(tmp_path: Path) -> No
     fresh = [" ".join(rng.choice(words) for _ in range(60)) for _ in range(60)]
     second = [near(t) for t in first[:40]] + fresh + [near(t) for t in fresh[:30]]
     index = tmp_path / "index"
-    building = MinHashConfig(index=index, update_index=True)
+    building = [MinHashDedup(MinHashConfig(index=index, update_index=True))]
     built = clean(write(tmp_path / "first.jsonl", first, "a"), tmp_path / "first", 1, building, 25)
     assert built["reason"].null_count() == 120
     corpus = write(tmp_path / "second.jsonl", second, "b")
     fates = [
-        clean(corpus, tmp_path / f"second-{parts}", parts, MinHashConfig(index=index), 40) for parts in (1, 7)
+        clean(corpus, tmp_path / f"second-{parts}", parts, [MinHashDedup(MinHashConfig(index=index))], 40)
+        for parts in (1, 7)
     ]
     assert fates[1].equals(fates[0])
     of_index = fates[0].filter(pl.col("duplicate_of").str.starts_with("a"))
