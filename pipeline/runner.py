@@ -44,7 +44,7 @@ from pipeline.readers import ReadOptions, Source, output_renames, read_source, r
 from pipeline.report import write_report
 from pipeline.report_html import write_html_report
 from pipeline.run_folder import RunFolder
-from pipeline.stage import CorpusStage, Filter, Stage
+from pipeline.stage import CorpusStage, Filter, SplitCorpusStage, Stage
 from pipeline.stats import ReadStats, ResumeStats, RunStats, SourceStats, StageStats, by_count, stage_line
 from pipeline.writers import OutputFormat, count_rows, read_frame, shard_path, write_frame
 
@@ -495,7 +495,7 @@ def decide_stage(
     )
     key = f"{index:02d}-{stage.name}"
     steps.map(f"{stage.name}: summarize", summarize, list(names), decode=int, key_step=f"{key}-summarize")
-    split = parts > 1 and stage.splits_decision
+    split = parts > 1 and isinstance(stage, SplitCorpusStage)
     if split:
         part = partial(decide_part_task, stage=stage, work=work, parts=parts)
         numbers = [f"{number:05d}" for number in range(parts)]
@@ -530,8 +530,8 @@ def parts_folder(work: Path, parts: int) -> Path:
     return work / f"parts-of-{parts}"
 
 
-def decide_part_task(part: str, *, stage: CorpusStage, work: Path, parts: int) -> int:
-    """One part of a split decision (`CorpusStage.decide_part`), written for the task that joins them."""
+def decide_part_task(part: str, *, stage: SplitCorpusStage, work: Path, parts: int) -> int:
+    """One part of a split decision (`SplitCorpusStage.decide_part`), written for the task joining them."""
     summaries = sorted((work / "summaries").glob("part-*.parquet"))
     if not summaries:
         return 0
@@ -546,6 +546,7 @@ def decide_task(_: str, *, stage: CorpusStage, work: Path, parts: int | None = N
     summaries = sorted((work / "summaries").glob("part-*.parquet"))
     stage.facts = {}
     if summaries and parts is not None:
+        assert isinstance(stage, SplitCorpusStage)
         found = sorted(parts_folder(work, parts).glob("part-*.parquet"))
         decisions = stage.decide_parts(pl.scan_parquet(summaries), pl.scan_parquet(found))
     elif summaries:

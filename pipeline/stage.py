@@ -4,7 +4,8 @@ Two kinds, as in datatrove (a filter returns keep-or-reason, statistics come for
 
 - `Filter` decides batch by batch, so it runs on every shard independently.
 - `CorpusStage` needs the whole corpus (deduplication): it `summarize`s each shard, `decide`s once over
-  all summaries, and the runner applies the decisions to each shard.
+  all summaries, and the runner applies the decisions to each shard. A `SplitCorpusStage` can also decide
+  in parts, one task each, whose memory follows the part.
 
 Either way the result is the batch plus a `reason` column (null keeps the document), score columns that
 stay with kept documents, and `detail_columns` (e.g. `duplicate_of`) that only removed documents carry.
@@ -135,25 +136,34 @@ class CorpusStage(Stage):
     def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
         """The documents to remove: `ORDER`, `reason` and this stage's detail columns."""
 
-    def decide_part(self, summaries: pl.LazyFrame, part: int, parts: int) -> pl.DataFrame:
-        """Optional, with `decide_parts`: what part `part` of `parts` of the decision finds on its own (for
-        MinHash, the verified pairs among one partition of the band keys), in a task of its own whose
-        memory follows the part, not the corpus. The parts' results must not depend on `parts`."""
-        raise NotImplementedError
-
-    def decide_parts(self, summaries: pl.LazyFrame, parts: pl.LazyFrame) -> pl.DataFrame:
-        """The decisions (as `decide`) from the results of every `decide_part`, concatenated."""
-        raise NotImplementedError
-
-    @property
-    def splits_decision(self) -> bool:
-        """Whether the decision can run as parts (`decide_part` and `decide_parts` are implemented)."""
-        return type(self).decide_part is not CorpusStage.decide_part
-
     def apply_decisions(self, batch: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
         """Mark the documents of `batch` that `decide` chose to remove."""
         columns = [ORDER, REASON, *self.detail_columns]
         return batch.join(decisions.select(columns), on=ORDER, how="left", maintain_order="left")
+
+
+class SplitCorpusStage(CorpusStage):
+    """A corpus stage whose decision also runs as parts: each `decide_part` in a task of its own, whose
+    memory follows the part, not the corpus, then `decide_parts` over their results. A part holds the
+    documents (or keys) whose key falls in it (`part_of`); the result must not depend on the split."""
+
+    @abstractmethod
+    def decide_part(self, summaries: pl.LazyFrame, part: int, parts: int) -> pl.DataFrame:
+        """What part `part` of `parts` of the decision finds on its own (for MinHash, the verified pairs
+        among one partition of the band keys)."""
+
+    @abstractmethod
+    def decide_parts(self, summaries: pl.LazyFrame, parts: pl.LazyFrame) -> pl.DataFrame:
+        """The decisions (as `decide`) from the results of every `decide_part`, concatenated."""
+
+    def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
+        """The decision as one part."""
+        return self.decide_parts(summaries, self.decide_part(summaries, 0, 1).lazy())
+
+
+def part_of(key: pl.Expr, parts: int) -> pl.Expr:
+    """The part (0 .. parts-1) of an integer hash key: rows with equal keys always share a part."""
+    return (key % parts).cast(pl.Int64)
 
 
 class FunctionFilter(Filter):

@@ -13,7 +13,7 @@ import polars as pl
 
 from filters.dedup.normalize import DEFAULT, Normalization, normalize_expr
 from pipeline.batch import ID, ORDER, REASON, TEXT
-from pipeline.stage import CorpusStage, StageConfig
+from pipeline.stage import SplitCorpusStage, StageConfig, part_of
 
 REASON_EXACT = "exact_duplicate"
 #: two independent 64-bit hashes: a 128-bit key, so collisions are negligible at any corpus size
@@ -45,7 +45,7 @@ def exact_duplicates(
     ).drop(KEYS)
 
 
-class ExactDedup(CorpusStage):
+class ExactDedup(SplitCorpusStage):
     """Remove documents whose normalised text equals an earlier one's (`reason=exact_duplicate`)."""
 
     Config = ExactDedupConfig
@@ -56,12 +56,9 @@ class ExactDedup(CorpusStage):
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
         return batch.select(ORDER, ID, *text_hashes(pl.col(TEXT), self.config.normalization))
 
-    def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
-        return self.decide_parts(summaries, self.decide_part(summaries, 0, 1).lazy())
-
     def decide_part(self, summaries: pl.LazyFrame, part: int, parts: int) -> pl.DataFrame:
         """The removals among the documents whose key falls in `part`: all copies of a text do."""
-        mine = summaries.filter((pl.col(KEYS[0]) % parts).cast(pl.Int64) == part)
+        mine = summaries.filter(part_of(pl.col(KEYS[0]), parts) == part)
         firsts = (
             mine.group_by(KEYS)
             .agg(pl.col(ORDER).min().alias("first"), pl.len().alias("copies"))

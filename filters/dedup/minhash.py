@@ -4,9 +4,10 @@ Steps (each its own module): shingles (`shingles`), MinHash signatures and band 
 candidate pairs from shared band keys (`lsh`), exact Jaccard of every candidate pair (`verify`), connected
 components and the keep policy (`clusters`), and an optional index of earlier runs (`index`).
 
-The decision splits into parts: band keys are partitioned by key (`partition_of`), so a bucket lies whole
-in one part; each part finds and verifies its pairs on its own (`part_edges`, one task each in a run) and
-the edges of every part are resolved together (`resolve_edges`). The result is the same for any split.
+The decision splits into parts: band keys are partitioned by key (`pipeline.stage.part_of`), so a bucket
+lies whole in one part; each part finds and verifies its pairs on its own (`part_edges`, one task each in a
+run) and the edges of every part are resolved together (`resolve_edges`). The result is the same for any
+split.
 
 Library use: `near_duplicates(frame)` adds `duplicate_of`, `cluster_id` and `similarity`.
 Pipeline use: the `MinHashDedup` corpus stage (`type = "minhash_dedup"` in a recipe, `winnow dedup`).
@@ -33,7 +34,7 @@ from filters.dedup.signatures import band_keys, band_parameters, signatures
 from filters.dedup.verify import jaccard
 from pipeline.batch import ID, ORDER, REASON, TEXT
 from pipeline.errors import InputError
-from pipeline.stage import CorpusStage, StageConfig
+from pipeline.stage import SplitCorpusStage, StageConfig, part_of
 
 REASON_NEAR = "near_duplicate"
 DETAILS = ("duplicate_of", "cluster_id", "similarity")
@@ -177,11 +178,6 @@ def _named(removed: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def partition_of(key: pl.Expr, parts: int) -> pl.Expr:
-    """The part (0 .. parts-1) of a band key: every bucket (band, key) lies whole in one part."""
-    return (key % parts).cast(pl.Int64)
-
-
 def part_edges(
     config: MinHashConfig,
     keys_of: Callable[[int, int], pl.DataFrame],
@@ -209,7 +205,7 @@ def part_edges(
     edges = [scored.filter(pl.col("similarity") >= config.threshold)]
     index_bands = index.bands() if index is not None else None
     if index is not None and index_bands is not None:
-        mine = index_bands.filter(partition_of(pl.col("key"), parts) == part)
+        mine = index_bands.filter(part_of(pl.col("key"), parts) == part)
         old = index_pairs(keys, mine).sort("a", "b")
         if not old.is_empty():
             stored = index.docs(old["b"].unique())
@@ -292,7 +288,7 @@ class _Summaries:
             pl.int_ranges(0, pl.col("keys").arr.len(), dtype=pl.Int16).alias("band"),
             pl.col("keys").arr.to_list().alias("key"),
         ).explode("band", "key")
-        return long.filter(partition_of(pl.col("key"), parts) == part).collect(engine="streaming")
+        return long.filter(part_of(pl.col("key"), parts) == part).collect(engine="streaming")
 
     def shingles_of(self, docs: pl.Series) -> pl.DataFrame:
         chosen = self.summaries.filter(pl.col(ORDER).is_in(docs.implode())).select(ORDER, "shingles")
@@ -318,7 +314,7 @@ class _Summaries:
         return pairs.with_columns(pl.Series("similarity", similarity))
 
 
-class MinHashDedup(CorpusStage):
+class MinHashDedup(SplitCorpusStage):
     """Remove near duplicates (`reason=near_duplicate`) across the whole corpus and, optionally, an index."""
 
     Config = MinHashConfig
@@ -349,9 +345,6 @@ class MinHashDedup(CorpusStage):
         if not config.verify:
             columns.append(pl.Series("signature", sigs))
         return pl.DataFrame(columns)
-
-    def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
-        return self.decide_parts(summaries, self.decide_part(summaries, 0, 1).lazy())
 
     def decide_part(self, summaries: pl.LazyFrame, part: int, parts: int) -> pl.DataFrame:
         """The verified edges of one part of the band keys (`part_edges`)."""
