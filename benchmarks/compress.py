@@ -1090,6 +1090,15 @@ def print_table(section: Section, summary: dict[str, Any]) -> None:
     print_notes(summary)
 
 
+def gap_line(entry: dict[str, Any]) -> str:
+    """One `gaps` entry as a sentence."""
+    return (
+        f"recovered, {entry['method']} minus {entry['baseline']} at rate {entry['rate']:.2f}: "
+        f"{entry['gap']:+.3f}, 95% paired bootstrap interval [{entry['low']:+.3f}, {entry['high']:+.3f}] "
+        f"over {entry['cases']} cases"
+    )
+
+
 def print_notes(summary: dict[str, Any]) -> None:
     for row in summary["rows"]:
         if row.get("over_budget") or row.get("under_95"):
@@ -1103,11 +1112,7 @@ def print_notes(summary: dict[str, Any]) -> None:
                 f"benchmark's in {row['count_mismatch']} cases"
             )
     for entry in summary.get("gaps", []):
-        print(
-            f"\nrecovered, {entry['method']} minus {entry['baseline']} at rate {entry['rate']:.2f}: "
-            f"{entry['gap']:+.3f}, 95% paired bootstrap interval [{entry['low']:+.3f}, {entry['high']:+.3f}] "
-            f"over {entry['cases']} cases"
-        )
+        print(f"\n{gap_line(entry)}")
     for entry in summary["ratios"]:
         parts = [
             f"winnow / one forward pass {entry['winnow_over_forward']:.2f}x (goal with a question: <= 0.5)"

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from compress import Outcome, gaps, reader_metrics  # benchmarks/compress.py, beside this script
+from compress import Outcome, gap_line, gaps, reader_metrics  # benchmarks/compress.py, beside this script
 
 Groups = dict[tuple[str, float | None], list[Outcome]]
 REFERENCES = ("no context", "original")
@@ -57,12 +57,8 @@ def main() -> None:
             recovered = reader_metrics(done, none, full)["recovered"] if done else None
             cell = "-" if recovered is None else f"{recovered:.3f}"
             print(f"| {method} | {rate} | {len(outcomes)} | {cell} |")
-        for gap in gaps(groups):
-            print(
-                f"recovered, {gap['method']} minus {gap['baseline']} at rate {gap['rate']:.2f}: "
-                f"{gap['gap']:+.3f}, 95% paired bootstrap interval [{gap['low']:+.3f}, {gap['high']:+.3f}] "
-                f"over {gap['cases']} cases"
-            )
+        for entry in gaps(groups):
+            print(gap_line(entry))
 
 
 if __name__ == "__main__":
