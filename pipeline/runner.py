@@ -44,7 +44,7 @@ from pipeline.readers import ReadOptions, Source, output_renames, read_source, r
 from pipeline.report import write_report
 from pipeline.report_html import write_html_report
 from pipeline.run_folder import RunFolder
-from pipeline.stage import CorpusStage, Filter, SplitCorpusStage, Stage
+from pipeline.stage import PART, CorpusStage, Filter, SplitCorpusStage, Stage
 from pipeline.stats import ReadStats, ResumeStats, RunStats, SourceStats, StageStats, by_count, stage_line
 from pipeline.writers import OutputFormat, count_rows, read_frame, shard_path, write_frame
 
@@ -490,17 +490,31 @@ def decide_stage(
     decision, in `parts` tasks and one that joins their results; returns the decisions file."""
     work = folder.work / f"{index:02d}-{stage.name}-decide"
     stage.state_dir = work / "state"  # before the tasks are made: they carry the stage to the workers
+    split = parts > 1 and isinstance(stage, SplitCorpusStage)
     summarize = partial(
-        summarize_task, stage=stage, source=source, target=work / "summaries", schema=schema, clashes=clashes
+        summarize_task,
+        stage=stage,
+        source=source,
+        target=work / "summaries",
+        schema=schema,
+        clashes=clashes,
+        routes=round_folder(work, parts, 0) if split else None,
+        parts=parts,
     )
     key = f"{index:02d}-{stage.name}"
-    steps.map(f"{stage.name}: summarize", summarize, list(names), decode=int, key_step=f"{key}-summarize")
-    split = parts > 1 and isinstance(stage, SplitCorpusStage)
+    # summaries routed for one number of parts are of no use to another: resuming with another redoes them
+    summarized = f"{key}-summarize" + (f"-parts-of-{parts}" if split else "")
+    steps.map(f"{stage.name}: summarize", summarize, list(names), decode=int, key_step=summarized)
     if split:
-        part = partial(decide_part_task, stage=stage, work=work, parts=parts)
+        assert isinstance(stage, SplitCorpusStage)
         numbers = [f"{number:05d}" for number in range(parts)]
-        done = f"{key}-parts-of-{parts}"
-        steps.map(f"{stage.name}: decide parts", part, numbers, decode=int, key_step=done)
+        for round in range(stage.rounds):
+            part = partial(decide_part_task, stage=stage, work=work, parts=parts, round=round)
+            label = f"{stage.name}: decide parts" + (
+                f" (round {round + 1} of {stage.rounds})" if stage.rounds > 1 else ""
+            )
+            done = f"{key}-parts-of-{parts}" + (f"-round-{round}" if round else "")
+            steps.map(label, part, numbers, decode=int, key_step=done)
     decide = partial(decide_task, stage=stage, work=work, parts=parts if split else None)
     return steps.map(f"{stage.name}: decide", decide, ["all"], decode=Path, key_step=f"{key}-decide")[0]
 
@@ -518,39 +532,76 @@ def summarize_task(
     target: Path,
     schema: dict[str, pl.DataType],
     clashes: dict[str, str],
+    routes: Path | None = None,
+    parts: int = 1,
 ) -> int:
-    """One shard's summary for a corpus stage."""
+    """One shard's summary for a corpus stage (Arrow IPC: the decision memory-maps it) and, when the stage
+    routes its rows to the parts of a split decision, its rows for each part under `routes`."""
     batch = conform(read_frame(shard_path(source, shard)), schema, clashes)
     summary = stage.summarize(batch)
-    run_folder.sync([write_frame(summary, shard_path(target, shard))])
+    written = [write_frame(summary, shard_path(target, shard, "arrow"), "arrow")]
+    routed = stage.route(summary.lazy(), parts) if isinstance(stage, SplitCorpusStage) and routes else None
+    if routed is not None and routes is not None:
+        written += write_routed(routed.collect(), routes, parts, shard)
+    run_folder.sync(written)
     return summary.height
+
+
+def write_routed(rows: pl.DataFrame, routes: Path, parts: int, name: str) -> list[Path]:
+    """`rows` into one file `name` per part under `routes`, by their `PART` column (an empty one for a part
+    that gets none, so every part's reader finds the columns)."""
+    by_part = rows.partition_by(PART, as_dict=True, include_key=False)
+    empty = rows.clear().drop(PART)
+    return [
+        write_frame(by_part.get((number,), empty), shard_path(part_folder(routes, number), name))
+        for number in range(parts)
+    ]
 
 
 def parts_folder(work: Path, parts: int) -> Path:
     return work / f"parts-of-{parts}"
 
 
-def decide_part_task(part: str, *, stage: SplitCorpusStage, work: Path, parts: int) -> int:
-    """One part of a split decision (`SplitCorpusStage.decide_part`), written for the task joining them."""
-    summaries = sorted((work / "summaries").glob("part-*.parquet"))
+def round_folder(work: Path, parts: int, round: int) -> Path:
+    """Where the rows routed to each part of `round` are written (by summaries, or the round before)."""
+    return parts_folder(work, parts) / f"round-{round}"
+
+
+def part_folder(routes: Path, part: int) -> Path:
+    return routes / f"part-{part:05d}"
+
+
+def summary_files(work: Path) -> list[Path]:
+    return sorted((work / "summaries").glob("part-*.arrow"))
+
+
+def decide_part_task(part: str, *, stage: SplitCorpusStage, work: Path, parts: int, round: int = 0) -> int:
+    """One part of one round of a split decision (`SplitCorpusStage.decide_part`): its rows routed to the
+    parts of the next round, or, from the last round, written for the task joining them."""
+    summaries = summary_files(work)
     if not summaries:
         return 0
-    found = stage.decide_part(pl.scan_parquet(summaries), int(part), parts)
-    path = write_frame(found, parts_folder(work, parts) / f"part-{part}.parquet")
-    run_folder.sync([path])
+    routed_files = sorted(part_folder(round_folder(work, parts, round), int(part)).glob("part-*.parquet"))
+    routed = pl.scan_parquet(routed_files) if routed_files else None
+    found = stage.decide_part(pl.scan_ipc(summaries), int(part), parts, routed, round)
+    if round + 1 < stage.rounds:
+        written = write_routed(found, round_folder(work, parts, round + 1), parts, part)
+    else:
+        written = [write_frame(found, parts_folder(work, parts) / f"part-{part}.parquet")]
+    run_folder.sync(written)
     return found.height
 
 
 def decide_task(_: str, *, stage: CorpusStage, work: Path, parts: int | None = None) -> Path:
     """The corpus stage's decisions over all summaries (from the results of its `parts`, when split)."""
-    summaries = sorted((work / "summaries").glob("part-*.parquet"))
+    summaries = summary_files(work)
     stage.facts = {}
     if summaries and parts is not None:
         assert isinstance(stage, SplitCorpusStage)
         found = sorted(parts_folder(work, parts).glob("part-*.parquet"))
-        decisions = stage.decide_parts(pl.scan_parquet(summaries), pl.scan_parquet(found))
+        decisions = stage.decide_parts(pl.scan_ipc(summaries), pl.scan_parquet(found))
     elif summaries:
-        decisions = stage.decide(pl.scan_parquet(summaries))
+        decisions = stage.decide(pl.scan_ipc(summaries))
     else:
         decisions = pl.DataFrame(schema={ORDER: pl.Int64, REASON: pl.String})
     run_folder.write_json(work / FACTS, stage.facts)

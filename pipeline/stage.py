@@ -27,6 +27,9 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.batch import ORDER, REASON
 
+#: the column of `SplitCorpusStage.route` naming each row's part
+PART = "__part"
+
 
 class StageConfig(BaseModel):
     """A stage's parameters, as one `[[stages]]` table of a recipe. A subclass declares
@@ -145,20 +148,59 @@ class CorpusStage(Stage):
 class SplitCorpusStage(CorpusStage):
     """A corpus stage whose decision also runs as parts: each `decide_part` in a task of its own, whose
     memory follows the part, not the corpus, then `decide_parts` over their results. A part holds the
-    documents (or keys) whose key falls in it (`part_of`); the result must not depend on the split."""
+    documents (or keys) whose key falls in it (`part_of`); the result must not depend on the split.
+
+    Rows move between parts through files of the run folder (a shuffle), never through one process:
+    - a stage that knows each summary row's part from its shard alone (a hash key) says so in `route`; the
+      runner writes every shard's rows into per-part files when it summarizes the shard, and a part reads
+      its own rows (`routed`) instead of scanning every summary;
+    - a decision of several `rounds` (MinHash: find candidate pairs by band key, then verify each pair
+      once, in the part of its first document) returns, from every round but the last, rows with a
+      `PART` column: each goes to that part of the next round as its `routed` rows.
+    """
+
+    #: rounds of part tasks before `decide_parts`
+    rounds: ClassVar[int] = 1
+
+    def route(self, summary: pl.LazyFrame, parts: int) -> pl.LazyFrame | None:
+        """The rows of `summary` that the parts need, each with its part (0 .. parts-1) in a `PART`
+        column; None (the default): every part reads all summaries."""
+        return None
+
+    def routed_rows(
+        self, summaries: pl.LazyFrame, part: int, parts: int, routed: pl.LazyFrame | None
+    ) -> pl.LazyFrame:
+        """Part `part`'s rows of `route`: as the runner wrote them, or picked from `summaries` here."""
+        if routed is not None:
+            return routed
+        rows = self.route(summaries, parts)
+        if rows is None:
+            raise TypeError(f"{type(self).__name__} does not route its summaries")
+        return rows.filter(pl.col(PART) == part).drop(PART)
 
     @abstractmethod
-    def decide_part(self, summaries: pl.LazyFrame, part: int, parts: int) -> pl.DataFrame:
-        """What part `part` of `parts` of the decision finds on its own (for MinHash, the verified pairs
-        among one partition of the band keys)."""
+    def decide_part(
+        self,
+        summaries: pl.LazyFrame,
+        part: int,
+        parts: int,
+        routed: pl.LazyFrame | None = None,
+        round: int = 0,
+    ) -> pl.DataFrame:
+        """What part `part` of `parts` of the decision finds on its own in round `round` (for MinHash,
+        the candidate pairs among one partition of the band keys, then the verified ones among the pairs
+        routed to it); `routed`: the rows sent to this part (by `route`, or by the round before)."""
 
     @abstractmethod
     def decide_parts(self, summaries: pl.LazyFrame, parts: pl.LazyFrame) -> pl.DataFrame:
-        """The decisions (as `decide`) from the results of every `decide_part`, concatenated."""
+        """The decisions (as `decide`) from the results of every `decide_part` of the last round."""
 
     def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
         """The decision as one part."""
-        return self.decide_parts(summaries, self.decide_part(summaries, 0, 1).lazy())
+        found = self.decide_part(summaries, 0, 1)
+        for round in range(1, self.rounds):
+            found = self.decide_part(summaries, 0, 1, found.drop(PART).lazy(), round)
+        return self.decide_parts(summaries, found.lazy())
 
 
 def part_of(key: pl.Expr, parts: int) -> pl.Expr:

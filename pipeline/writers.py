@@ -1,4 +1,5 @@
-"""Writers for document frames: Parquet (default, zstd) and JSON Lines, one file per shard."""
+"""Writers for document frames: Parquet (default, zstd) and JSON Lines, one file per shard; the run's own
+working files can also be Arrow IPC (uncompressed, so that readers memory-map them)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from typing import Literal
 import polars as pl
 
 OutputFormat = Literal["parquet", "jsonl"]
+FrameFormat = Literal["parquet", "jsonl", "arrow"]
 
-SUFFIX: dict[str, str] = {"parquet": ".parquet", "jsonl": ".jsonl"}
+SUFFIX: dict[str, str] = {"parquet": ".parquet", "jsonl": ".jsonl", "arrow": ".arrow"}
 
 
-def write_frame(frame: pl.DataFrame, path: Path, fmt: OutputFormat = "parquet") -> Path:
+def write_frame(frame: pl.DataFrame, path: Path, fmt: FrameFormat = "parquet") -> Path:
     """Write `frame` atomically (temporary file, then rename) so a crash never leaves half a shard."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # unique: a task left over from a killed run (a remote Dask worker) may still be writing the same shard
@@ -23,13 +25,15 @@ def write_frame(frame: pl.DataFrame, path: Path, fmt: OutputFormat = "parquet") 
         frame.write_parquet(tmp, compression="zstd", statistics=True)
     elif fmt == "jsonl":
         frame.write_ndjson(tmp)
+    elif fmt == "arrow":
+        frame.write_ipc(tmp, compression="uncompressed")
     else:
         raise ValueError(f"unknown output format {fmt!r} (parquet or jsonl)")
     os.replace(tmp, path)
     return path
 
 
-def shard_path(folder: Path, shard: str, fmt: OutputFormat = "parquet") -> Path:
+def shard_path(folder: Path, shard: str, fmt: FrameFormat = "parquet") -> Path:
     """The file of one shard in `folder`."""
     return folder / f"part-{shard}{SUFFIX[fmt]}"
 
@@ -38,6 +42,8 @@ def read_frame(path: Path) -> pl.DataFrame:
     """Read a shard written by `write_frame`."""
     if path.suffix == ".jsonl":
         return pl.read_ndjson(path)
+    if path.suffix == ".arrow":
+        return pl.read_ipc(path)
     return pl.read_parquet(path)
 
 

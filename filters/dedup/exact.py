@@ -13,7 +13,7 @@ import polars as pl
 
 from filters.dedup.normalize import DEFAULT, Normalization, normalize_expr
 from pipeline.batch import ID, ORDER, REASON, TEXT
-from pipeline.stage import SplitCorpusStage, StageConfig, part_of
+from pipeline.stage import PART, SplitCorpusStage, StageConfig, part_of
 
 REASON_EXACT = "exact_duplicate"
 #: two independent 64-bit hashes: a 128-bit key, so collisions are negligible at any corpus size
@@ -56,9 +56,20 @@ class ExactDedup(SplitCorpusStage):
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
         return batch.select(ORDER, ID, *text_hashes(pl.col(TEXT), self.config.normalization))
 
-    def decide_part(self, summaries: pl.LazyFrame, part: int, parts: int) -> pl.DataFrame:
-        """The removals among the documents whose key falls in `part`: all copies of a text do."""
-        mine = summaries.filter(part_of(pl.col(KEYS[0]), parts) == part)
+    def route(self, summary: pl.LazyFrame, parts: int) -> pl.LazyFrame:
+        """Every summary row goes to the part of its text's hash: all copies of a text meet there."""
+        return summary.with_columns(part_of(pl.col(KEYS[0]), parts).alias(PART))
+
+    def decide_part(
+        self,
+        summaries: pl.LazyFrame,
+        part: int,
+        parts: int,
+        routed: pl.LazyFrame | None = None,
+        round: int = 0,
+    ) -> pl.DataFrame:
+        """The removals among the documents whose key falls in `part`."""
+        mine = self.routed_rows(summaries, part, parts, routed)
         firsts = (
             mine.group_by(KEYS)
             .agg(pl.col(ORDER).min().alias("first"), pl.len().alias("copies"))

@@ -4,10 +4,11 @@ Steps (each its own module): shingles (`shingles`), MinHash signatures and band 
 candidate pairs from shared band keys (`lsh`), exact Jaccard of every candidate pair (`verify`), connected
 components and the keep policy (`clusters`), and an optional index of earlier runs (`index`).
 
-The decision splits into parts: band keys are partitioned by key (`pipeline.stage.part_of`), so a bucket
-lies whole in one part; each part finds and verifies its pairs on its own (`part_edges`, one task each in a
-run) and the edges of every part are resolved together (`resolve_edges`). The result is the same for any
-split.
+The decision splits into parts, in two rounds of tasks: band keys are partitioned by key
+(`pipeline.stage.part_of`, written per part when each shard is summarized), so a bucket lies whole in one
+part, and each part finds its candidate pairs (`part_pairs`); each pair then goes to the part of its first
+document, which verifies it once (`verified_edges`); the edges of every part are resolved together
+(`resolve_edges`). The result is the same for any split.
 
 Library use: `near_duplicates(frame)` adds `duplicate_of`, `cluster_id` and `similarity`.
 Pipeline use: the `MinHashDedup` corpus stage (`type = "minhash_dedup"` in a recipe, `winnow dedup`).
@@ -34,7 +35,7 @@ from filters.dedup.signatures import band_keys, band_parameters, signatures
 from filters.dedup.verify import jaccard
 from pipeline.batch import ID, ORDER, REASON, TEXT
 from pipeline.errors import InputError
-from pipeline.stage import SplitCorpusStage, StageConfig, part_of
+from pipeline.stage import PART, SplitCorpusStage, StageConfig, part_of
 
 REASON_NEAR = "near_duplicate"
 DETAILS = ("duplicate_of", "cluster_id", "similarity")
@@ -178,47 +179,54 @@ def _named(removed: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def part_edges(
+def part_pairs(
+    keys: pl.DataFrame, index: DedupIndex | None = None, part: int = 0, parts: int = 1
+) -> pl.DataFrame:
+    """Candidate pairs (`a`, `b`) among the buckets of part `part` of `parts` of the band keys.
+
+    `keys` are that part's band keys (`order`, `band`, `key`; `part_of` the key is `part`). With an
+    `index`, pairs with its documents that share a key of this part are candidates too, with
+    `b` = -(row + 1). The union of every part's pairs is the same for any `parts`: a bucket is never
+    split; a pair may come from several parts (one band key each), so pairs are verified after they meet.
+    """
+    found = [candidate_pairs(keys)]
+    index_bands = index.bands() if index is not None else None
+    if index_bands is not None:
+        mine = index_bands.filter(part_of(pl.col("key"), parts) == part)
+        found.append(index_pairs(keys, mine).with_columns(-(pl.col("b") + 1)))
+    return pl.concat([pairs.select(pl.col("a", "b").cast(pl.Int64)) for pairs in found]).unique()
+
+
+def verified_edges(
     config: MinHashConfig,
-    keys_of: Callable[[int, int], pl.DataFrame],
+    pairs: pl.DataFrame,
     shingles_of: Callable[[pl.Series], pl.DataFrame],
     estimate: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     index: DedupIndex | None = None,
-    part: int = 0,
-    parts: int = 1,
 ) -> pl.DataFrame:
-    """Verified edges (`a`, `b`, `similarity` >= threshold) among the buckets of part `part` of `parts`.
-
-    `keys_of(part, parts)` gives that part's band keys (`order`, `band`, `key`; `partition_of` the key is
-    `part`), `shingles_of(orders)` the documents' shingles (`doc`, `h`). With an `index`, pairs with its
-    documents are edges too, with `b` = -(row + 1). The union of every part's edges is the same for any
-    `parts`: a bucket is never split.
-    """
-    keys = keys_of(part, parts)
-    pairs = candidate_pairs(keys).sort("a", "b")
+    """The `pairs` (from `part_pairs`, each once) whose similarity reaches the threshold: `a`, `b`,
+    `similarity`. `shingles_of(orders)` gives the documents' shingles (`doc`, `h`); pairs with index
+    documents (negative `b`) are verified against the index's stored shingles."""
+    pairs = pairs.sort("a", "b")
+    new, old = pairs.filter(pl.col("b") >= 0), pairs.filter(pl.col("b") < 0)
     if config.verify:
-        docs = pl.concat([pairs["a"], pairs["b"]]).unique()
-        scored = jaccard(pairs, shingles_of(docs))
+        scored = jaccard(new, shingles_of(pl.concat([new["a"], new["b"]]).unique()))
     else:
         assert estimate is not None
-        scored = estimate(pairs)
-    edges = [scored.filter(pl.col("similarity") >= config.threshold)]
-    index_bands = index.bands() if index is not None else None
-    if index is not None and index_bands is not None:
-        mine = index_bands.filter(part_of(pl.col("key"), parts) == part)
-        old = index_pairs(keys, mine).sort("a", "b")
-        if not old.is_empty():
-            stored = index.docs(old["b"].unique())
-            right = (
-                stored.select(pl.col("row").alias("doc"), pl.col("shingles").alias("h"))
-                .explode("h")
-                .drop_nulls()
-            )
-            new = shingles_of(old["a"].unique())
-            matched = jaccard(old, new, right).filter(pl.col("similarity") >= config.threshold)
-            edges.append(matched.with_columns(-(pl.col("b") + 1)))
-    return pl.concat(edges).select(
-        pl.col("a").cast(pl.Int64), pl.col("b").cast(pl.Int64), pl.col("similarity").cast(pl.Float64)
+        scored = estimate(new)
+    edges = [scored]
+    if index is not None and not old.is_empty():
+        old = old.with_columns(-pl.col("b") - 1)
+        stored = index.docs(old["b"].unique())
+        right = (
+            stored.select(pl.col("row").alias("doc"), pl.col("shingles").alias("h")).explode("h").drop_nulls()
+        )
+        matched = jaccard(old, shingles_of(old["a"].unique()), right)
+        edges.append(matched.with_columns(-(pl.col("b") + 1)))
+    return (
+        pl.concat(edges)
+        .filter(pl.col("similarity") >= config.threshold)
+        .select(pl.col("a").cast(pl.Int64), pl.col("b").cast(pl.Int64), pl.col("similarity").cast(pl.Float64))
     )
 
 
@@ -281,15 +289,6 @@ class _Summaries:
         chosen = self.usable.select(pl.col(ORDER).alias("order"), pl.lit(j, pl.Int16).alias("band"), keys)
         return chosen.collect(engine="streaming")
 
-    def keys(self, part: int, parts: int) -> pl.DataFrame:
-        """The band keys of every band whose key falls in `part`, from one streaming pass."""
-        long = self.usable.select(
-            pl.col(ORDER).alias("order"),
-            pl.int_ranges(0, pl.col("keys").arr.len(), dtype=pl.Int16).alias("band"),
-            pl.col("keys").arr.to_list().alias("key"),
-        ).explode("band", "key")
-        return long.filter(part_of(pl.col("key"), parts) == part).collect(engine="streaming")
-
     def shingles_of(self, docs: pl.Series) -> pl.DataFrame:
         chosen = self.summaries.filter(pl.col(ORDER).is_in(docs.implode())).select(ORDER, "shingles")
         # repeats within a document are dropped chunk by chunk during verification
@@ -346,10 +345,40 @@ class MinHashDedup(SplitCorpusStage):
             columns.append(pl.Series("signature", sigs))
         return pl.DataFrame(columns)
 
-    def decide_part(self, summaries: pl.LazyFrame, part: int, parts: int) -> pl.DataFrame:
-        """The verified edges of one part of the band keys (`part_edges`)."""
+    def route(self, summary: pl.LazyFrame, parts: int) -> pl.LazyFrame:
+        """Band keys (`order`, `band`, `key`) of the usable documents, each to the part of its key."""
+        return (
+            summary.filter(pl.col("usable"))
+            .select(
+                pl.col(ORDER).alias("order"),
+                pl.int_ranges(0, pl.col("keys").arr.len(), dtype=pl.Int16).alias("band"),
+                pl.col("keys").arr.to_list().alias("key"),
+            )
+            .explode("band", "key")
+            .with_columns(part_of(pl.col("key"), parts).alias(PART))
+        )
+
+    #: round 0: candidate pairs by band key; round 1: each pair verified once, in the part of its first doc
+    rounds: ClassVar[int] = 2
+
+    def decide_part(
+        self,
+        summaries: pl.LazyFrame,
+        part: int,
+        parts: int,
+        routed: pl.LazyFrame | None = None,
+        round: int = 0,
+    ) -> pl.DataFrame:
+        """Round 0: the candidate pairs of one part of the band keys (`part_pairs`), each sent to the part
+        of its first document; round 1: the verified edges among the pairs sent here (`verified_edges`)."""
+        if round == 0:
+            keys = self.routed_rows(summaries, part, parts, routed).collect(engine="streaming")
+            pairs = part_pairs(keys, self._index(), part, parts)
+            return pairs.with_columns(part_of(pl.col("a"), parts).alias(PART))
+        assert routed is not None
         read = _Summaries(summaries)
-        return part_edges(self.config, read.keys, read.shingles_of, read.estimate, self._index(), part, parts)
+        pairs = routed.unique().collect()
+        return verified_edges(self.config, pairs, read.shingles_of, read.estimate, self._index())
 
     def decide_parts(self, summaries: pl.LazyFrame, parts: pl.LazyFrame) -> pl.DataFrame:
         """Removals from the edges of every part: clusters, the keep policy, names; the index update."""
