@@ -28,6 +28,8 @@ class Checkpoints:
         self.root = root
         self.reused = 0
         self.ran = 0
+        #: per step: (tasks, seconds they took together)
+        self.timings: dict[str, tuple[int, float]] = {}
 
     def map(
         self,
@@ -43,18 +45,25 @@ class Checkpoints:
         markers = self.root / (key_step or step)
         results: dict[str, Any] = {}
         pending = []
+        seconds = 0.0
         for item in items:
             done = run_folder.read_checkpoint(markers / f"{key(item)}.json")
             if done is None:
                 pending.append(item)
             else:
                 results[key(item)] = decode(done["result"])
+                seconds += done.get("seconds", 0.0)
         if results:
             self.engine.log(f"{step}: {len(results)} of {len(items)} tasks done before; not run again")
         if pending:
             task = partial(record_task, fn=fn, markers=markers, key=key)
             for item, result in zip(pending, self.engine.map(step, task, pending), strict=True):
                 results[key(item)] = result
+                seconds += (run_folder.read_checkpoint(markers / f"{key(item)}.json") or {}).get(
+                    "seconds", 0.0
+                )
+        tasks, before = self.timings.get(step, (0, 0.0))
+        self.timings[step] = (tasks + len(items), before + seconds)
         self.reused += len(items) - len(pending)
         self.ran += len(pending)
         return [results[key(item)] for item in items]
@@ -70,9 +79,12 @@ class Checkpoints:
 
 def record_task(item: Any, *, fn: Callable[[Any], Any], markers: Path, key: Callable[[Any], str]) -> Any:
     """Run a task, then record it done (its outputs are durable by then: every task syncs its files)."""
+    started = time.perf_counter()
     result = fn(item)
+    seconds = round(time.perf_counter() - started, 3)
     value = asdict(result) if is_dataclass(result) and not isinstance(result, type) else result
-    run_folder.write_json(markers / f"{key(item)}.json", {"result": value, "at": run_folder.now()})
+    marker = {"result": value, "at": run_folder.now(), "seconds": seconds}
+    run_folder.write_json(markers / f"{key(item)}.json", marker)
     pause_for_tests(markers.parent)
     return result
 

@@ -45,7 +45,16 @@ from pipeline.report import write_report
 from pipeline.report_html import write_html_report
 from pipeline.run_folder import RunFolder
 from pipeline.stage import PART, CorpusStage, Filter, SplitCorpusStage, Stage
-from pipeline.stats import ReadStats, ResumeStats, RunStats, SourceStats, StageStats, by_count, stage_line
+from pipeline.stats import (
+    ReadStats,
+    ResumeStats,
+    RunStats,
+    SourceStats,
+    StageStats,
+    StepStats,
+    by_count,
+    stage_line,
+)
 from pipeline.writers import OutputFormat, count_rows, read_frame, shard_path, write_frame
 
 #: what to do about a shared folder (a dedup index) that another run is updating
@@ -235,6 +244,10 @@ def _run(
         tasks_reused=steps.reused,
         tasks_run=steps.ran,
     )
+    stats.steps = {
+        step: StepStats(tasks=tasks, task_seconds=round(seconds, 3))
+        for step, (tasks, seconds) in steps.timings.items()
+    }
     steps.once("commit", partial(commit_stages, list(stages)))
     run_folder.write_json(folder.stats, stats.to_json())
     write_report(folder.root, stats)

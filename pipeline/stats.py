@@ -65,6 +65,15 @@ class ResumeStats(_Stats):
     tasks_run: int
 
 
+class StepStats(_Stats):
+    """One step of the run (read, a stage's summaries, a round of its decision's parts, ...): its tasks and
+    the seconds they took together (summed over tasks, whatever ran them in parallel; with resume, as the
+    attempt that ran each task measured it)."""
+
+    tasks: int
+    task_seconds: float
+
+
 class RunStats(_Stats):
     """A finished run: totals counted from the files written, per-stage counts, timings (`stats.json`)."""
 
@@ -81,6 +90,7 @@ class RunStats(_Stats):
     seconds: float
     docs_per_second: float | None
     resume: ResumeStats | None = None
+    steps: dict[str, StepStats] = {}
     #: set when a finished run was asked for again and nothing was done (not written to stats.json)
     already_complete: bool = Field(False, exclude=True)
 

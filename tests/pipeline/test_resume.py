@@ -87,7 +87,7 @@ def outputs(out: Path) -> dict[str, Any]:
 
 def counts(stats: dict[str, Any]) -> dict[str, Any]:
     """stats.json without timings, paths and resume bookkeeping."""
-    timing = {"seconds", "docs_per_second", "started_at", "finished_at", "paths", "resume"}
+    timing = {"seconds", "docs_per_second", "started_at", "finished_at", "paths", "resume", "steps"}
     kept = {k: v for k, v in stats.items() if k not in timing}
     kept["stages"] = [{k: v for k, v in s.items() if k not in timing} for s in stats["stages"]]
     kept["read"] = {

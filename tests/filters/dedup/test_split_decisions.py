@@ -53,6 +53,15 @@ def test_any_split_removes_what_one_task_removes_on_reuters(
     assert dict(reasons.iter_rows()).get("near_duplicate", 0) > 100
     written = (tmp_path / "split").glob(f"_work/*-decide/parts-of-{parts}/part-*.parquet")
     assert len(list(written)) == 2 * parts  # both stages decided in parts
+    steps = orjson.loads((tmp_path / "split" / "stats.json").read_bytes())["steps"]
+    assert steps["exact_dedup: decide parts"]["tasks"] == parts
+    assert steps["minhash_dedup: decide parts (round 1 of 2)"]["tasks"] == parts
+    assert steps["minhash_dedup: decide parts (round 2 of 2)"]["tasks"] == parts
+    # each shard's band keys were routed to every part when it was summarized (a shuffle, not a scan)
+    work = tmp_path / "split" / "_work" / "01-minhash_dedup-decide"
+    shards = len(list((work / "summaries").glob("part-*.arrow")))
+    routed = work / f"parts-of-{parts}" / "round-0"
+    assert sorted(len(list(folder.glob("part-*.parquet"))) for folder in routed.iterdir()) == [shards] * parts
 
 
 def write(path: Path, texts: list[str], prefix: str) -> Path:
