@@ -1,4 +1,4 @@
-"""A seeded near-duplicate corpus of up to 1,000,000 documents built from Reuters-21578, for scaling runs.
+"""A seeded near-duplicate corpus of up to 10,000,000 documents built from Reuters-21578, for scaling runs.
 
 Every document is a Reuters text (../shared/data) in word form: lowercased, split on `\\W+` (the ground-truth
 shingling of ../shared/data/README.md), words joined by single spaces. Two kinds of records:
@@ -33,7 +33,7 @@ import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
 REUTERS = ROOT.parent / "shared" / "data" / "reuters21578.jsonl.gz"
-MAX_DOCS = 1_000_000
+MAX_DOCS = 10_000_000
 CHUNK = 100_000
 NGRAM = 5
 MIN_WORDS = 50  # shorter Reuters texts are not used: two 15%-mutated copies of one could stay near duplicates
@@ -186,7 +186,7 @@ def _ids(numbers: np.ndarray) -> pl.Series:
 def write_corpus(
     path: Path, docs: int, *, seed: int = 0, planted_fraction: float = 0.07, base: Base | None = None
 ) -> CorpusInfo:
-    """Write `docs` documents (at most 1,000,000) to `path` as JSON Lines."""
+    """Write `docs` documents (at most 10,000,000) to `path` as JSON Lines."""
     if not 0 < docs <= MAX_DOCS:
         raise ValueError(f"docs must be in 1..{MAX_DOCS:,}, got {docs:,}")
     started = time.perf_counter()
@@ -208,7 +208,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("out", type=Path)
-    parser.add_argument("--docs", type=int, default=MAX_DOCS)
+    parser.add_argument("--docs", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--planted-fraction", type=float, default=0.07)
     args = parser.parse_args()

@@ -63,7 +63,7 @@ def task_runner(
     processes, each limited to `memory_limit` (Dask's: "3GiB", "500MB"); None keeps Prefect's default
     thread pool."""
     limit = worker_memory_limit(memory_limit, dask_address, workers)
-    if not dask_address and not (workers and workers > 1):
+    if not dask_address and not workers:
         return None
     from prefect_dask import DaskTaskRunner
 
@@ -94,8 +94,8 @@ def worker_memory_limit(
             "--memory-limit sets the local workers of --workers; an existing cluster's workers take "
             "theirs when started (`dask worker --memory-limit 3GiB`)"
         )
-    if not (workers and workers > 1):
-        raise WinnowError("--memory-limit needs a local Dask cluster: give --workers N (N >= 2) too")
+    if not workers:
+        raise WinnowError("--memory-limit needs a local Dask cluster: give --workers N too")
     from dask.utils import parse_bytes
 
     try:

@@ -28,8 +28,8 @@ class Checkpoints:
         self.root = root
         self.reused = 0
         self.ran = 0
-        #: per step: (tasks, seconds they took together)
-        self.timings: dict[str, tuple[int, float]] = {}
+        #: per step: (tasks, seconds they took together, seconds from the step's start to its end)
+        self.timings: dict[str, tuple[int, float, float]] = {}
 
     def map(
         self,
@@ -43,6 +43,7 @@ class Checkpoints:
     ) -> list[Any]:
         """`engine.map(step, fn, items)` for the items not done yet; results of the others from markers."""
         markers = self.root / (key_step or step)
+        started = time.perf_counter()
         results: dict[str, Any] = {}
         pending = []
         seconds = 0.0
@@ -62,8 +63,8 @@ class Checkpoints:
                 seconds += (run_folder.read_checkpoint(markers / f"{key(item)}.json") or {}).get(
                     "seconds", 0.0
                 )
-        tasks, before = self.timings.get(step, (0, 0.0))
-        self.timings[step] = (tasks + len(items), before + seconds)
+        tasks, before, wall = self.timings.get(step, (0, 0.0, 0.0))
+        self.timings[step] = (tasks + len(items), before + seconds, wall + time.perf_counter() - started)
         self.reused += len(items) - len(pending)
         self.ran += len(pending)
         return [results[key(item)] for item in items]

@@ -245,8 +245,8 @@ def _run(
         tasks_run=steps.ran,
     )
     stats.steps = {
-        step: StepStats(tasks=tasks, task_seconds=round(seconds, 3))
-        for step, (tasks, seconds) in steps.timings.items()
+        step: StepStats(tasks=tasks, task_seconds=round(summed, 3), seconds=round(wall, 3))
+        for step, (tasks, summed, wall) in steps.timings.items()
     }
     steps.once("commit", partial(commit_stages, list(stages)))
     run_folder.write_json(folder.stats, stats.to_json())

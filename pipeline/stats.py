@@ -66,12 +66,13 @@ class ResumeStats(_Stats):
 
 
 class StepStats(_Stats):
-    """One step of the run (read, a stage's summaries, a round of its decision's parts, ...): its tasks and
-    the seconds they took together (summed over tasks, whatever ran them in parallel; with resume, as the
-    attempt that ran each task measured it)."""
+    """One step of the run (read, a stage's summaries, a round of its decision's parts, ...): its tasks, the
+    seconds they took together (summed over tasks, whatever ran them in parallel; with resume, as the
+    attempt that ran each task measured it) and the step's own wall time (this attempt's)."""
 
     tasks: int
     task_seconds: float
+    seconds: float
 
 
 class RunStats(_Stats):
