@@ -1,0 +1,294 @@
+"""Where files live: local paths, or fsspec URLs (`s3://`, `gs://`, ...) as `upath.UPath` objects.
+
+`as_path` turns what a user gives into a path: a local `pathlib.Path` (a `file://` URL is one too), or a
+`UPath`, the pathlib API over an fsspec file system, so the code written for `Path` works on both. What
+differs on object storage lives here: a single PUT is atomic (no temporary file and rename), there is
+nothing to fsync, a folder is a prefix (removing it removes every object under it), and polars reads
+objects natively (range requests, only the columns a query needs).
+
+Credentials come from where the fsspec backend looks (s3fs/botocore: `AWS_ACCESS_KEY_ID`,
+`AWS_SECRET_ACCESS_KEY`, `AWS_ENDPOINT_URL`/`AWS_ENDPOINT_URL_S3`, `AWS_PROFILE`, ...). A `key:secret@`
+written into a URL is taken out of it: the path keeps them in its storage options (in memory, and in the
+pickles that carry a task to a Dask worker), its text never does, so nothing written holds them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.request import url2pathname
+
+import polars as pl
+from upath import UPath
+
+from pipeline.errors import RunFolderError
+
+AnyPath = Path | UPath
+
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_GLOB = re.compile(r"[*?\[]")
+#: fsspec protocols polars also reads natively (through its own object store client)
+_POLARS_PROTOCOLS = {"s3": "s3", "s3a": "s3", "gs": "gs", "gcs": "gs", "az": "az", "abfs": "abfs"}
+#: object stores whose listings are not cached: Dask workers write files another process then lists
+_UNCACHED = {"s3", "s3a", "gs", "gcs"}
+#: credentials given in URLs, by (protocol, bucket): the clean URL handed on (to Prefect, into files)
+#: finds them here in this process
+_CREDENTIALS: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def is_url(value: object) -> bool:
+    """Whether `value` is a URL (`scheme://...`), not a local path."""
+    return isinstance(value, str) and _URL.match(value) is not None
+
+
+def is_remote(path: object) -> bool:
+    """Whether `path` lives on an fsspec file system other than the local one."""
+    return isinstance(path, UPath) and path.protocol not in ("", "file", "local")
+
+
+def has_glob(value: str) -> bool:
+    return _GLOB.search(value) is not None
+
+
+def _bucket(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.rpartition("@")[2]
+
+
+def split_credentials(url: str) -> tuple[str, dict[str, str]]:
+    """`url` without any `user:password@`, and those as storage options of its protocol."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, {}
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    user, password = unquote(user), unquote(password)
+    if parts.scheme in ("s3", "s3a"):
+        options = {"key": user, "secret": password}
+    else:
+        options = {"username": user, "password": password}
+    return urlunsplit(parts._replace(netloc=host)), {k: v for k, v in options.items() if v}
+
+
+def clean_url(value: str) -> str:
+    """`value` without the credentials of its URL; they stay in this process for the paths made from the
+    clean URL (`as_path`). A local path is returned as it is."""
+    if not is_url(value):
+        return value
+    clean, options = split_credentials(value)
+    if options:
+        _CREDENTIALS[_bucket(clean)] = options
+    return clean
+
+
+def redact(text: str) -> str:
+    """`text` with the `user:password@` of every URL in it taken out (for anything written or shown)."""
+    return re.sub(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@", r"\1", text)
+
+
+def as_path(value: str | os.PathLike[str] | UPath, **storage_options: Any) -> AnyPath:
+    """A local `Path`, or a `UPath` for a URL (with the credentials of its `user:password@`, if any)."""
+    if isinstance(value, UPath):
+        if not is_remote(value):
+            return Path(value.path)
+        return value
+    if isinstance(value, Path):
+        return value
+    text = os.fspath(value)
+    if not is_url(text):
+        return Path(text)
+    if text.lower().startswith("file://"):
+        return Path(url2pathname(urlsplit(text).path))
+    clean, options = split_credentials(text)
+    remembered = _CREDENTIALS.get(_bucket(clean), {})
+    defaults = {"use_listings_cache": False} if _bucket(clean)[0] in _UNCACHED else {}
+    return UPath(clean, **{**defaults, **remembered, **options, **storage_options})
+
+
+def absolute(path: AnyPath) -> AnyPath:
+    """The absolute form of `path` (a URL is absolute already)."""
+    return path if is_remote(path) else Path(path).resolve()
+
+
+def display(path: object) -> str:
+    """How a path or URL is named in messages and files: never with credentials."""
+    return redact(str(path))
+
+
+def glob(pattern: str) -> list[AnyPath]:
+    """The files a URL with wildcards (`s3://bucket/crawl/*.jsonl.gz`) matches, sorted."""
+    base = as_path(pattern)
+    assert isinstance(base, UPath)
+    fs = base.fs
+    matches = sorted(fs.glob(base.path))
+    return [UPath(f"{base.protocol}://{m}", **dict(base.storage_options)) for m in matches if fs.isfile(m)]
+
+
+def file_version(path: UPath) -> dict[str, Any]:
+    """A remote file's size and version (ETag, generation or modification time): what identifies it."""
+    info = path.fs.info(path.path)
+    version = next(
+        (info[k] for k in ("ETag", "etag", "generation", "md5Hash", "LastModified", "mtime") if info.get(k)),
+        None,
+    )
+    return {"size": int(info.get("size") or 0), "version": str(version) if version is not None else None}
+
+
+# ---------------------------------------------------------------- writing and removing
+
+
+def write_bytes(path: AnyPath, data: bytes) -> None:
+    """Write `data` to `path` in one go: a single PUT on object storage (atomic: all or nothing)."""
+    if not is_remote(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        handle.write(data)
+
+
+def make_dirs(path: AnyPath) -> None:
+    """Create a local folder and its parents; nothing on object storage (a prefix exists with its first
+    object, and creating a missing bucket is not ours to do)."""
+    if not is_remote(path):
+        path.mkdir(parents=True, exist_ok=True)
+
+
+def remove_tree(path: AnyPath, *, ignore_errors: bool = True) -> None:
+    """Remove a folder and everything below it (every object under the prefix on object storage)."""
+    if is_remote(path):
+        assert isinstance(path, UPath)
+        if path.fs.exists(path.path):
+            path.fs.rm(path.path, recursive=True)
+        return
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=ignore_errors)
+
+
+def check_reachable(path: AnyPath) -> None:
+    """RunFolderError (with the backend's reason: no credentials, no such bucket, access denied) unless
+    the bucket of a remote folder can be listed."""
+    if not is_remote(path):
+        return
+    assert isinstance(path, UPath)
+    bucket = path.path.split("/", 1)[0]
+    try:
+        found = path.fs.exists(bucket)
+        if found:
+            path.fs.ls(bucket, detail=False)
+    except Exception as error:  # the backend's own exceptions: botocore's are not OSErrors
+        raise RunFolderError(f"{display(path)}: cannot use this location ({display(error)})") from error
+    if not found:
+        raise RunFolderError(f"{display(path)}: no such bucket '{bucket}'")
+
+
+def create_exclusive(path: AnyPath, data: bytes) -> bool:
+    """Create `path` holding `data` unless it exists (object storage: a conditional PUT, If-None-Match);
+    False when it existed."""
+    try:
+        with path.open("xb") as handle:
+            handle.write(data)
+    except FileExistsError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- polars
+
+
+def storage_options(path: UPath) -> dict[str, str] | None:
+    """The options polars' own object store client needs for `path` beyond the environment it reads
+    (credentials given in the URL, an endpoint set in `AWS_ENDPOINT_URL_S3` or given explicitly)."""
+    options: dict[str, str] = {}
+    given: Mapping[str, Any] = path.storage_options
+    if _POLARS_PROTOCOLS.get(path.protocol) == "s3":
+        client = given.get("client_kwargs") or {}
+        endpoint = (
+            given.get("endpoint_url")
+            or client.get("endpoint_url")
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+        )
+        if endpoint:
+            options["aws_endpoint_url"] = endpoint
+            if endpoint.startswith("http://"):
+                options["aws_allow_http"] = "true"
+        if given.get("key"):
+            options["aws_access_key_id"] = given["key"]
+        if given.get("secret"):
+            options["aws_secret_access_key"] = given["secret"]
+        if client.get("region_name"):
+            options["aws_region"] = client["region_name"]
+    return options or None
+
+
+def _native(paths: Sequence[AnyPath]) -> bool:
+    return all(_POLARS_PROTOCOLS.get(p.protocol) for p in paths if isinstance(p, UPath))
+
+
+def _url(path: UPath) -> str:
+    return f"{_POLARS_PROTOCOLS[path.protocol]}://{path.path}"
+
+
+def _sources(paths: Sequence[AnyPath]) -> tuple[list[Any], dict[str, str] | None]:
+    """What polars is given for `paths`: local paths as they are, URLs (with options) for object stores it
+    reads itself, open files otherwise (other fsspec file systems)."""
+    remote = [p for p in paths if is_remote(p)]
+    if not remote:
+        return list(paths), None
+    if _native(remote):
+        first = remote[0]
+        assert isinstance(first, UPath)
+        return [_url(p) if isinstance(p, UPath) else str(p) for p in paths], storage_options(first)
+    return [p.open("rb") if is_remote(p) else p for p in paths], None
+
+
+def scan_parquet(paths: AnyPath | Sequence[AnyPath], **kwargs: Any) -> pl.LazyFrame:
+    """`pl.scan_parquet` over local or remote files."""
+    many = [paths] if isinstance(paths, (Path, UPath)) else list(paths)
+    sources, options = _sources(many)
+    if options:
+        kwargs["storage_options"] = options
+    return pl.scan_parquet(sources if not isinstance(paths, (Path, UPath)) else sources[0], **kwargs)
+
+
+def scan_ndjson(path: AnyPath, **kwargs: Any) -> pl.LazyFrame:
+    """`pl.scan_ndjson` of a local or remote file."""
+    sources, options = _sources([path])
+    if options:
+        kwargs["storage_options"] = options
+    return pl.scan_ndjson(sources[0], **kwargs)
+
+
+def read_parquet(path: AnyPath, **kwargs: Any) -> pl.DataFrame:
+    """`pl.read_parquet` of a local or remote file."""
+    if not is_remote(path):
+        return pl.read_parquet(path, **kwargs)
+    with path.open("rb") as handle:
+        return pl.read_parquet(handle, **kwargs)
+
+
+def read_parquet_schema(path: AnyPath) -> dict[str, pl.DataType]:
+    """The schema of a local or remote Parquet file (from its footer)."""
+    return dict(scan_parquet(path).collect_schema())
+
+
+def read_ndjson(path: AnyPath, **kwargs: Any) -> pl.DataFrame:
+    """`pl.read_ndjson` of a local or remote file."""
+    if not is_remote(path):
+        return pl.read_ndjson(path, **kwargs)
+    with path.open("rb") as handle:
+        return pl.read_ndjson(handle, **kwargs)
+
+
+def open_input(path: AnyPath) -> IO[bytes]:
+    """A remote or local file opened for streaming reads."""
+    return path.open("rb")
+
+
+def iter_files(folder: AnyPath) -> Iterator[AnyPath]:
+    """Every file below `folder`, at any depth."""
+    return (p for p in folder.rglob("*") if p.is_file())
