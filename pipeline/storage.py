@@ -18,11 +18,12 @@ import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Annotated, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 import polars as pl
+from pydantic import BeforeValidator
 from upath import UPath
 
 from pipeline.errors import RunFolderError
@@ -90,6 +91,16 @@ def redact(text: str) -> str:
     return re.sub(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@", r"\1", text)
 
 
+def _path_or_url(value: object) -> object:
+    if isinstance(value, str) and is_url(value):
+        return clean_url(value) if not value.lower().startswith("file://") else as_path(value)
+    return Path(value) if isinstance(value, str) else value
+
+
+#: a config field naming a folder: a local `Path`, or a URL (a string, its credentials taken out)
+PathOrUrl = Annotated[Path | str, BeforeValidator(_path_or_url)]
+
+
 def as_path(value: str | os.PathLike[str] | UPath, **storage_options: Any) -> AnyPath:
     """A local `Path`, or a `UPath` for a URL (with the credentials of its `user:password@`, if any)."""
     if isinstance(value, UPath):
@@ -154,6 +165,15 @@ def make_dirs(path: AnyPath) -> None:
     object, and creating a missing bucket is not ours to do)."""
     if not is_remote(path):
         path.mkdir(parents=True, exist_ok=True)
+
+
+def write_parquet(frame: pl.DataFrame, path: AnyPath) -> None:
+    """`frame.write_parquet` to a local file or an object (one upload)."""
+    if not is_remote(path):
+        frame.write_parquet(path)
+        return
+    with path.open("wb") as handle:
+        frame.write_parquet(handle)
 
 
 def remove_tree(path: AnyPath, *, ignore_errors: bool = True) -> None:
