@@ -194,15 +194,22 @@ def check_reachable(path: AnyPath) -> None:
     if not is_remote(path):
         return
     assert isinstance(path, UPath)
-    bucket = path.path.split("/", 1)[0]
     try:
-        found = path.fs.exists(bucket)
-        if found:
-            path.fs.ls(bucket, detail=False)
+        missing = bucket_missing(path)
     except Exception as error:  # the backend's own exceptions: botocore's are not OSErrors
         raise RunFolderError(f"{display(path)}: cannot use this location ({display(error)})") from error
-    if not found:
-        raise RunFolderError(f"{display(path)}: no such bucket '{bucket}'")
+    if missing:
+        raise RunFolderError(f"{display(path)}: no such bucket '{path.path.split('/', 1)[0]}'")
+
+
+def bucket_missing(path: UPath) -> bool:
+    """Whether the bucket of `path` does not exist (the backend's error when it cannot tell: no
+    credentials, access denied)."""
+    try:
+        path.fs.info(path.path.split("/", 1)[0])
+    except FileNotFoundError:
+        return True
+    return False
 
 
 def create_exclusive(path: AnyPath, data: bytes) -> bool:

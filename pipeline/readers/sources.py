@@ -131,12 +131,13 @@ def _url_entries(url: str, options: ReadOptions) -> list[_Entry]:
             return [_Entry(Source(path.name, _file_format(path, options, given=given), path=path), path)]
         if path.is_dir():
             return _folder_entries(path, options, given)
+        missing = storage.bucket_missing(path)  # type: ignore[arg-type]
     except WinnowError:
         raise
     except Exception as error:  # the backend's own (no credentials, no such bucket, access denied, ...)
         detail = storage.display(error) or type(error).__name__
         raise InputError(f"cannot read: {detail}", source=given) from error
-    raise InputError("no such object or prefix", source=given)
+    raise InputError("no such bucket" if missing else "no such object or prefix", source=given)
 
 
 def _dataset_entries(obj: Any) -> list[_Entry] | None:
