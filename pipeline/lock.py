@@ -83,6 +83,7 @@ def ensure_free(root: str | os.PathLike[str] | AnyPath) -> None:
     creates nothing). `hold` still decides: the folder may be taken between the two."""
     root = storage.as_path(root)
     if storage.is_remote(root):
+        storage.check_reachable(root)  # no credentials, no such bucket: said now, naming the folder
         holder = _object_holder(root / LOCK_NAME)
         if holder is not None and not _dead_here(holder):
             raise FolderLockedError(root, holder, _object_hint(root, OUT_FOLDER_HINT))

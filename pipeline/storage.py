@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
@@ -134,9 +134,9 @@ def glob(pattern: str) -> list[AnyPath]:
     """The files a URL with wildcards (`s3://bucket/crawl/*.jsonl.gz`) matches, sorted."""
     base = as_path(pattern)
     assert isinstance(base, UPath)
-    fs = base.fs
-    matches = sorted(fs.glob(base.path))
-    return [UPath(f"{base.protocol}://{m}", **dict(base.storage_options)) for m in matches if fs.isfile(m)]
+    matches = base.fs.glob(base.path, detail=True)  # one listing, with each match's type
+    files = sorted(name for name, info in matches.items() if info.get("type") == "file")
+    return [UPath(f"{base.protocol}://{name}", **dict(base.storage_options)) for name in files]
 
 
 def file_version(path: UPath) -> dict[str, Any]:
@@ -309,13 +309,3 @@ def read_ndjson(path: AnyPath, **kwargs: Any) -> pl.DataFrame:
         return pl.read_ndjson(path, **kwargs)
     with path.open("rb") as handle:
         return pl.read_ndjson(handle, **kwargs)
-
-
-def open_input(path: AnyPath) -> IO[bytes]:
-    """A remote or local file opened for streaming reads."""
-    return path.open("rb")
-
-
-def iter_files(folder: AnyPath) -> Iterator[AnyPath]:
-    """Every file below `folder`, at any depth."""
-    return (p for p in folder.rglob("*") if p.is_file())

@@ -7,7 +7,11 @@ import gzip
 import json
 import logging
 import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +24,7 @@ from moto.server import ThreadedMotoServer
 
 from filters.dedup.exact import ExactDedup
 from filters.dedup.minhash import MinHashConfig, MinHashDedup
-from pipeline import storage
+from pipeline import checkpoints, storage
 from pipeline.errors import InputError, RunFolderError
 from pipeline.lock import LOCK_NAME, FolderLockedError
 from pipeline.readers import ReadOptions, resolve_sources
@@ -399,10 +403,22 @@ def test_winnow_clean_reads_and_writes_a_bucket(
     assert got["removed"].select("id", "reason").equals(expected["removed"].select("id", "reason"))
     assert got["stats"] == expected["stats"]
     assert not objects_holding(fs, f"s3://{bucket}/runs/cli", KEY_ID, SECRET)
+
+    # on two local Dask workers: the paths carry the URL's credentials to the worker processes
+    dask = f"{with_secret}/runs/dask"
+    done_dask = winnow("clean", f"{with_secret}/data/", "--out", dask, "--batch-size", "10", "--workers", "2")
+    assert done_dask.exit_code == 0, done_dask.output
+    assert KEY_ID not in done_dask.output and SECRET not in done_dask.output
+    on_dask = remote_outputs(fs, f"s3://{bucket}/runs/dask")
+    assert on_dask["kept"]["id"].to_list() == expected["kept"]["id"].to_list()
+    assert on_dask["stats"] == expected["stats"]
+    assert not objects_holding(fs, f"s3://{bucket}/runs/dask", KEY_ID, SECRET)
+
     from prefect.client.orchestration import get_client
 
-    with get_client(sync_client=True) as client:
-        stored = [run.model_dump_json() for run in client.read_flow_runs()]
+    with get_client(sync_client=True) as client:  # what Prefect stored: flow and task runs, log lines
+        stored = [r.model_dump_json() for r in (*client.read_flow_runs(), *client.read_task_runs())]
+        stored += [log.message for log in client.read_logs()]
     assert any(f"s3://{bucket}/runs/cli" in text for text in stored)
     assert not [text for text in stored if SECRET in text or KEY_ID in text]
 
@@ -411,3 +427,47 @@ def test_winnow_clean_reads_and_writes_a_bucket(
     stats = winnow("stats", f"s3://{bucket}/runs/cli", "--json")
     assert stats.exit_code == 0, stats.output
     assert counts(json.loads(stats.output)) == expected["stats"]
+
+
+def test_a_killed_cli_run_resumes_from_its_folder_in_the_bucket(
+    tmp_path: Path, local_corpus: Path, fs: s3fs.S3FileSystem, bucket: str, prefect_server: str
+) -> None:
+    run([local_corpus], tmp_path / "local", [ExactDedup(), MinHashDedup()], OPTIONS)  # the dedup preset
+    expected = outputs(tmp_path / "local")
+    upload(fs, local_corpus, f"s3://{bucket}/data")
+    out = f"s3://{bucket}/runs/killed"
+    flag = tmp_path / "paused"
+    args = ["clean", f"s3://{bucket}/data/", "--out", out, "--batch-size", "10"]
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "COLUMNS": "200"}
+    command = [str(Path(sys.executable).parent / "winnow"), *args]
+
+    pause_at = 30  # reads, the id check and the exact dedup summaries done; a decision or shards to go
+    process = subprocess.Popen(
+        command,
+        env={**env, checkpoints.PAUSE_ENV: f"{pause_at}:{flag}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    deadline = time.monotonic() + 240
+    while not flag.exists():
+        assert process.poll() is None, f"run ended before its pause: {process.communicate()[0]}"
+        assert time.monotonic() < deadline, "run never reached its pause"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    done = fs.glob(f"{bucket}/runs/killed/_work/done/*/*.json")
+    assert len(done) >= pause_at
+    lock = json.loads(fs.cat(f"{bucket}/runs/killed/{LOCK_NAME}"))
+    assert lock["pid"] == process.pid  # the dead run's lock object stays behind
+
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "resumed (attempt 2)" in again.stdout
+    assert_same(remote_outputs(fs, out), expected)
+    stats = json.loads(fs.cat(f"{bucket}/runs/killed/stats.json"))
+    assert stats["resume"]["tasks_reused"] == len(done)
+    assert not fs.exists(f"{bucket}/runs/killed/_work")
+    assert not fs.exists(f"{bucket}/runs/killed/{LOCK_NAME}")
