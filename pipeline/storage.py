@@ -203,12 +203,14 @@ def check_reachable(path: AnyPath) -> None:
 
 
 def bucket_missing(path: UPath) -> bool:
-    """Whether the bucket of `path` does not exist (the backend's error when it cannot tell: no
-    credentials, access denied)."""
+    """Whether the bucket of `path` does not exist (False when not allowed to look: a policy may grant a
+    prefix and not the bucket; the backend's error when it cannot tell otherwise, e.g. no credentials)."""
     try:
         path.fs.info(path.path.split("/", 1)[0])
     except FileNotFoundError:
         return True
+    except PermissionError:
+        return False
     return False
 
 

@@ -213,6 +213,7 @@ def test_globs_and_single_objects_resolve_like_local_files(
     local = resolve_sources([local_corpus], options)
     remote = resolve_sources([f"s3://{bucket}/data"], options)
     assert [(s.label, s.format) for s in remote] == [(s.label, s.format) for s in local]
+    assert resolve_sources([f"file://{local_corpus}"], options) == local  # a file:// URL is a local path
 
 
 def test_locations_that_cannot_be_read_are_errors_naming_them(
