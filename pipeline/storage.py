@@ -302,6 +302,8 @@ def read_parquet(path: AnyPath, **kwargs: Any) -> pl.DataFrame:
 
 def read_parquet_schema(path: AnyPath) -> dict[str, pl.DataType]:
     """The schema of a local or remote Parquet file (from its footer)."""
+    if not is_remote(path):
+        return pl.read_parquet_schema(path)
     return dict(scan_parquet(path).collect_schema())
 
 
