@@ -14,6 +14,7 @@ pickles that carry a task to a Dask worker), its text never does, so nothing wri
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -228,12 +229,41 @@ def create_exclusive(path: AnyPath, data: bytes) -> bool:
 # ---------------------------------------------------------------- polars
 
 
+@functools.cache
+def _botocore_session(profile: str | None) -> Any:
+    import botocore.session
+
+    return botocore.session.Session(profile=profile)
+
+
+def _aws_credentials(given: Mapping[str, Any]) -> dict[str, str]:
+    """The credentials s3fs uses, for polars: given ones, else botocore's chain (environment, profile,
+    ~/.aws, instance role), which polars' own client does not read whole (profiles)."""
+    if given.get("key") and given.get("secret"):
+        found = {"aws_access_key_id": given["key"], "aws_secret_access_key": given["secret"]}
+        return {**found, **({"aws_session_token": given["token"]} if given.get("token") else {})}
+    session = _botocore_session(given.get("profile"))
+    credentials = session.get_credentials()
+    if credentials is None:
+        return {}
+    frozen = credentials.get_frozen_credentials()
+    found = {"aws_access_key_id": frozen.access_key, "aws_secret_access_key": frozen.secret_key}
+    region = session.get_config_variable("region")
+    return {
+        **found,
+        **({"aws_session_token": frozen.token} if frozen.token else {}),
+        **({"aws_region": region} if region else {}),
+    }
+
+
 def storage_options(path: UPath) -> dict[str, str] | None:
-    """The options polars' own object store client needs for `path` beyond the environment it reads
-    (credentials given in the URL, an endpoint set in `AWS_ENDPOINT_URL_S3` or given explicitly)."""
+    """The options polars' own object store client gets for `path`, so that it reads as s3fs does: the
+    same credentials (given in the URL, or botocore's chain) and endpoint (given, `AWS_ENDPOINT_URL_S3`
+    or `AWS_ENDPOINT_URL`). In memory only: never written."""
     options: dict[str, str] = {}
     given: Mapping[str, Any] = path.storage_options
     if _POLARS_PROTOCOLS.get(path.protocol) == "s3":
+        options.update(_aws_credentials(given))
         client = given.get("client_kwargs") or {}
         endpoint = (
             given.get("endpoint_url")
@@ -245,10 +275,6 @@ def storage_options(path: UPath) -> dict[str, str] | None:
             options["aws_endpoint_url"] = endpoint
             if endpoint.startswith("http://"):
                 options["aws_allow_http"] = "true"
-        if given.get("key"):
-            options["aws_access_key_id"] = given["key"]
-        if given.get("secret"):
-            options["aws_secret_access_key"] = given["secret"]
         if client.get("region_name"):
             options["aws_region"] = client["region_name"]
     return options or None

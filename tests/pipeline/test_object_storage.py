@@ -270,6 +270,28 @@ def test_credentials_in_urls_are_used_and_never_written(
     assert storage.redact(f"see {with_secret}/x and gs://u:p@b/y") == f"see s3://{bucket}/x and gs://b/y"
 
 
+def test_credentials_of_a_profile_serve_every_read_and_write(
+    tmp_path: Path, local_corpus: Path, fs: s3fs.S3FileSystem, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload(fs, local_corpus, f"s3://{bucket}/data")
+    run([local_corpus], tmp_path / "local", stages(), OPTIONS)
+    credentials = tmp_path / "aws-credentials"
+    credentials.write_text(f"[winnow]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_PROFILE", "winnow")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    s3fs.S3FileSystem.clear_instance_cache()
+    storage._botocore_session.cache_clear()
+
+    run([f"s3://{bucket}/data/"], f"s3://{bucket}/runs/profile", stages(), OPTIONS)  # polars reads too
+
+    assert_same(
+        remote_outputs(s3fs.S3FileSystem(), f"s3://{bucket}/runs/profile"), outputs(tmp_path / "local")
+    )
+    storage._botocore_session.cache_clear()
+
+
 # ---------------------------------------------------------------- resume and the lock
 
 
