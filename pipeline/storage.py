@@ -27,9 +27,19 @@ import polars as pl
 from pydantic import BeforeValidator
 from upath import UPath
 
-from pipeline.errors import RunFolderError
+from pipeline.errors import RunFolderError, WinnowError
 
 AnyPath = Path | UPath
+
+
+class UnusableLocation(WinnowError):
+    """A URL no installed fsspec file system serves."""
+
+    def __init__(self, url: str, error: Exception) -> None:
+        self.url = url
+        self.reason = str(error)
+        super().__init__(f"{url}: cannot use this location ({error})")
+
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _GLOB = re.compile(r"[*?\[]")
@@ -118,7 +128,10 @@ def as_path(value: str | os.PathLike[str] | UPath, **storage_options: Any) -> An
     clean, options = split_credentials(text)
     remembered = _CREDENTIALS.get(_bucket(clean), {})
     defaults = {"use_listings_cache": False} if _bucket(clean)[0] in _UNCACHED else {}
-    return UPath(clean, **{**defaults, **remembered, **options, **storage_options})
+    try:
+        return UPath(clean, **{**defaults, **remembered, **options, **storage_options})
+    except (ValueError, ImportError) as error:  # a scheme fsspec does not know, or its package is missing
+        raise UnusableLocation(clean, error) from error
 
 
 def absolute(path: AnyPath) -> AnyPath:
@@ -131,10 +144,8 @@ def display(path: object) -> str:
     return redact(str(path))
 
 
-def glob(pattern: str) -> list[AnyPath]:
+def glob(base: UPath) -> list[AnyPath]:
     """The files a URL with wildcards (`s3://bucket/crawl/*.jsonl.gz`) matches, sorted."""
-    base = as_path(pattern)
-    assert isinstance(base, UPath)
     matches = base.fs.glob(base.path, detail=True)  # one listing, with each match's type
     files = sorted(name for name, info in matches.items() if info.get("type") == "file")
     return [UPath(f"{base.protocol}://{name}", **dict(base.storage_options)) for name in files]

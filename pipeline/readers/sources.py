@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 from typing import Any
 
+from upath import UPath
+
 from pipeline import storage
 from pipeline.errors import InputError, WinnowError
 from pipeline.readers.options import ReadOptions
@@ -105,11 +107,15 @@ def _folder_entries(folder: AnyPath, options: ReadOptions, given: str) -> list[_
     return sorted(entries, key=lambda e: e.part or "")
 
 
-def _path_entries(raw: str | os.PathLike[str], options: ReadOptions) -> list[_Entry]:
-    if storage.is_url(raw) and not str(raw).lower().startswith("file://"):
-        return _url_entries(str(raw), options)
+def _path_entries(raw: str | os.PathLike[str] | AnyPath, options: ReadOptions) -> list[_Entry]:
+    try:
+        path_or_url = storage.as_path(raw)
+    except storage.UnusableLocation as error:  # a scheme fsspec does not know, or its package is missing
+        raise InputError(f"cannot read: {error.reason}", source=error.url) from error
+    if storage.is_remote(path_or_url):
+        return _url_entries(path_or_url, options)
     given = str(raw)
-    path = Path(os.path.abspath(Path(storage.as_path(raw)).expanduser()))
+    path = Path(os.path.abspath(Path(path_or_url).expanduser()))
     if not path.exists():
         raise InputError("no such file or directory", source=given)
     if path.is_dir():
@@ -117,21 +123,20 @@ def _path_entries(raw: str | os.PathLike[str], options: ReadOptions) -> list[_En
     return [_Entry(Source(path.name, _file_format(path, options, given=given), path=path), path)]
 
 
-def _url_entries(url: str, options: ReadOptions) -> list[_Entry]:
+def _url_entries(path: UPath, options: ReadOptions) -> list[_Entry]:
     """The sources of a URL: an object, every supported object under a prefix, or those a glob matches."""
-    given = storage.display(url)
+    given = storage.display(path)
     try:
-        if storage.has_glob(url.split("://", 1)[1]):
-            files = storage.glob(url)
+        if storage.has_glob(path.path):
+            files = storage.glob(path)
             if not files:
                 raise InputError("no object matches this pattern", source=given)
             return [_Entry(Source(f.name, _file_format(f, options, given=given), path=f), f) for f in files]
-        path = storage.as_path(url)
         if path.is_file():
             return [_Entry(Source(path.name, _file_format(path, options, given=given), path=path), path)]
         if path.is_dir():
             return _folder_entries(path, options, given)
-        missing = storage.bucket_missing(path)  # type: ignore[arg-type]
+        missing = storage.bucket_missing(path)
     except WinnowError:
         raise
     except Exception as error:  # the backend's own (no credentials, no such bucket, access denied, ...)
@@ -184,11 +189,11 @@ def _unique_labels(entries: list[_Entry]) -> list[Source]:
 
 def resolve_sources(inputs: Sequence[Any], options: ReadOptions) -> list[Source]:
     """Expand paths, folders and datasets objects into sources, in input order, with unique labels."""
-    if isinstance(inputs, (str, os.PathLike)):
+    if isinstance(inputs, (str, os.PathLike, UPath)):
         inputs = [inputs]
     entries: list[_Entry] = []
     for item in inputs:
-        if isinstance(item, (str, os.PathLike)):
+        if isinstance(item, (str, os.PathLike, UPath)):
             entries.extend(_path_entries(item, options))
             continue
         found = _dataset_entries(item)

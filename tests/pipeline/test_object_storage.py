@@ -25,7 +25,7 @@ from moto.server import ThreadedMotoServer
 from filters.dedup.exact import ExactDedup
 from filters.dedup.minhash import MinHashConfig, MinHashDedup
 from pipeline import checkpoints, storage
-from pipeline.errors import InputError, RunFolderError
+from pipeline.errors import InputError, RunFolderError, WinnowError
 from pipeline.lock import LOCK_NAME, FolderLockedError
 from pipeline.readers import ReadOptions, resolve_sources
 from pipeline.runner import RunOptions, run
@@ -229,6 +229,10 @@ def test_locations_that_cannot_be_read_are_errors_naming_them(
         resolve_sources(["s3://no-such-bucket-winnow/data"], options)
     with pytest.raises(InputError, match=rf"s3://{bucket}/data/\*.parquet: no object matches"):
         resolve_sources([f"s3://{bucket}/data/*.parquet"], options)
+    with pytest.raises(InputError, match=r"nosuch://bucket/x: cannot read: Unsupported filesystem"):
+        resolve_sources(["nosuch://bucket/x"], options)
+    with pytest.raises(WinnowError, match=r"nosuch://bucket/x: cannot use this location"):
+        run([f"s3://{bucket}/data/a.jsonl"], "nosuch://bucket/x", [ExactDedup()])
     with pytest.raises(RunFolderError, match=r"s3://no-such-bucket-winnow/runs/x: no such bucket"):
         run([f"s3://{bucket}/data/a.jsonl"], "s3://no-such-bucket-winnow/runs/x", [ExactDedup()])
 
