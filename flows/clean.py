@@ -8,8 +8,6 @@ server (nothing to start).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
@@ -20,6 +18,7 @@ from pipeline.report import markdown
 from pipeline.report_html import REPORT, report_tables
 from pipeline.runner import run
 from pipeline.stats import RunStats
+from pipeline.storage import AnyPath, absolute, as_path, display
 from pipeline.writers import OutputFormat
 
 
@@ -49,7 +48,7 @@ def clean_corpus(
         partitions=partitions,
     )
     result = run(
-        inputs, Path(out), recipe.build_stages(), options, engine=PrefectEngine(), recipe=recipe.identity()
+        inputs, as_path(out), recipe.build_stages(), options, engine=PrefectEngine(), recipe=recipe.identity()
     )
     logger = get_run_logger()
     if result.already_complete:
@@ -60,17 +59,17 @@ def clean_corpus(
             f"kept {stats.kept}, removed {stats.removed}, quarantined {stats.quarantined} "
             f"of {stats.input} documents"
         )
-        publish_artifacts(Path(out), stats)
+        publish_artifacts(as_path(out), stats)
     return result.stats
 
 
-def publish_artifacts(root: Path, stats: RunStats) -> None:
+def publish_artifacts(root: AnyPath, stats: RunStats) -> None:
     """The run's report in Prefect's UI: the markdown report, and its tables as table artifacts (per stage,
     per reason, duplicate clusters), under fixed keys so that each shows its history across runs."""
     description = f"winnow clean run {root}"
     report = markdown(stats)
     if (root / REPORT).is_file():
-        report += f"\nCharts and examples: `{(root / REPORT).resolve()}`\n"
+        report += f"\nCharts and examples: `{display(absolute(root / REPORT))}`\n"
     create_markdown_artifact(report, key="winnow-clean", description=description)
     tables = report_tables(root)
     for name in ("stages", "reasons", "duplicates"):

@@ -55,16 +55,18 @@ def clean(
         list[str],
         typer.Argument(
             help="Input files or folders: JSON Lines (.jsonl, .gz, .zst), Parquet (a file or a folder of "
-            "shards), CSV/TSV, or a Hugging Face save_to_disk folder.",
+            "shards), CSV/TSV, or a Hugging Face save_to_disk folder; or fsspec URLs of objects, prefixes "
+            "or globs (s3://bucket/crawl/, gs://..., credentials from the environment).",
             show_default=False,
         ),
     ],
     out: Annotated[
-        Path,
+        str,
         typer.Option(
             "--out",
             "-o",
-            help="Run folder to write: kept/, removed/, quarantine/, stats.json, report.md.",
+            help="Run folder to write: kept/, removed/, quarantine/, stats.json, report.md (a path, or a "
+            "URL such as s3://bucket/runs/nightly).",
             show_default=False,
         ),
     ],
@@ -115,9 +117,10 @@ def dedup(
         ),
     ] = "first",
     against: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            help="Index folder of earlier runs: documents that duplicate anything indexed are removed."
+            help="Index folder (or URL) of earlier runs: documents that duplicate anything indexed are "
+            "removed."
         ),
     ] = None,
     update_index: Annotated[
@@ -178,14 +181,18 @@ def show_recipe(
 
 @app.command()
 def stats(
-    run: Annotated[Path, typer.Argument(help="A run folder written by `winnow clean`.", show_default=False)],
+    run: Annotated[
+        str, typer.Argument(help="A run folder (or URL) written by `winnow clean`.", show_default=False)
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print stats.json as it is.")] = False,
 ) -> None:
     """Print a finished run's counts: input, kept, removed by stage and reason, quarantined."""
     with user_errors():
-        path = run / "stats.json"
+        from pipeline.storage import as_path, display
+
+        path = as_path(run) / "stats.json"
         if not path.is_file():
-            raise WinnowError(f"{run}: no stats.json; not a finished winnow run")
+            raise WinnowError(f"{display(run)}: no stats.json; not a finished winnow run")
         try:
             data = RunStats.read_file(path)
         except ValidationError as error:

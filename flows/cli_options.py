@@ -9,7 +9,6 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any, get_args
 
 import typer
@@ -39,8 +38,10 @@ InputsArgument = Annotated[
     list[str], typer.Argument(help="Input files or folders (as for `winnow clean`).", show_default=False)
 ]
 RunFolderOption = Annotated[
-    Path,
-    typer.Option("--out", "-o", help="Run folder to write (as for `winnow clean`).", show_default=False),
+    str,
+    typer.Option(
+        "--out", "-o", help="Run folder (or URL) to write (as for `winnow clean`).", show_default=False
+    ),
 ]
 TextFieldOption = Annotated[str | None, typer.Option(help="Field holding the text (default: text).")]
 IdFieldOption = Annotated[

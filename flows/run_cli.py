@@ -14,7 +14,7 @@ from flows.cli_options import RunArguments, out_console, show_progress
 from pipeline.stats import RunStats
 
 
-def clean_and_print(inputs: list[str], out: Path, recipe: Any, run: RunArguments) -> None:
+def clean_and_print(inputs: list[str], out: str | Path, recipe: Any, run: RunArguments) -> None:
     """What every cleaning command ends with: run `clean_corpus` with the CLI's options, print the result."""
     options = {name: value for name, value in asdict(run).items() if name != "progress"}
     stats = run_clean(inputs, out, recipe=recipe, progress=show_progress(run.progress), **options)
@@ -23,7 +23,7 @@ def clean_and_print(inputs: list[str], out: Path, recipe: Any, run: RunArguments
 
 def run_clean(
     inputs: list[str],
-    out: Path,
+    out: str | Path,
     *,
     recipe: Any = None,
     progress: bool = False,
@@ -36,7 +36,12 @@ def run_clean(
     from flows.recipe import Recipe
     from pipeline.lock import ensure_free
     from pipeline.readers import resolve_sources
+    from pipeline.storage import clean_url
 
+    # credentials written into URLs stay in this process: the flow's parameters (stored by Prefect) and
+    # everything the run writes name the URLs without them
+    inputs = [clean_url(str(i)) for i in inputs]
+    out = clean_url(str(out))
     loaded = recipe or Recipe()
     run_options = loaded.run_options(
         format=options.get("input_format"), **{k: v for k, v in options.items() if k != "input_format"}
@@ -58,7 +63,7 @@ def run_clean(
         return flow(inputs=[str(i) for i in inputs], out=str(out), recipe=loaded, **options)
 
 
-def print_run(out: Path, stats: RunStats) -> None:
+def print_run(out: str | Path, stats: RunStats) -> None:
     """The end of a run: counts and where the outputs are."""
     if stats.already_complete:
         out_console.print(f"{out}: run is complete (nothing to do). `winnow stats {out}` shows its counts.")
@@ -77,8 +82,10 @@ def print_run(out: Path, stats: RunStats) -> None:
     out_console.print(f"kept corpus: {stats.paths['kept']}")
     out_console.print(f"ledger:      {stats.paths['removed']}  (removed)")
     out_console.print(f"             {stats.paths['quarantine']}  (quarantined)")
-    root = Path(out).resolve()
-    out_console.print(f"report:      {root / 'report.md'}  and  {root / 'stats.json'}")
+    from pipeline.storage import absolute, as_path, display
+
+    root = absolute(as_path(out))
+    out_console.print(f"report:      {display(root / 'report.md')}  and  {display(root / 'stats.json')}")
 
 
 def stats_table(stats: RunStats) -> Table:

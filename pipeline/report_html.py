@@ -25,7 +25,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from pipeline import storage
 from pipeline.stats import RunStats
+from pipeline.storage import AnyPath
 
 REPORT = "report.html"
 #: bins of a score histogram; values beyond the 1st / 99th percentile fall in the end bins
@@ -56,11 +58,14 @@ figcaption { font-size: 0.8rem; color: #555; max-width: 34rem; }
 """
 
 
-def write_html_report(root: Path) -> Path:
-    """Write `root/report.html` for the finished run in `root`; returns its path."""
-    root = Path(root)
+def write_html_report(root: str | Path | AnyPath) -> AnyPath:
+    """Write `root/report.html` for the finished run in `root` (a folder or a URL); returns its path."""
+    root = storage.as_path(root)
     page = render_report(root)
     target = root / REPORT
+    if storage.is_remote(target):
+        storage.write_bytes(target, page.encode("utf-8"))  # one upload: atomic
+        return target
     tmp = root / f".{REPORT}.tmp"
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(target)
@@ -69,7 +74,7 @@ def write_html_report(root: Path) -> Path:
 
 def render_report(root: Path) -> str:
     """The report of the run in `root` as one HTML page."""
-    run = RunData.load(Path(root))
+    run = RunData.load(storage.as_path(root))
     charts = Charts()
     sections = [
         _stage_section(run, charts),
@@ -134,7 +139,9 @@ def _scan(folder: Path) -> pl.LazyFrame | None:
     if not files:
         return None
     scans = [
-        pl.scan_parquet(p) if p.suffix == ".parquet" else pl.scan_ndjson(p, infer_schema_length=None)
+        storage.scan_parquet(p)
+        if p.suffix == ".parquet"
+        else storage.scan_ndjson(p, infer_schema_length=None)
         for p in files
     ]
     return pl.concat(scans, how="diagonal_relaxed") if len(scans) > 1 else scans[0]
@@ -241,7 +248,7 @@ def reason_table(stats: RunStats) -> list[dict[str, Any]]:
 
 def report_tables(root: Path) -> dict[str, list[dict[str, Any]]]:
     """The report's tables as rows (for Prefect table artifacts): stages, reasons, duplicate clusters."""
-    run = RunData.load(Path(root))
+    run = RunData.load(storage.as_path(root))
     return {
         "stages": stage_table(run.stats),
         "reasons": reason_table(run.stats),

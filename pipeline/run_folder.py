@@ -10,6 +10,9 @@ done marker in `_work/done/STEP/ITEM.json` holding the task's result, written at
 own outputs are on disk (fsync), so a marker never points at missing or half-written files. The manifest
 records the winnow version that wrote them: another version does not resume them (its stages may write
 other columns or decide otherwise), it refuses the folder.
+
+The folder may be a URL (`s3://bucket/runs/nightly`, see `pipeline.storage`): there every file is one
+upload, which is atomic, so nothing is written under a temporary name and there is nothing to fsync.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,8 +27,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
+from pipeline import storage
 from pipeline.errors import RunFolderError
 from pipeline.lock import LOCK_NAME
+from pipeline.storage import AnyPath
 
 MANIFEST = "run.json"
 STATS = "stats.json"
@@ -37,36 +41,36 @@ State = Literal["new", "resume", "complete"]
 
 @dataclass(frozen=True)
 class RunFolder:
-    """Paths inside a run's output folder."""
+    """Paths inside a run's output folder (a local `Path`, or a `UPath` for a URL)."""
 
-    root: Path
+    root: AnyPath
 
     @property
-    def kept(self) -> Path:
+    def kept(self) -> AnyPath:
         return self.root / "kept"
 
     @property
-    def removed(self) -> Path:
+    def removed(self) -> AnyPath:
         return self.root / "removed"
 
     @property
-    def quarantine(self) -> Path:
+    def quarantine(self) -> AnyPath:
         return self.root / "quarantine"
 
     @property
-    def work(self) -> Path:
+    def work(self) -> AnyPath:
         return self.root / "_work"
 
     @property
-    def stats(self) -> Path:
+    def stats(self) -> AnyPath:
         return self.root / STATS
 
     @property
-    def manifest(self) -> Path:
+    def manifest(self) -> AnyPath:
         return self.root / MANIFEST
 
     @property
-    def checkpoints(self) -> Path:
+    def checkpoints(self) -> AnyPath:
         return self.work / "done"
 
 
@@ -89,7 +93,7 @@ def fingerprint(identity: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def read_manifest(root: Path) -> dict[str, Any] | None:
+def read_manifest(root: AnyPath) -> dict[str, Any] | None:
     """The manifest of the run in `root`, or None when there is none."""
     path = root / MANIFEST
     if not path.is_file():
@@ -105,8 +109,9 @@ def _difference(old: dict[str, Any], new: dict[str, Any]) -> str:
     return ", ".join(parts) or "settings"
 
 
-def check_usable(root: Path) -> None:
+def check_usable(root: AnyPath) -> None:
     """Refuse, before touching it, a path that is not a folder or a folder that holds no winnow run."""
+    storage.check_reachable(root)
     if root.exists() and not root.is_dir():
         raise RunFolderError(f"{root}: exists and is not a folder")
     if root.is_dir() and read_manifest(root) is None and any(p.name != LOCK_NAME for p in root.iterdir()):
@@ -115,7 +120,7 @@ def check_usable(root: Path) -> None:
         )
 
 
-def prepare(root: Path, identity: dict[str, Any]) -> State:
+def prepare(root: AnyPath, identity: dict[str, Any]) -> State:
     """Make `root` ready for the run described by `identity` (call it holding the folder's lock).
 
     "complete": the run is done. "resume": an unfinished run of the same identity left checkpoints; its
@@ -147,36 +152,43 @@ def prepare(root: Path, identity: dict[str, Any]) -> State:
         for name in OUTPUTS:
             target = root / name
             if target.is_dir():
-                shutil.rmtree(target)
+                storage.remove_tree(target, ignore_errors=False)
             elif target.exists():
                 target.unlink()
         write_manifest(root, identity, status="running", attempt=attempt)
         return "new"
-    root.mkdir(parents=True, exist_ok=True)
+    storage.make_dirs(root)
     write_manifest(root, identity, status="running")
     return "new"
 
 
-def has_checkpoints(root: Path) -> bool:
+def has_checkpoints(root: AnyPath) -> bool:
     """Whether an unfinished run in `root` left any done marker."""
     done = RunFolder(root).checkpoints
     return done.is_dir() and any(done.glob("*/*.json"))
 
 
-def remove_partial_files(folders: Iterable[Path]) -> int:
-    """Delete the temporary files (`.NAME.tmp`) a killed run left half-written; returns how many."""
+def remove_partial_files(folders: Iterable[AnyPath]) -> int:
+    """Delete the temporary files (`.NAME.tmp`) a killed run left half-written; returns how many (none on
+    object storage, where nothing is written under a temporary name)."""
     removed = 0
     for folder in folders:
+        if storage.is_remote(folder):
+            continue
         for path in folder.rglob(".*.tmp") if folder.is_dir() else ():
             path.unlink(missing_ok=True)
             removed += 1
     return removed
 
 
-def sync(paths: Iterable[Path]) -> None:
-    """Make written files durable: fsync each file, then each folder holding them (for the renames)."""
+def sync(paths: Iterable[AnyPath]) -> None:
+    """Make written files durable: fsync each file, then each folder holding them (for the renames); an
+    object on object storage is durable once its upload returned."""
     folders: set[Path] = set()
     for path in paths:
+        if storage.is_remote(path):
+            continue
+        assert isinstance(path, Path)
         fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -195,8 +207,13 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def write_json(path: Path, value: Any) -> None:
-    """Write JSON durably and atomically: temporary file, fsync, rename, fsync of the folder."""
+def write_json(path: AnyPath, value: Any) -> None:
+    """Write JSON durably and atomically: temporary file, fsync, rename, fsync of the folder (one upload
+    on object storage)."""
+    if storage.is_remote(path):
+        storage.write_bytes(path, json.dumps(value, indent=2, default=str).encode())
+        return
+    assert isinstance(path, Path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("w") as handle:
@@ -207,7 +224,7 @@ def write_json(path: Path, value: Any) -> None:
     _sync_folder(path.parent)
 
 
-def read_checkpoint(path: Path) -> dict[str, Any] | None:
+def read_checkpoint(path: AnyPath) -> dict[str, Any] | None:
     """A done marker's content, or None when the task is not done."""
     try:
         return json.loads(path.read_text())
@@ -215,7 +232,7 @@ def read_checkpoint(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def write_manifest(root: Path, identity: dict[str, Any], *, status: str, **extra: Any) -> None:
+def write_manifest(root: AnyPath, identity: dict[str, Any], *, status: str, **extra: Any) -> None:
     """Write `run.json` atomically; the first start time and the attempt number carry over."""
     previous = read_manifest(root) or {}
     manifest = {

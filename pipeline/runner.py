@@ -22,7 +22,6 @@ their results always see the whole corpus.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from pipeline import run_folder
+from pipeline import run_folder, storage
 from pipeline.batch import ID, LINE, ORDER, PROVENANCE, REASON, SOURCE, STAGE, TEXT
 from pipeline.checkpoints import Checkpoints
 from pipeline.engine import Engine, LocalEngine, report, report_done
@@ -139,7 +138,7 @@ def run(
     """
     options = options or RunOptions()
     engine = engine or LocalEngine()
-    folder = RunFolder(Path(out))
+    folder = RunFolder(storage.as_path(out))
     sources = resolve_sources(inputs, options.read)
     identity = run_identity(sources, options, recipe if recipe is not None else describe_stages(stages))
     run_folder.check_usable(folder.root)
@@ -147,11 +146,12 @@ def run(
         state = run_folder.prepare(folder.root, identity)
         if state == "complete":
             if not options.keep_work:
-                shutil.rmtree(folder.work, ignore_errors=True)  # left by a run killed while cleaning up
+                storage.remove_tree(folder.work)  # left by a run killed while cleaning up
             return RunResult(
                 folder, RunStats.read_file(folder.stats).model_copy(update={"already_complete": True})
             )
-        for path in sorted({Path(p).resolve() for stage in stages for p in stage.shared_folders()}):
+        shared_folders = {storage.absolute(storage.as_path(p)) for s in stages for p in s.shared_folders()}
+        for path in sorted(shared_folders, key=str):
             shared.enter_context(hold(path, SHARED_FOLDER_HINT))
         if state == "resume":
             run_folder.remove_partial_files([folder.kept, folder.removed, folder.quarantine, folder.work])
@@ -171,7 +171,7 @@ def _run(
     engine = steps.engine
     started, started_at = time.perf_counter(), run_folder.now()
     for path in (folder.kept, folder.removed, folder.quarantine):
-        path.mkdir(parents=True, exist_ok=True)
+        storage.make_dirs(path)
 
     read = steps.map(
         "read",
@@ -254,7 +254,7 @@ def _run(
     write_html_report(folder.root)
     run_folder.write_manifest(folder.root, identity, status="complete")
     if not options.keep_work:
-        shutil.rmtree(folder.work, ignore_errors=True)
+        storage.remove_tree(folder.work)
     return RunResult(folder, stats)
 
 
@@ -291,7 +291,15 @@ def run_identity(sources: Sequence[Source], options: RunOptions, recipe: dict[st
 
 
 def describe_source(source: Source) -> dict[str, Any]:
-    """A source's identity: path, size and modification time, or a dataset's fingerprint."""
+    """A source's identity: path, size and modification time (an object's ETag or generation), or a
+    dataset's fingerprint."""
+    if storage.is_remote(source.path):
+        assert source.path is not None
+        return {
+            "label": source.label,
+            "path": storage.display(source.path),
+            **storage.file_version(source.path),
+        }
     if source.path is not None:
         path = Path(source.path).resolve()
         stat = path.stat()
@@ -431,7 +439,7 @@ def check_ids_task(
 def find_repeated_ids(folder: RunFolder, shards: Sequence[ShardInfo]) -> pl.DataFrame:
     """Every use of an id after its first, with where the first use is."""
     paths = [shard_path(folder.work / "ingest", info.shard) for info in shards]
-    keys = pl.scan_parquet(paths, extra_columns="ignore").select(ID, ORDER, SOURCE, LINE)
+    keys = storage.scan_parquet(paths, extra_columns="ignore").select(ID, ORDER, SOURCE, LINE)
     return (
         keys.filter(pl.col(ID).is_duplicated())
         .sort(ORDER)
@@ -452,7 +460,7 @@ def union_schema(paths: Sequence[Path]) -> dict[str, pl.DataType]:
     """The schema every shard is conformed to: all columns of all shards, types widened to fit."""
     if not paths:
         return {ID: pl.String(), TEXT: pl.String(), SOURCE: pl.String(), LINE: pl.Int64(), ORDER: pl.Int64()}
-    schemas = [pl.read_parquet_schema(path) for path in paths]
+    schemas = [storage.read_parquet_schema(path) for path in paths]
     try:
         return dict(pl.concat([pl.DataFrame(schema=s) for s in schemas], how="diagonal_relaxed").schema)
     except pl.exceptions.PolarsError:
@@ -595,8 +603,8 @@ def decide_part_task(part: str, *, stage: SplitCorpusStage, work: Path, parts: i
     if not summaries:
         return 0
     routed_files = sorted(part_folder(round_folder(work, parts, round), int(part)).glob("part-*.parquet"))
-    routed = pl.scan_parquet(routed_files) if routed_files else None
-    found = stage.decide_part(pl.scan_ipc(summaries), int(part), parts, routed, round)
+    routed = storage.scan_parquet(routed_files) if routed_files else None
+    found = stage.decide_part(storage.scan_ipc(summaries), int(part), parts, routed, round)
     if round + 1 < stage.rounds:
         written = write_routed(found, round_folder(work, parts, round + 1), parts, part)
     else:
@@ -612,9 +620,9 @@ def decide_task(_: str, *, stage: CorpusStage, work: Path, parts: int | None = N
     if summaries and parts is not None:
         assert isinstance(stage, SplitCorpusStage)
         found = sorted(parts_folder(work, parts).glob("part-*.parquet"))
-        decisions = stage.decide_parts(pl.scan_ipc(summaries), pl.scan_parquet(found))
+        decisions = stage.decide_parts(storage.scan_ipc(summaries), storage.scan_parquet(found))
     elif summaries:
-        decisions = stage.decide(pl.scan_ipc(summaries))
+        decisions = stage.decide(storage.scan_ipc(summaries))
     else:
         decisions = pl.DataFrame(schema={ORDER: pl.Int64, REASON: pl.String})
     run_folder.write_json(work / FACTS, stage.facts)
@@ -653,7 +661,7 @@ def shard_task(
     elif isinstance(stage, CorpusStage):
         assert decisions is not None
         low, high = batch[ORDER].min(), batch[ORDER].max()
-        chosen = pl.scan_parquet(decisions).filter(pl.col(ORDER).is_between(low, high)).collect()
+        chosen = storage.scan_parquet(decisions).filter(pl.col(ORDER).is_between(low, high)).collect()
         marked = stage.apply_decisions(batch, chosen)
     elif isinstance(stage, Filter):
         marked = stage.apply(batch)
@@ -783,7 +791,10 @@ def build_stats(
             seconds=round(sum(r.seconds for r in read), 3),
         ),
         output_format=options.output_format,
-        paths={name: str(getattr(folder, name).resolve()) for name in ("kept", "removed", "quarantine")},
+        paths={
+            name: storage.display(storage.absolute(getattr(folder, name)))
+            for name in ("kept", "removed", "quarantine")
+        },
         started_at=started_at,
         finished_at=run_folder.now(),
         seconds=round(seconds, 3),

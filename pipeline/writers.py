@@ -1,14 +1,17 @@
-"""Writers for document frames: Parquet (default, zstd) and JSON Lines, one file per shard; the run's own
-working files can also be Arrow IPC (uncompressed, so that readers memory-map them)."""
+"""Writers for document frames: Parquet (default, zstd) and JSON Lines, one file per shard, in a local
+folder or at a URL (`pipeline.storage`); the run's own working files can also be Arrow IPC (uncompressed,
+so that readers memory-map them)."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import polars as pl
+
+from pipeline import storage
+from pipeline.storage import AnyPath
 
 OutputFormat = Literal["parquet", "jsonl"]
 FrameFormat = Literal["parquet", "jsonl", "arrow"]
@@ -16,38 +19,49 @@ FrameFormat = Literal["parquet", "jsonl", "arrow"]
 SUFFIX: dict[str, str] = {"parquet": ".parquet", "jsonl": ".jsonl", "arrow": ".arrow"}
 
 
-def write_frame(frame: pl.DataFrame, path: Path, fmt: FrameFormat = "parquet") -> Path:
-    """Write `frame` atomically (temporary file, then rename) so a crash never leaves half a shard."""
+def _write(frame: pl.DataFrame, target: str | IO[bytes], fmt: FrameFormat) -> None:
+    if fmt == "parquet":
+        frame.write_parquet(target, compression="zstd", statistics=True)
+    elif fmt == "jsonl":
+        frame.write_ndjson(target)
+    elif fmt == "arrow":
+        frame.write_ipc(target, compression="uncompressed")
+    else:
+        raise ValueError(f"unknown output format {fmt!r} (parquet or jsonl)")
+
+
+def write_frame(frame: pl.DataFrame, path: AnyPath, fmt: FrameFormat = "parquet") -> AnyPath:
+    """Write `frame` atomically so a crash never leaves half a shard: a temporary file then a rename, or
+    on object storage one upload (an object appears whole when its upload completes, or not at all)."""
+    if fmt not in SUFFIX:
+        raise ValueError(f"unknown output format {fmt!r} (parquet or jsonl)")
+    if storage.is_remote(path):
+        with path.open("wb") as handle:
+            _write(frame, handle, fmt)
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     # unique: a task left over from a killed run (a remote Dask worker) may still be writing the same shard
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    if fmt == "parquet":
-        frame.write_parquet(tmp, compression="zstd", statistics=True)
-    elif fmt == "jsonl":
-        frame.write_ndjson(tmp)
-    elif fmt == "arrow":
-        frame.write_ipc(tmp, compression="uncompressed")
-    else:
-        raise ValueError(f"unknown output format {fmt!r} (parquet or jsonl)")
+    _write(frame, str(tmp), fmt)
     os.replace(tmp, path)
     return path
 
 
-def shard_path(folder: Path, shard: str, fmt: FrameFormat = "parquet") -> Path:
+def shard_path(folder: AnyPath, shard: str, fmt: FrameFormat = "parquet") -> AnyPath:
     """The file of one shard in `folder`."""
     return folder / f"part-{shard}{SUFFIX[fmt]}"
 
 
-def read_frame(path: Path) -> pl.DataFrame:
+def read_frame(path: AnyPath) -> pl.DataFrame:
     """Read a shard written by `write_frame`."""
     if path.suffix == ".jsonl":
-        return pl.read_ndjson(path)
+        return storage.read_ndjson(path)
     if path.suffix == ".arrow":
-        return pl.read_ipc(path)
-    return pl.read_parquet(path)
+        return storage.read_ipc(path)
+    return storage.read_parquet(path)
 
 
-def count_rows(folder: Path) -> int:
+def count_rows(folder: AnyPath) -> int:
     """Rows in every shard of `folder` (Parquet from metadata, JSONL by lines)."""
     total = 0
     if not folder.is_dir():
@@ -56,7 +70,7 @@ def count_rows(folder: Path) -> int:
         if path.name.startswith("."):
             continue
         if path.suffix == ".parquet":
-            total += pl.scan_parquet(path).select(pl.len()).collect().item()
+            total += storage.scan_parquet(path).select(pl.len()).collect().item()
         elif path.suffix == ".jsonl":
             with path.open("rb") as handle:
                 total += sum(1 for line in handle if line.strip())

@@ -12,12 +12,14 @@ so a failed run never adds documents to the index, and a run's staged update is 
 neither deletes nor commits it. Row numbers are given at commit, after the rows already there, so a run
 killed before its commit and resumed after other runs committed still appends. Parts are named by their
 first row and the staged update's key: a commit killed half-way is finished, never repeated, by the next.
+
+The folder may be an fsspec URL (`s3://bucket/dedup-index`, see `pipeline.storage`): every file is then
+one upload (atomic), written under its final name.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,10 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
+from pipeline import storage
 from pipeline.errors import WinnowError
 from pipeline.lock import LOCK_NAME
+from pipeline.storage import AnyPath
 
 VERSION = 1
 
@@ -36,10 +40,10 @@ class IndexError_(WinnowError):
 
 
 class DedupIndex:
-    """Open (or create on first update) the index in `root` for runs with `params`."""
+    """Open (or create on first update) the index in `root` (a folder or a URL) for runs with `params`."""
 
-    def __init__(self, root: Path, params: dict[str, Any], check: str) -> None:
-        self.root = Path(root)
+    def __init__(self, root: str | Path | AnyPath, params: dict[str, Any], check: str) -> None:
+        self.root = storage.as_path(root)
         self.params = params
         self.check = check
         meta = self.root / "index.json"
@@ -65,40 +69,39 @@ class DedupIndex:
 
     def _committed_rows(self) -> int:
         """Documents in the index, counted from its parts (their Parquet footers)."""
-        return sum(pq.read_metadata(part).num_rows for part in self._parts("docs"))
+        return sum(_metadata(part).num_rows for part in self._parts("docs"))
 
-    def _parts(self, table: str) -> list[Path]:
+    def _parts(self, table: str) -> list[AnyPath]:
         return sorted((self.root / table).glob("part-*.parquet"))
 
-    def band_parts(self) -> list[Path]:
+    def band_parts(self) -> list[AnyPath]:
         return self._parts("bands")
 
     def bands(self) -> pl.LazyFrame | None:
         """`row`, `band`, `key` of every indexed document (None for an empty index)."""
         parts = self.band_parts()
-        return pl.scan_parquet(parts) if parts else None
+        return storage.scan_parquet(parts) if parts else None
 
     def docs(self, rows: pl.Series) -> pl.DataFrame:
         """`row`, `id`, `shingles` of the given rows."""
-        return pl.scan_parquet(self._parts("docs")).filter(pl.col("row").is_in(rows.implode())).collect()
+        return storage.scan_parquet(self._parts("docs")).filter(pl.col("row").is_in(rows.implode())).collect()
 
-    def pending(self) -> Path:
+    def pending(self) -> AnyPath:
         """A new staging folder inside the index, for a library call that commits at once."""
         return self.root / "_pending" / uuid.uuid4().hex
 
-    def stage(self, docs: pl.DataFrame, keys: pl.DataFrame, pending: Path) -> None:
+    def stage(self, docs: pl.DataFrame, keys: pl.DataFrame, pending: AnyPath) -> None:
         """Stage new documents (`order`, `id`, `shingles`) and their band `keys` in the folder `pending`
         (replacing what an earlier attempt left there) for `commit(pending)`."""
-        shutil.rmtree(pending, ignore_errors=True)
-        pending.mkdir(parents=True)
+        storage.remove_tree(pending)
+        storage.make_dirs(pending)
         docs = docs.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))  # renumbered at commit
-        docs.drop("order").write_parquet(pending / "docs.parquet")
-        keys.join(docs.select("order", "row"), on="order").select("row", "band", "key").write_parquet(
-            pending / "bands.parquet"
-        )
+        storage.write_parquet(docs.drop("order"), pending / "docs.parquet")
+        bands = keys.join(docs.select("order", "row"), on="order").select("row", "band", "key")
+        storage.write_parquet(bands, pending / "bands.parquet")
         (pending / "key").write_text(uuid.uuid4().hex)
 
-    def commit(self, pending: Path) -> int:
+    def commit(self, pending: AnyPath) -> int:
         """Append the documents staged in `pending` after the rows already indexed; returns how many were
         added (0 when nothing is staged there, or when an earlier commit of it got as far as its parts)."""
         key_file = pending / "key"
@@ -106,25 +109,41 @@ class DedupIndex:
             return 0
         key = key_file.read_text().strip()
         self.rows = self._committed_rows()  # another process may have committed since this was opened
-        self.root.mkdir(parents=True, exist_ok=True)
+        storage.make_dirs(self.root)
         self._write_meta()  # before any part: a folder with parts always has its index.json
         added = 0
         if not list((self.root / "docs").glob(f"part-*-{key}.parquet")):  # docs are written last
             name = f"part-{self.rows:012d}-{key}.parquet"
             for table in ("bands", "docs"):
-                frame = pl.read_parquet(pending / f"{table}.parquet").with_columns(pl.col("row") + self.rows)
-                (self.root / table).mkdir(parents=True, exist_ok=True)
+                frame = storage.read_parquet(pending / f"{table}.parquet")
+                frame = frame.with_columns(pl.col("row") + self.rows)
+                target = self.root / table / name
+                if storage.is_remote(target):
+                    storage.write_parquet(frame, target)  # one upload: atomic
+                    continue
+                storage.make_dirs(target.parent)
                 tmp = self.root / table / f".{name}.tmp"
                 frame.write_parquet(tmp)
-                tmp.replace(self.root / table / name)
+                tmp.replace(target)
             added = frame.height
             self.rows += added
         self._write_meta()
-        shutil.rmtree(pending, ignore_errors=True)
+        storage.remove_tree(pending)
         return added
 
     def _write_meta(self) -> None:
         meta = {"version": VERSION, "params": self.params, "check": self.check, "rows": self.rows}
+        if storage.is_remote(self.root):
+            storage.write_bytes(self.root / "index.json", json.dumps(meta, indent=2).encode())
+            return
         tmp = self.root / ".index.json.tmp"
         tmp.write_text(json.dumps(meta, indent=2))
         tmp.replace(self.root / "index.json")
+
+
+def _metadata(part: AnyPath) -> pq.FileMetaData:
+    """A Parquet file's footer (ranged reads of its end on object storage)."""
+    if not storage.is_remote(part):
+        return pq.read_metadata(part)
+    with part.open("rb") as handle:
+        return pq.read_metadata(handle)

@@ -36,6 +36,7 @@ from filters.dedup.verify import jaccard
 from pipeline.batch import ID, ORDER, REASON, TEXT
 from pipeline.errors import InputError
 from pipeline.stage import PART, SplitCorpusStage, StageConfig, part_of
+from pipeline.storage import PathOrUrl, as_path
 
 REASON_NEAR = "near_duplicate"
 DETAILS = ("duplicate_of", "cluster_id", "similarity")
@@ -65,7 +66,9 @@ class MinHashConfig(StageConfig):
         True, description="check candidate pairs by exact Jaccard (else: signature estimate)"
     )
     keep: str = Field("first", min_length=1, description="first, longest, or a column: its highest value")
-    index: Path | None = Field(None, description="index folder of earlier runs to deduplicate against")
+    index: PathOrUrl | None = Field(
+        None, description="index folder (or fsspec URL) of earlier runs to deduplicate against"
+    )
     update_index: bool = False
 
     @model_validator(mode="after")
@@ -425,7 +428,8 @@ class MinHashDedup(SplitCorpusStage):
 
     def shared_folders(self) -> list[Path]:
         """The index, when this stage adds to it (runs that update one index take turns)."""
-        return [Path(self.config.index)] if self.config.index is not None and self.config.update_index else []
+        config = self.config
+        return [as_path(config.index)] if config.index is not None and config.update_index else []
 
     def _pending(self, index: DedupIndex) -> Path:
         """Where this run stages its index update: its own state folder (another run never touches it)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
@@ -13,29 +12,38 @@ from pipeline.errors import InputError
 from pipeline.readers.options import ReadBatch, ReadOptions
 from pipeline.readers.sources import Source
 from pipeline.readers.validate import empty_file, table_batches
+from pipeline.storage import AnyPath, is_remote
 
 MIN_BLOCK = 1 << 16
 MAX_BLOCK = 2**31 - 1
 
 
-def _delimiter(path: Path) -> str:
+def _delimiter(path: AnyPath) -> str:
     name = path.name.lower()
     return "\t" if name.endswith((".tsv", ".tsv.gz")) else ","
 
 
-def _open(path: Path, block_size: int, names: list[str] | None) -> pa_csv.CSVStreamingReader:
+def _input(path: AnyPath) -> object:
+    """What pyarrow opens: a local path (compression by extension), or an object streamed through fsspec."""
+    if not is_remote(path):
+        return path
+    compression = "gzip" if path.name.lower().endswith(".gz") else None
+    return pa.input_stream(path.open("rb"), compression=compression)
+
+
+def _open(path: AnyPath, block_size: int, names: list[str] | None) -> pa_csv.CSVStreamingReader:
     convert = pa_csv.ConvertOptions(
         column_types={name: pa.string() for name in names or []}, strings_can_be_null=False
     )
     return pa_csv.open_csv(
-        path,
+        _input(path),
         read_options=pa_csv.ReadOptions(block_size=block_size),
         parse_options=pa_csv.ParseOptions(delimiter=_delimiter(path)),
         convert_options=convert,
     )
 
 
-def _frames(path: Path, options: ReadOptions, block_size: int, names: list[str]) -> Iterator[pl.DataFrame]:
+def _frames(path: AnyPath, options: ReadOptions, block_size: int, names: list[str]) -> Iterator[pl.DataFrame]:
     """Frames of at most batch_size rows; a row larger than a block reopens with larger blocks."""
     done = 0
     while True:

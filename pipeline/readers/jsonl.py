@@ -6,7 +6,6 @@ import gzip
 import struct
 import zlib
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 import orjson
@@ -20,6 +19,7 @@ from pipeline.errors import InputError
 from pipeline.readers.options import ReadBatch, ReadOptions
 from pipeline.readers.sources import Source
 from pipeline.readers.validate import empty_docs, empty_file, finalize, json_type, quarantine_rows
+from pipeline.storage import AnyPath
 
 READ_SIZE = 1 << 20
 MIN_BLOCK = 1 << 20
@@ -76,7 +76,7 @@ def _zstd_blocks(fh: BinaryIO) -> Iterator[bytes]:
         raise Truncated("zstd stream ended before the end of the frame")
 
 
-def open_blocks(fh: BinaryIO, path: Path) -> Iterator[bytes]:
+def open_blocks(fh: BinaryIO, path: AnyPath) -> Iterator[bytes]:
     """Decompressed blocks of a file, by its extension."""
     name = path.name.lower()
     if name.endswith(".gz"):
@@ -285,7 +285,7 @@ def read_jsonl(source: Source, options: ReadOptions) -> Iterator[ReadBatch]:
     size = 0
     number = 0
     seen = False
-    with open(source.path, "rb") as fh:
+    with source.path.open("rb") as fh:  # a local file, or an object streamed through fsspec
         try:
             for line in iter_lines(open_blocks(fh, source.path)):
                 number += 1

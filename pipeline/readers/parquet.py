@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import polars as pl
@@ -12,16 +13,18 @@ from pipeline.errors import InputError
 from pipeline.readers.options import ReadBatch, ReadOptions
 from pipeline.readers.sources import Source
 from pipeline.readers.validate import table_batches
+from pipeline.storage import is_remote
 
 
 def _frames(source: Source, options: ReadOptions) -> Iterator[pl.DataFrame]:
     assert source.path is not None
+    remote = is_remote(source.path)  # an object is read through fsspec, row group by row group
     try:
-        reader = pq.ParquetFile(source.path)
-        for batch in reader.iter_batches(batch_size=options.batch_size):
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            yield frame
+        with source.path.open("rb") if remote else contextlib.nullcontext(source.path) as file:
+            for batch in pq.ParquetFile(file).iter_batches(batch_size=options.batch_size):
+                frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)
+                yield frame
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"cannot read Parquet file: {exc}", source=source.label) from exc
 
