@@ -62,7 +62,7 @@ SHARED_FOLDER_HINT = "runs that update it take turns: wait for that run to finis
 FACTS = "facts.json"
 ORDER_BITS_PER_SOURCE = 43  # ORDER = source index << 43 | position in the source
 #: documents per part of a split decision when the run does not say (MinHash: about 0.5 GB of band keys)
-DOCS_PER_PART = 1_000_000
+DOCS_PER_PART = 250_000
 
 
 @dataclass(frozen=True)
