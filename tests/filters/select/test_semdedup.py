@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from pipeline.batch import ID, ORDER, REASON, TEXT
 from pipeline.errors import InputError
 from pipeline.readers import ReadOptions
 from pipeline.runner import RunOptions, run
-from tests.conftest import shared_file
+from tests.conftest import CliResult, shared_file
 
 
 def unit(matrix: np.ndarray) -> np.ndarray:
@@ -344,3 +345,20 @@ def test_the_kmeans_sample_does_not_depend_on_row_order_or_shards() -> None:
     assert sample.len() == 100 and sample.is_sorted()
     assert seeded_sample(shards, ORDER, 100, seed=5).equals(sample)
     assert not seeded_sample(keys, ORDER, 100, seed=6).equals(sample)
+
+
+@pytest.mark.shared_data
+def test_dask_workers_decide_the_parts_as_one_process_decides_them(
+    tmp_path: Path, winnow: Callable[..., CliResult]
+) -> None:
+    """`winnow clean` on 2 Dask worker processes, the decision in 7 parts, against one part in-process."""
+    corpus = reuters_head(tmp_path, 200)
+    cache = tmp_path / "cache"
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(f'[[stages]]\ntype = "semantic_dedup"\neps = 0.1\ncache = "{cache}"\n')
+    local, _, _ = semdedup_run(corpus, tmp_path / "local", 1, cache)
+    options = ("--batch-size", "30", "--partitions", "7", "--workers", "2", "--memory-limit", "2GiB")
+    dask = winnow("clean", corpus, "--out", tmp_path / "dask", "--recipe", recipe, *options)
+    assert dask.exit_code == 0, dask.output
+    assert fates(tmp_path / "dask").equals(local)
+    assert local["reason"].is_not_null().sum() >= 3
