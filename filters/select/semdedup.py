@@ -41,6 +41,7 @@ from filters.select.sampled_kmeans import (
     seeded_sample,
     unit,
 )
+from filters.select.summary_vectors import vector_column
 from pipeline.batch import ID, ORDER, REASON, TEXT
 from pipeline.embeddings import PACKAGED_ENCODER, EmbedDType, embed
 from pipeline.errors import InputError
@@ -254,7 +255,7 @@ class SemanticDedup(SplitCorpusStage):
                 batch[ORDER],
                 batch[ID].cast(pl.String),
                 priority,
-                pl.Series(EMBEDDING, vectors, dtype=pl.Array(pl.Float32, vectors.shape[1])),
+                vector_column(vectors, EMBEDDING),
             ]
         )
 
