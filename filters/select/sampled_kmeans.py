@@ -104,8 +104,12 @@ def publish_once(path: Path, write: Callable[[Path], object]) -> Path:
     try:
         write(tmp)
         run_folder.sync([tmp])
-        with contextlib.suppress(FileExistsError):
+        try:
             os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links: the last complete file wins
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
