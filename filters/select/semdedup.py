@@ -294,7 +294,7 @@ class SemanticDedup(SplitCorpusStage):
             }
         )
         reason = pl.when(pl.col("removed")).then(pl.lit(REASON_SEMANTIC)).alias(REASON)
-        return found.select(ORDER, CLUSTER, reason, *self.detail_columns).cast(schema)  # type: ignore[arg-type]
+        return found.select(ORDER, CLUSTER, reason, *self.detail_columns).cast(schema)
 
     def decide_parts(self, summaries: pl.LazyFrame, parts: pl.LazyFrame) -> pl.DataFrame:
         """The removals of every part; the facts from a seeded sample of the documents."""
