@@ -82,8 +82,8 @@ PartitionsOption = Annotated[
     int | None,
     typer.Option(
         min=1,
-        help="Split each corpus-wide decision that can be split (exact and MinHash dedup) into N tasks; "
-        "the result is the same for any N (default: one per million documents).",
+        help="Split each corpus-wide decision that can be split (exact, MinHash and semantic dedup) into N "
+        "tasks; the result is the same for any N (default: one per million documents).",
     ),
 ]
 MemoryLimitOption = Annotated[

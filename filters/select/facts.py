@@ -40,10 +40,18 @@ def embedding_facts(
         rows = np.sort(np.random.default_rng(0).choice(n, SAMPLE, replace=False))
     sample = np.asarray(vectors, dtype=np.float32)[rows]
     sample /= np.maximum(np.linalg.norm(sample, axis=1, keepdims=True), 1e-12)
-    chosen = kept[rows]
-    if not chosen.any():
-        return {}
     labels = cluster_labels(sample, n_clusters, seed=seed) if labels is None else np.asarray(labels)[rows]
+    return sample_facts(sample, kept[rows], labels=labels, documents=n)
+
+
+def sample_facts(
+    sample: np.ndarray, chosen: np.ndarray, *, labels: np.ndarray, documents: int
+) -> dict[str, Any]:
+    """The facts of `embedding_facts` from a sample of the corpus's `documents`: its unit vectors, which of
+    them were kept (`chosen`) and their cluster `labels` (the whole corpus when the sample is all of it)."""
+    chosen = np.asarray(chosen, dtype=bool)
+    if len(sample) == 0 or not chosen.any():
+        return {}
     sizes = np.bincount(labels)
     in_cluster = np.bincount(labels[chosen], minlength=len(sizes))
     order = np.argsort(-sizes, kind="stable")[: int((sizes > 0).sum())]
@@ -51,8 +59,8 @@ def embedding_facts(
     counts, edges = np.histogram(distances, bins=BINS)
     return {
         "embeddings": {
-            "documents": n,
-            "sampled": len(rows) if n > SAMPLE else None,
+            "documents": documents,
+            "sampled": len(sample) if documents > len(sample) else None,
             "kept": int(chosen.sum()),
             "cluster_sizes": sizes[order].tolist(),
             "kept_per_cluster": in_cluster[order].tolist(),

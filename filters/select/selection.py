@@ -3,7 +3,9 @@
 Methods: `kcenter` and `clusters` (diversity over embeddings, optionally by a quality column), `knn` and
 `centroid` (embedding similarity to a target corpus) and `dsir` (hashed n-gram importance resampling
 towards a target corpus). `summarize` embeds (or hashes) each shard where it lies; `decide` selects over
-the whole corpus and removes every other document with `reason=not_selected`.
+the whole corpus, in one task, and removes every other document with `reason=not_selected`. The
+embedding methods hold the corpus's embeddings as one float32 array (`summary_vectors`: documents x dim x
+4 bytes), never as Python lists.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from filters.select.dsir import (
 from filters.select.facts import embedding_facts
 from filters.select.kcenter import kcenter_select
 from filters.select.knn import target_select
+from filters.select.summary_vectors import stacked_vectors, vector_column
 from pipeline.batch import ORDER, REASON, TEXT
 from pipeline.embeddings import PACKAGED_ENCODER, embed
 from pipeline.errors import InputError
@@ -38,6 +41,8 @@ REASON_NOT_SELECTED = "not_selected"
 Method = Literal["kcenter", "clusters", "dsir", "knn", "centroid"]
 TARGETED = ("dsir", "knn", "centroid")
 EMBEDDED = ("kcenter", "clusters", "knn", "centroid")
+#: the summaries' embedding column (float32 `Array`)
+VECTOR = "vector"
 
 
 class SelectConfig(StageConfig):
@@ -112,11 +117,11 @@ class Selection(CorpusStage):
             grams = rows.join(grams, on="doc", how="left", maintain_order="left")
             return summary.with_columns(grams["bucket"], grams["count"])
         vectors = self._embed(batch[TEXT].fill_null("").to_list())
-        return summary.with_columns(pl.Series("vector", vectors.tolist(), dtype=pl.List(pl.Float32)))
+        return summary.with_columns(vector_column(vectors, VECTOR))
 
     def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
         config = self.config
-        rows = summaries.sort(ORDER).collect()
+        rows = summaries.select(pl.exclude(VECTOR)).sort(ORDER).collect()
         lengths = rows["tokens"].to_numpy()
         budget = config.budget()
         scores: np.ndarray | None = None
@@ -127,7 +132,7 @@ class Selection(CorpusStage):
             scores = importance_log_weights(pool, target)
             chosen = budget.take(gumbel_top_k_order(scores, seed=config.seed), lengths)
         else:
-            vectors = _vectors(rows)
+            vectors = stacked_vectors(summaries, rows[ORDER], VECTOR)
             quality = rows["quality"].to_numpy() if "quality" in rows.columns else None
             if config.method == "kcenter":
                 chosen = kcenter_select(vectors, budget, lengths=lengths, weights=quality, seed=config.seed)
@@ -174,9 +179,3 @@ def _features(rows: pl.DataFrame, buckets: int) -> sparse.csr_matrix:
         .drop_nulls("bucket")
     )
     return feature_matrix(counts, len(rows), buckets)
-
-
-def _vectors(rows: pl.DataFrame) -> np.ndarray:
-    if rows.is_empty():
-        return np.zeros((0, 1), dtype=np.float32)
-    return np.asarray(rows["vector"].to_list(), dtype=np.float32)

@@ -1,12 +1,19 @@
 """Semantic deduplication (SemDeDup, Abbas et al. 2023): k-means over embeddings, then near-identical
 embeddings within each cluster.
 
-Documents are clustered with MiniBatchKMeans; within a cluster, a pair with cosine similarity >= 1 - eps
-is a duplicate. Each cluster is visited best first (keep policy: closest to the centroid, farthest from
-it, longest, or highest value of a column; then input order): a document is removed when it is that
-similar to a document already kept, and points at the most similar one, so `duplicate_of` is never a
-chain away (as in `filters.dedup.clusters`). Similarities are computed block by block against the kept
-documents of one cluster at a time, so memory stays bounded by the largest cluster's kept set.
+Documents are clustered by k-means fitted on a seeded sample of them (`filters.select.sampled_kmeans`:
+64 per cluster, the whole corpus below 64 x n_clusters documents), each going to its nearest centroid;
+within a cluster, a pair with cosine similarity >= 1 - eps is a duplicate. Each cluster is visited best
+first (keep policy: closest to the centroid, farthest from it, longest, or highest value of a column; then
+input order): a document is removed when it is that similar to a document already kept, and points at the
+most similar one, so `duplicate_of` is never a chain away (as in `filters.dedup.clusters`). Similarities
+are computed block by block against the kept documents of one cluster at a time, so memory stays bounded
+by the largest cluster's kept set.
+
+The decision splits into parts by cluster (`pipeline.stage.part_of` the cluster id): a cluster lies whole
+in one part, so each part task reads the embeddings of its own documents only and decides alone; the
+centroids are fitted once per run and each document assigned once (files of the stage's state folder that
+every part reads). The result is the same for any split.
 
 Library use: `semantic_duplicates(frame)` adds `duplicate_of`, `similarity` and `cluster`.
 Pipeline use: the `SemanticDedup` corpus stage (`type = "semantic_dedup"`, reason `semantic_duplicate`).
@@ -15,7 +22,6 @@ Pipeline use: the `SemanticDedup` corpus stage (`type = "semantic_dedup"`, reaso
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -23,14 +29,23 @@ from typing import ClassVar, Literal
 import numpy as np
 import polars as pl
 from pydantic import Field
-from sklearn.cluster import MiniBatchKMeans
-from sklearn.exceptions import ConvergenceWarning
 
-from filters.select.facts import embedding_facts
+from filters.select.facts import SAMPLE, sample_facts
+from filters.select.sampled_kmeans import (
+    CLUSTER,
+    assignments,
+    corpus_centers,
+    fit_centers,
+    nearest,
+    sample_size,
+    seeded_sample,
+    unit,
+)
+from filters.select.summary_vectors import vector_column
 from pipeline.batch import ID, ORDER, REASON, TEXT
 from pipeline.embeddings import PACKAGED_ENCODER, EmbedDType, embed
 from pipeline.errors import InputError
-from pipeline.stage import CorpusStage, StageConfig
+from pipeline.stage import SplitCorpusStage, StageConfig, part_of
 
 REASON_SEMANTIC = "semantic_duplicate"
 #: keep policies by name; any other `keep` value names a column whose highest value is kept
@@ -87,21 +102,15 @@ def embed_texts(texts: Sequence[str], config: SemDedupConfig) -> np.ndarray:
 
 
 def kmeans(vectors: np.ndarray, n_clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, unit-length centroids) of MiniBatchKMeans over `vectors`."""
-    n = len(vectors)
-    if n_clusters <= 1 or n <= 1:
-        centroid = vectors.mean(axis=0, keepdims=True) if n else np.zeros((1, vectors.shape[1]))
-        return np.zeros(n, dtype=np.int64), _unit(centroid)
-    model = MiniBatchKMeans(n_clusters=min(n_clusters, n), random_state=seed, n_init=3, batch_size=1024)
-    with warnings.catch_warnings():  # fewer distinct points than clusters: some clusters stay empty
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        labels = model.fit_predict(vectors)
-    return labels.astype(np.int64), _unit(model.cluster_centers_)
-
-
-def _unit(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return (matrix / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    """(labels, unit-length centroids): k-means fitted on a seeded sample of the rows (`sampled_kmeans`),
+    every row labelled with its nearest centroid."""
+    vectors = unit(vectors)
+    rows = pl.LazyFrame({"row": np.arange(len(vectors), dtype=np.int64)})
+    sample = seeded_sample(rows, "row", sample_size(len(vectors), n_clusters), seed).to_numpy()
+    centers = (
+        fit_centers(vectors[sample], n_clusters, seed) if len(vectors) else np.zeros((1, vectors.shape[1]))
+    )
+    return nearest(vectors, centers).astype(np.int64), unit(centers)
 
 
 def keep_rank(
@@ -191,7 +200,7 @@ def find_semantic_duplicates(
     vectors: np.ndarray, config: SemDedupConfig, priority: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(duplicate_of, similarity, cluster) per row of `vectors` (-1 / NaN for kept rows), by cosine."""
-    vectors = _unit(np.asarray(vectors, dtype=np.float32))
+    vectors = unit(vectors)
     labels, centroids = kmeans(vectors, config.clusters_for(len(vectors)), config.seed)
     rank = keep_rank(vectors, labels, centroids, config.keep, priority)
     duplicate_of, similarity = cluster_duplicates(vectors, labels, rank, config.threshold)
@@ -225,8 +234,9 @@ def semantic_duplicates(
     )
 
 
-class SemanticDedup(CorpusStage):
-    """Remove semantic duplicates (`reason=semantic_duplicate`) across the whole corpus."""
+class SemanticDedup(SplitCorpusStage):
+    """Remove semantic duplicates (`reason=semantic_duplicate`) across the whole corpus, deciding in parts
+    by cluster."""
 
     Config = SemDedupConfig
     detail_columns: ClassVar[dict[str, pl.DataType]] = {
@@ -245,33 +255,67 @@ class SemanticDedup(CorpusStage):
                 batch[ORDER],
                 batch[ID].cast(pl.String),
                 priority,
-                pl.Series(EMBEDDING, vectors, dtype=pl.Array(pl.Float32, vectors.shape[1])),
+                vector_column(vectors, EMBEDDING),
             ]
         )
 
-    def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
-        data = summaries.select(ORDER, ID, PRIORITY, EMBEDDING).sort(ORDER).collect(engine="streaming")
-        schema = {ORDER: data.schema[ORDER], REASON: pl.String(), **self.detail_columns}
-        if data.is_empty():
+    def decide_part(
+        self,
+        summaries: pl.LazyFrame,
+        part: int,
+        parts: int,
+        routed: pl.LazyFrame | None = None,
+        round: int = 0,
+    ) -> pl.DataFrame:
+        """Every document of the clusters in `part` (`cluster` % parts): `ORDER`, `cluster`, and for the
+        removed ones `reason`, `duplicate_of` and `similarity` (null for the kept ones). Clusters are known
+        only once the centroids are fitted, so nothing is routed at summarize time."""
+        schema = {ORDER: pl.Int64(), CLUSTER: pl.Int32(), REASON: pl.String(), **self.detail_columns}
+        documents = summaries.select(pl.len()).collect().item()
+        if documents == 0:
             return pl.DataFrame(schema=schema)
-        vectors = data[EMBEDDING].to_numpy()
-        duplicate_of, similarity, labels = find_semantic_duplicates(
-            vectors, self.config, data[PRIORITY].to_numpy()
+        config = self.config
+        folder = self.state_dir / "kmeans" if self.state_dir is not None else None
+        where = {"key": ORDER, "column": EMBEDDING, "folder": folder}
+        centers = corpus_centers(
+            summaries, n_clusters=config.clusters_for(documents), seed=config.seed, **where
         )
-        removed = np.flatnonzero(duplicate_of >= 0)
-        self.facts = embedding_facts(
-            vectors,
-            duplicate_of < 0,
-            n_clusters=self.config.clusters_for(len(vectors)),
-            seed=self.config.seed,
-            labels=labels,
+        labels = assignments(summaries, centers, first=part / parts, **where)
+        mine = labels.filter(part_of(pl.col(CLUSTER), parts) == part).collect(engine="streaming")
+        data = (
+            summaries.select(ORDER, ID, PRIORITY, EMBEDDING)
+            .filter(pl.col(ORDER).is_in(mine[ORDER].implode()))
+            .collect(engine="streaming")
+            .join(mine, on=ORDER)
+            .sort(ORDER)
         )
-        return pl.DataFrame(
+        vectors, clusters = unit(data[EMBEDDING].to_numpy()), data[CLUSTER].to_numpy().astype(np.int64)
+        rank = keep_rank(vectors, clusters, unit(centers), config.keep, data[PRIORITY].to_numpy())
+        duplicate_of, similarity = cluster_duplicates(vectors, clusters, rank, config.threshold)
+        found = pl.DataFrame(
             {
-                ORDER: data[ORDER].gather(removed),
-                REASON: [REASON_SEMANTIC] * len(removed),
-                "duplicate_of": data[ID].gather(duplicate_of[removed]),
-                "similarity": similarity[removed],
-            },
-            schema=schema,
+                ORDER: data[ORDER],
+                CLUSTER: data[CLUSTER],
+                "removed": duplicate_of >= 0,
+                "duplicate_of": data[ID].gather(pl.Series(duplicate_of).replace(-1, None)),
+                "similarity": pl.Series(similarity).fill_nan(None),
+            }
         )
+        reason = pl.when(pl.col("removed")).then(pl.lit(REASON_SEMANTIC)).alias(REASON)
+        return found.select(ORDER, CLUSTER, reason, *self.detail_columns).cast(schema)
+
+    def decide_parts(self, summaries: pl.LazyFrame, parts: pl.LazyFrame) -> pl.DataFrame:
+        """The removals of every part; the facts from a seeded sample of the documents."""
+        columns = [ORDER, REASON, *self.detail_columns]
+        decisions = parts.filter(pl.col(REASON).is_not_null()).select(columns).sort(ORDER).collect()
+        documents = parts.select(pl.len()).collect().item()
+        sample = seeded_sample(parts, ORDER, min(documents, SAMPLE), seed=0).implode()
+        fates = parts.filter(pl.col(ORDER).is_in(sample)).sort(ORDER).collect()
+        vectors = summaries.filter(pl.col(ORDER).is_in(sample)).select(ORDER, EMBEDDING).sort(ORDER).collect()
+        self.facts = sample_facts(
+            unit(vectors[EMBEDDING].to_numpy()) if vectors.height else np.zeros((0, 1), np.float32),
+            fates[REASON].is_null().to_numpy(),
+            labels=fates[CLUSTER].to_numpy().astype(np.int64),
+            documents=documents,
+        )
+        return decisions

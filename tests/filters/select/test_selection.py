@@ -94,3 +94,5 @@ def test_kcenter_stage_on_real_embeddings_keeps_one_document_per_topic(tmp_path)
     assert sum(t in FINANCE for t in kept) == 1
     assert topics[2][0] in kept
     assert any((tmp_path / "cache").rglob("*.parquet"))  # a re-run reads the embeddings back
+    summary = stage.summarize(shard(texts[:2], 0, quality=quality[:2]))
+    assert summary.schema["vector"] == pl.Array(pl.Float32, 384)  # fixed-size float32, not Python lists

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
 from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
+from filters.select import sampled_kmeans
+from filters.select.sampled_kmeans import seeded_sample
 from filters.select.semdedup import (
     REASON_SEMANTIC,
     SemanticDedup,
@@ -18,7 +23,9 @@ from filters.select.semdedup import (
 )
 from pipeline.batch import ID, ORDER, REASON, TEXT
 from pipeline.errors import InputError
-from tests.conftest import shared_file
+from pipeline.readers import ReadOptions
+from pipeline.runner import RunOptions, run
+from tests.conftest import CliResult, shared_file
 
 
 def unit(matrix: np.ndarray) -> np.ndarray:
@@ -256,3 +263,102 @@ def test_embeddings_need_not_be_unit_length() -> None:
     scaled = semantic_duplicates(frame, vectors * np.linspace(0.5, 3.0, len(vectors))[:, None], config)
     assert scaled["duplicate_of"].equals(unit_length["duplicate_of"])
     assert unit_length["duplicate_of"].is_not_null().sum() == 40
+
+
+# ---------------------------------------------------------------- decided in parts, by cluster
+
+LEDGER = ("id", "reason", "duplicate_of", "similarity")
+
+
+def reuters_head(folder: Path, n: int = 300) -> Path:
+    """The first `n` Reuters documents as JSON Lines (id, text)."""
+    frame = pl.read_ndjson(shared_file("reuters21578.jsonl.gz")).head(n).select("id", "text")
+    path = folder / "reuters.jsonl"
+    frame.write_ndjson(path)
+    return path
+
+
+def fates(out: Path) -> pl.DataFrame:
+    """Every document's fate: its ledger row, or kept (null reason)."""
+    kept = pl.read_parquet(out / "kept").select(
+        pl.col("id").cast(pl.String), pl.lit(None, pl.String).alias("reason")
+    )
+    removed = [pl.read_parquet(part).select(LEDGER) for part in sorted((out / "removed").glob("*.parquet"))]
+    return pl.concat([kept, *removed], how="diagonal_relaxed").sort("id")
+
+
+Run = tuple[pl.DataFrame, dict, Path]
+
+
+def semdedup_run(corpus: Path, out: Path, parts: int, cache: Path) -> Run:
+    """A run of semantic dedup in `parts` parts (shards of 40 documents): the fates, the stage's facts and
+    the run folder (its `_work/` stays)."""
+    options = RunOptions(read=ReadOptions(id_field="id", batch_size=40), partitions=parts, keep_work=True)
+    result = run([corpus], out, [SemanticDedup(eps=0.1, cache=cache)], options)
+    return fates(out), result.stats.stages[0].facts, out
+
+
+@pytest.fixture(scope="module")
+def reuters_parts(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Run]:
+    """300 Reuters documents decided as 1, 7 and 64 parts, with k-means fitted on a sample of 8 documents
+    per cluster (136 of the 300), so the sample is a real one."""
+    folder = tmp_path_factory.mktemp("semdedup-parts")
+    corpus = reuters_head(folder)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sampled_kmeans, "SAMPLE_PER_CLUSTER", 8)
+        return {
+            parts: semdedup_run(corpus, folder / f"p{parts}", parts, folder / "cache") for parts in (1, 7, 64)
+        }
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("parts", [7, 64])
+def test_any_split_removes_what_one_part_removes_on_reuters(
+    reuters_parts: dict[int, Run], parts: int
+) -> None:
+    one, one_facts, _ = reuters_parts[1]
+    split, split_facts, _ = reuters_parts[parts]
+    assert split.equals(one)  # same kept and removed ids, reasons, duplicate_of and similarity
+    assert split_facts == one_facts
+    removed = one.filter(pl.col("reason").is_not_null())
+    assert removed.height >= 5 and (removed["reason"] == REASON_SEMANTIC).all()  # a real check
+    assert (removed["similarity"] >= 0.9).all()
+    embeddings = one_facts["embeddings"]
+    assert embeddings["documents"] == 300 and len(embeddings["cluster_sizes"]) > 10
+
+
+@pytest.mark.shared_data
+def test_each_part_is_a_task_and_the_centroids_are_fitted_once(reuters_parts: dict[int, Run]) -> None:
+    work = next((reuters_parts[7][2] / "_work").glob("*-semantic_dedup-decide"))
+    assert len(list((work / "parts-of-7").glob("part-*.parquet"))) == 7
+    assert [p.name for p in (work / "state" / "kmeans").glob("*.npy")] == ["centers.npy"]
+    centers = np.load(work / "state" / "kmeans" / "centers.npy")
+    assert centers.shape == (17, 384)  # sqrt(300) clusters
+    assert [p.name for p in (work / "state" / "kmeans").iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_kmeans_sample_does_not_depend_on_row_order_or_shards() -> None:
+    keys = pl.LazyFrame({ORDER: np.arange(1000, dtype=np.int64) * 7 + 3})
+    sample = seeded_sample(keys, ORDER, 100, seed=5)
+    shuffled = keys.collect().sample(fraction=1.0, shuffle=True, seed=1)
+    shards = pl.concat([shuffled[:300].lazy(), shuffled[300:].lazy()])
+    assert sample.len() == 100 and sample.is_sorted()
+    assert seeded_sample(shards, ORDER, 100, seed=5).equals(sample)
+    assert not seeded_sample(keys, ORDER, 100, seed=6).equals(sample)
+
+
+@pytest.mark.shared_data
+def test_dask_workers_decide_the_parts_as_one_process_decides_them(
+    tmp_path: Path, winnow: Callable[..., CliResult]
+) -> None:
+    """`winnow clean` on 2 Dask worker processes, the decision in 7 parts, against one part in-process."""
+    corpus = reuters_head(tmp_path, 200)
+    cache = tmp_path / "cache"
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(f'[[stages]]\ntype = "semantic_dedup"\neps = 0.1\ncache = "{cache}"\n')
+    local, _, _ = semdedup_run(corpus, tmp_path / "local", 1, cache)
+    options = ("--batch-size", "30", "--partitions", "7", "--workers", "2", "--memory-limit", "2GiB")
+    dask = winnow("clean", corpus, "--out", tmp_path / "dask", "--recipe", recipe, *options)
+    assert dask.exit_code == 0, dask.output
+    assert fates(tmp_path / "dask").equals(local)
+    assert local["reason"].is_not_null().sum() >= 3
