@@ -16,7 +16,7 @@ with the band keys routed to the parts, are not in it): with one worker running 
 ratio to the one-task run is what splitting the decision costs.
 
     python benchmarks/scale.py --docs 1000000 3000000 10000000 [--workers 2 --memory-limit 3GiB]
-        [--split 10] [--one-task-up-to 1000000] [--dir DIR]
+        [--split 10] [--one-task-up-to 1000000] [--runs one-task split workers] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -134,6 +134,12 @@ def main() -> None:
     parser.add_argument(
         "--one-task-up-to", type=int, default=1_000_000, help="largest corpus for the one-process runs"
     )
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        choices=("one-task", "split", "workers"),
+        default=["one-task", "split", "workers"],
+    )
     parser.add_argument("--batch-size", type=int, default=50_000)
     parser.add_argument("--dir", type=Path, default=None, help="where corpora and runs go (kept)")
     args = parser.parse_args()
@@ -148,14 +154,15 @@ def main() -> None:
             info = write_corpus(corpus, docs)
             print(f"# corpus: {docs:,} documents, {info.planted:,} planted, built in {info.seconds:.0f} s")
         runs: list[tuple[str, list[str]]] = []
-        if docs <= args.one_task_up_to:
+        if docs <= args.one_task_up_to and "one-task" in args.runs:
             runs.append(("one task, 1 worker", ["--workers", "1", "--partitions", "1"]))
-            if args.split:
-                runs.append(
-                    (f"split {args.split}, 1 worker", ["--workers", "1", "--partitions", str(args.split)])
-                )
-        workers = ["--workers", str(args.workers), "--memory-limit", args.memory_limit]
-        runs.append((f"{args.workers} workers, {args.memory_limit}", workers))
+        if docs <= args.one_task_up_to and "split" in args.runs and args.split:
+            runs.append(
+                (f"split {args.split}, 1 worker", ["--workers", "1", "--partitions", str(args.split)])
+            )
+        if "workers" in args.runs:
+            workers = ["--workers", str(args.workers), "--memory-limit", args.memory_limit]
+            runs.append((f"{args.workers} workers, {args.memory_limit}", workers))
         one_task = None
         for label, options in runs:
             out = base / f"run-{docs}-{label.split(',')[0].replace(' ', '-')}"
