@@ -83,7 +83,7 @@ PartitionsOption = Annotated[
     typer.Option(
         min=1,
         help="Split each corpus-wide decision that can be split (exact, MinHash and semantic dedup) into N "
-        "tasks; the result is the same for any N (default: one per million documents).",
+        "tasks; the result is the same for any N (default: one per 250,000 documents).",
     ),
 ]
 MemoryLimitOption = Annotated[
