@@ -107,6 +107,10 @@ class Stage(ABC):
     def commit(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Called once after the whole run succeeded (e.g. to publish an index update)."""
 
+    #: the stage keeps state in its run folder through a POSIX file system (file locks, hard links), so the
+    #: run folder cannot be at an object-storage URL
+    needs_posix_run_folder: ClassVar[bool] = False
+
     def shared_folders(self) -> list[Path]:
         """Folders outside the run folder that this stage updates for later runs (a dedup index): a run
         holds their locks from start to commit, so two runs never update one at once."""

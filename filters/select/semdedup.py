@@ -243,6 +243,8 @@ class SemanticDedup(SplitCorpusStage):
         "duplicate_of": pl.String(),
         "similarity": pl.Float64(),
     }
+    #: the parts share the k-means centroids through a file lock and hard links (`sampled_kmeans`)
+    needs_posix_run_folder: ClassVar[bool] = True
 
     config: SemDedupConfig
 

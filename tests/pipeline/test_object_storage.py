@@ -24,6 +24,7 @@ from moto.server import ThreadedMotoServer
 
 from filters.dedup.exact import ExactDedup
 from filters.dedup.minhash import MinHashConfig, MinHashDedup
+from filters.select.semdedup import SemanticDedup
 from pipeline import checkpoints, storage
 from pipeline.errors import InputError, RunFolderError, WinnowError
 from pipeline.lock import LOCK_NAME, FolderLockedError
@@ -235,6 +236,10 @@ def test_locations_that_cannot_be_read_are_errors_naming_them(
         run([f"s3://{bucket}/data/a.jsonl"], "nosuch://bucket/x", [ExactDedup()])
     with pytest.raises(RunFolderError, match=r"s3://no-such-bucket-winnow/runs/x: no such bucket"):
         run([f"s3://{bucket}/data/a.jsonl"], "s3://no-such-bucket-winnow/runs/x", [ExactDedup()])
+    # refused before any document is read or embedded, not when its parts first share the centroids
+    with pytest.raises(RunFolderError, match=rf"s3://{bucket}/runs/sem: semantic_dedup keeps state .* local"):
+        run([local], f"s3://{bucket}/runs/sem", [SemanticDedup()])
+    assert not fs.exists(f"{bucket}/runs/sem")
 
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
