@@ -347,6 +347,7 @@ def test_the_kmeans_sample_does_not_depend_on_row_order_or_shards() -> None:
     assert not seeded_sample(keys, ORDER, 100, seed=6).equals(sample)
 
 
+@pytest.mark.slow  # a local cluster's start and the embedding on two workers: ~2 min on 2 cores
 @pytest.mark.shared_data
 def test_dask_workers_decide_the_parts_as_one_process_decides_them(
     tmp_path: Path, winnow: Callable[..., CliResult]
