@@ -58,11 +58,9 @@ class Checkpoints:
             self.engine.log(f"{step}: {len(results)} of {len(items)} tasks done before; not run again")
         if pending:
             task = partial(record_task, fn=fn, markers=markers, key=key)
-            for item, result in zip(pending, self.engine.map(step, task, pending), strict=True):
+            for item, (result, took) in zip(pending, self.engine.map(step, task, pending), strict=True):
                 results[key(item)] = result
-                seconds += (run_folder.read_checkpoint(markers / f"{key(item)}.json") or {}).get(
-                    "seconds", 0.0
-                )
+                seconds += took
         tasks, before, wall = self.timings.get(step, (0, 0.0, 0.0))
         self.timings[step] = (tasks + len(items), before + seconds, wall + time.perf_counter() - started)
         self.reused += len(items) - len(pending)
@@ -78,8 +76,11 @@ class Checkpoints:
             pause_for_tests(self.root)
 
 
-def record_task(item: Any, *, fn: Callable[[Any], Any], markers: Path, key: Callable[[Any], str]) -> Any:
-    """Run a task, then record it done (its outputs are durable by then: every task syncs its files)."""
+def record_task(
+    item: Any, *, fn: Callable[[Any], Any], markers: Path, key: Callable[[Any], str]
+) -> tuple[Any, float]:
+    """Run a task, then record it done (its outputs are durable by then: every task syncs its files);
+    returns its result and the seconds it took (as its marker records them)."""
     started = time.perf_counter()
     result = fn(item)
     seconds = round(time.perf_counter() - started, 3)
@@ -87,7 +88,7 @@ def record_task(item: Any, *, fn: Callable[[Any], Any], markers: Path, key: Call
     marker = {"result": value, "at": run_folder.now(), "seconds": seconds}
     run_folder.write_json(markers / f"{key(item)}.json", marker)
     pause_for_tests(markers.parent)
-    return result
+    return result, seconds
 
 
 _pause_lock = threading.Lock()

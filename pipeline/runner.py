@@ -567,9 +567,10 @@ def summarize_task(
     batch = conform(read_frame(shard_path(source, shard)), schema, clashes)
     summary = stage.summarize(batch)
     written = [write_frame(summary, shard_path(target, shard, "arrow"), "arrow")]
-    routed = stage.route(summary.lazy(), parts) if isinstance(stage, SplitCorpusStage) and routes else None
-    if routed is not None and routes is not None:
-        written += write_routed(routed.collect(), routes, parts, shard)
+    if routes is not None and isinstance(stage, SplitCorpusStage):
+        routed = stage.route(summary.lazy(), parts)
+        if routed is not None:
+            written += write_routed(routed.collect(), routes, parts, shard)
     run_folder.sync(written)
     return summary.height
 
