@@ -611,7 +611,7 @@ def decide_part_task(part: str, *, stage: SplitCorpusStage, work: Path, parts: i
         return 0
     routed_files = sorted(part_folder(round_folder(work, parts, round), int(part)).glob("part-*.parquet"))
     routed = storage.scan_parquet(routed_files) if routed_files else None
-    found = stage.decide_part(storage.scan_ipc(summaries), int(part), parts, routed, round)
+    found = stage.decide_part(storage.scan_ipc(summaries), int(part), parts, routed, round, summaries)
     if round + 1 < stage.rounds:
         written = write_routed(found, round_folder(work, parts, round + 1), parts, part)
     else:

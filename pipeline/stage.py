@@ -18,7 +18,7 @@ and run identity come from the config, so a stage declares none of them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, get_args
 
@@ -26,6 +26,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.batch import ORDER, REASON
+from pipeline.storage import AnyPath
 
 #: the column of `SplitCorpusStage.route` naming each row's part
 PART = "__part"
@@ -190,10 +191,13 @@ class SplitCorpusStage(CorpusStage):
         parts: int,
         routed: pl.LazyFrame | None = None,
         round: int = 0,
+        files: Sequence[AnyPath] = (),
     ) -> pl.DataFrame:
         """What part `part` of `parts` of the decision finds on its own in round `round` (for MinHash,
         the candidate pairs among one partition of the band keys, then the verified ones among the pairs
-        routed to it); `routed`: the rows sent to this part (by `route`, or by the round before)."""
+        routed to it); `routed`: the rows sent to this part (by `route`, or by the round before);
+        `files`: the summaries' files when the runner has them, so that a part can take a few documents'
+        rows (`pipeline.summaries.summary_rows`) instead of scanning `summaries`."""
 
     @abstractmethod
     def decide_parts(self, summaries: pl.LazyFrame, parts: pl.LazyFrame) -> pl.DataFrame:

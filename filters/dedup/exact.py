@@ -7,13 +7,15 @@ parts by key (every copy of a text falls in one part), one task each.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 import polars as pl
 
-from filters.dedup.normalize import DEFAULT, Normalization, normalize_expr
+from filters.dedup.normalize import DEFAULT, Normalization, normalize_series
 from pipeline.batch import ID, ORDER, REASON, TEXT
 from pipeline.stage import PART, SplitCorpusStage, StageConfig, part_of
+from pipeline.storage import AnyPath
 
 REASON_EXACT = "exact_duplicate"
 #: two independent 64-bit hashes: a 128-bit key, so collisions are negligible at any corpus size
@@ -28,9 +30,9 @@ class ExactDedupConfig(StageConfig):
     normalization: Normalization = DEFAULT
 
 
-def text_hashes(text: pl.Expr, normalization: Normalization = DEFAULT) -> list[pl.Expr]:
-    """The 128-bit key of normalised text, as two u64 columns."""
-    normalized = normalize_expr(text, normalization)
+def text_hashes(texts: pl.Series, normalization: Normalization = DEFAULT) -> list[pl.Series]:
+    """The 128-bit key of each normalised text, as two u64 columns (the text is normalised once)."""
+    normalized = normalize_series(texts, normalization)
     return [normalized.hash(seed=seed).alias(key) for seed, key in zip(HASH_SEEDS, KEYS, strict=True)]
 
 
@@ -38,7 +40,7 @@ def exact_duplicates(
     frame: pl.DataFrame, *, text: str = TEXT, id: str = ID, normalization: Normalization = DEFAULT
 ) -> pl.DataFrame:
     """`frame` with `duplicate_of`: the id of the first row with the same normalised text, null for firsts."""
-    keyed = frame.with_columns(*text_hashes(pl.col(text), normalization))
+    keyed = frame.with_columns(*text_hashes(frame[text], normalization))
     first = pl.col(id).first().over(KEYS)
     return keyed.with_columns(
         pl.when(pl.int_range(pl.len()).over(KEYS) > 0).then(first).alias("duplicate_of")
@@ -54,7 +56,7 @@ class ExactDedup(SplitCorpusStage):
     config: ExactDedupConfig
 
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
-        return batch.select(ORDER, ID, *text_hashes(pl.col(TEXT), self.config.normalization))
+        return batch.select(ORDER, ID, *text_hashes(batch[TEXT], self.config.normalization))
 
     def route(self, summary: pl.LazyFrame, parts: int) -> pl.LazyFrame:
         """Every summary row goes to the part of its text's hash: all copies of a text meet there."""
@@ -67,6 +69,7 @@ class ExactDedup(SplitCorpusStage):
         parts: int,
         routed: pl.LazyFrame | None = None,
         round: int = 0,
+        files: Sequence[AnyPath] = (),
     ) -> pl.DataFrame:
         """The removals among the documents whose key falls in `part`."""
         mine = self.routed_rows(summaries, part, parts, routed)

@@ -16,7 +16,7 @@ Pipeline use: the `MinHashDedup` corpus stage (`type = "minhash_dedup"` in a rec
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -36,7 +36,8 @@ from filters.dedup.verify import jaccard
 from pipeline.batch import ID, ORDER, REASON, TEXT
 from pipeline.errors import InputError
 from pipeline.stage import PART, SplitCorpusStage, StageConfig, part_of
-from pipeline.storage import PathOrUrl, as_path
+from pipeline.storage import AnyPath, PathOrUrl, as_path
+from pipeline.summaries import summary_rows
 
 REASON_NEAR = "near_duplicate"
 DETAILS = ("duplicate_of", "cluster_id", "similarity")
@@ -281,10 +282,12 @@ def _list_column(name: str, doc_index: np.ndarray, values: np.ndarray, n: int) -
 
 
 class _Summaries:
-    """What the decision reads from the shard summaries, each as one streaming query."""
+    """What the decision reads from the shard summaries: each a streaming query, or, given their `files`,
+    a few documents' shingles taken from them (`summary_rows`)."""
 
-    def __init__(self, summaries: pl.LazyFrame) -> None:
+    def __init__(self, summaries: pl.LazyFrame, files: Sequence[AnyPath] = ()) -> None:
         self.summaries = summaries
+        self.files = files
         self.usable = summaries.filter(pl.col("usable"))
 
     def band(self, j: int) -> pl.DataFrame:
@@ -293,8 +296,11 @@ class _Summaries:
         return chosen.collect(engine="streaming")
 
     def shingles_of(self, docs: pl.Series) -> pl.DataFrame:
-        chosen = self.summaries.filter(pl.col(ORDER).is_in(docs.implode())).select(ORDER, "shingles")
         # repeats within a document are dropped chunk by chunk during verification
+        if self.files:
+            chosen = summary_rows(self.files, docs, ["shingles"]).lazy()
+        else:
+            chosen = self.summaries.filter(pl.col(ORDER).is_in(docs.implode())).select(ORDER, "shingles")
         return chosen.explode("shingles").rename({ORDER: "doc", "shingles": "h"}).collect(engine="streaming")
 
     def rank_of(self, docs: pl.Series) -> pl.DataFrame:
@@ -371,6 +377,7 @@ class MinHashDedup(SplitCorpusStage):
         parts: int,
         routed: pl.LazyFrame | None = None,
         round: int = 0,
+        files: Sequence[AnyPath] = (),
     ) -> pl.DataFrame:
         """Round 0: the candidate pairs of one part of the band keys (`part_pairs`), each sent to the part
         of its first document; round 1: the verified edges among the pairs sent here (`verified_edges`)."""
@@ -379,7 +386,7 @@ class MinHashDedup(SplitCorpusStage):
             pairs = part_pairs(keys, self._index(), part, parts)
             return pairs.with_columns(part_of(pl.col("a"), parts).alias(PART))
         assert routed is not None
-        read = _Summaries(summaries)
+        read = _Summaries(summaries, files)
         pairs = routed.unique().collect()
         return verified_edges(self.config, pairs, read.shingles_of, read.estimate, self._index())
 

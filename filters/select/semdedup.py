@@ -46,6 +46,8 @@ from pipeline.batch import ID, ORDER, REASON, TEXT
 from pipeline.embeddings import PACKAGED_ENCODER, EmbedDType, embed
 from pipeline.errors import InputError
 from pipeline.stage import SplitCorpusStage, StageConfig, part_of
+from pipeline.storage import AnyPath
+from pipeline.summaries import summary_rows
 
 REASON_SEMANTIC = "semantic_duplicate"
 #: keep policies by name; any other `keep` value names a column whose highest value is kept
@@ -268,6 +270,7 @@ class SemanticDedup(SplitCorpusStage):
         parts: int,
         routed: pl.LazyFrame | None = None,
         round: int = 0,
+        files: Sequence[AnyPath] = (),
     ) -> pl.DataFrame:
         """Every document of the clusters in `part` (`cluster` % parts): `ORDER`, `cluster`, and for the
         removed ones `reason`, `duplicate_of` and `similarity` (null for the kept ones). Clusters are known
@@ -284,13 +287,12 @@ class SemanticDedup(SplitCorpusStage):
         )
         labels = assignments(summaries, centers, first=part / parts, **where)
         mine = labels.filter(part_of(pl.col(CLUSTER), parts) == part).collect(engine="streaming")
-        data = (
-            summaries.select(ORDER, ID, PRIORITY, EMBEDDING)
-            .filter(pl.col(ORDER).is_in(mine[ORDER].implode()))
-            .collect(engine="streaming")
-            .join(mine, on=ORDER)
-            .sort(ORDER)
-        )
+        if files:
+            rows = summary_rows(files, mine[ORDER], [ID, PRIORITY, EMBEDDING])
+        else:
+            chosen = summaries.filter(pl.col(ORDER).is_in(mine[ORDER].implode()))
+            rows = chosen.select(ORDER, ID, PRIORITY, EMBEDDING).collect(engine="streaming")
+        data = rows.join(mine, on=ORDER).sort(ORDER)
         vectors, clusters = unit(data[EMBEDDING].to_numpy()), data[CLUSTER].to_numpy().astype(np.int64)
         rank = keep_rank(vectors, clusters, unit(centers), config.keep, data[PRIORITY].to_numpy())
         duplicate_of, similarity = cluster_duplicates(vectors, clusters, rank, config.threshold)
