@@ -30,8 +30,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# On every core, at most 4 processes (each starts its own Prefect server and loads its models); a file's
+# tests stay in one process, so its module fixtures are built once.
 test: install lint
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n auto --maxprocesses 4 --dist loadfile
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow || test $$? -eq 5

@@ -627,7 +627,7 @@ def decide_task(_: str, *, stage: CorpusStage, work: Path, parts: int | None = N
     if summaries and parts is not None:
         assert isinstance(stage, SplitCorpusStage)
         found = sorted(parts_folder(work, parts).glob("part-*.parquet"))
-        decisions = stage.decide_parts(storage.scan_ipc(summaries), storage.scan_parquet(found))
+        decisions = stage.decide_parts(storage.scan_ipc(summaries), storage.scan_parquet(found), summaries)
     elif summaries:
         decisions = stage.decide(storage.scan_ipc(summaries))
     else:

@@ -200,8 +200,11 @@ class SplitCorpusStage(CorpusStage):
         rows (`pipeline.summaries.summary_rows`) instead of scanning `summaries`."""
 
     @abstractmethod
-    def decide_parts(self, summaries: pl.LazyFrame, parts: pl.LazyFrame) -> pl.DataFrame:
-        """The decisions (as `decide`) from the results of every `decide_part` of the last round."""
+    def decide_parts(
+        self, summaries: pl.LazyFrame, parts: pl.LazyFrame, files: Sequence[AnyPath] = ()
+    ) -> pl.DataFrame:
+        """The decisions (as `decide`) from the results of every `decide_part` of the last round (`files`:
+        as for `decide_part`)."""
 
     def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
         """The decision as one part."""

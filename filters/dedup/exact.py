@@ -87,5 +87,7 @@ class ExactDedup(SplitCorpusStage):
             .collect(engine="streaming")
         )
 
-    def decide_parts(self, summaries: pl.LazyFrame, parts: pl.LazyFrame) -> pl.DataFrame:
+    def decide_parts(
+        self, summaries: pl.LazyFrame, parts: pl.LazyFrame, files: Sequence[AnyPath] = ()
+    ) -> pl.DataFrame:
         return parts.sort(ORDER).collect()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -90,15 +91,21 @@ class DedupIndex:
         """A new staging folder inside the index, for a library call that commits at once."""
         return self.root / "_pending" / uuid.uuid4().hex
 
-    def stage(self, docs: pl.DataFrame, keys: pl.DataFrame, pending: AnyPath) -> None:
-        """Stage new documents (`order`, `id`, `shingles`) and their band `keys` in the folder `pending`
-        (replacing what an earlier attempt left there) for `commit(pending)`."""
+    def stage(self, pieces: Iterable[tuple[pl.DataFrame, pl.DataFrame]], pending: AnyPath) -> None:
+        """Stage new documents in the folder `pending` (replacing what an earlier attempt left there) for
+        `commit(pending)`, piece by piece (one shard's kept documents at a time, so memory follows a
+        piece): each piece's documents (`order`, `id`, `shingles`, ascending `order`) and band `keys`."""
         storage.remove_tree(pending)
-        storage.make_dirs(pending)
-        docs = docs.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))  # renumbered at commit
-        storage.write_parquet(docs.drop("order"), pending / "docs.parquet")
-        bands = keys.join(docs.select("order", "row"), on="order").select("row", "band", "key")
-        storage.write_parquet(bands, pending / "bands.parquet")
+        for table in ("docs", "bands"):
+            storage.make_dirs(pending / table)
+        staged = 0
+        for number, (docs, keys) in enumerate(pieces):
+            rows = docs.with_row_index("row", offset=staged).with_columns(pl.col("row").cast(pl.Int64))
+            name = f"part-{number:06d}.parquet"  # rows counted from 0 here, renumbered at commit
+            storage.write_parquet(rows.drop("order"), pending / "docs" / name)
+            bands = keys.join(rows.select("order", "row"), on="order").select("row", "band", "key")
+            storage.write_parquet(bands, pending / "bands" / name)
+            staged += rows.height
         (pending / "key").write_text(uuid.uuid4().hex)
 
     def commit(self, pending: AnyPath) -> int:
@@ -115,17 +122,20 @@ class DedupIndex:
         if not list((self.root / "docs").glob(f"part-*-{key}.parquet")):  # docs are written last
             name = f"part-{self.rows:012d}-{key}.parquet"
             for table in ("bands", "docs"):
-                frame = storage.read_parquet(pending / f"{table}.parquet")
-                frame = frame.with_columns(pl.col("row") + self.rows)
+                pieces = sorted((pending / table).glob("part-*.parquet"))
+                if not pieces:
+                    continue
+                # the staged pieces streamed into one part (a remote one is assembled in memory)
+                frame = storage.scan_parquet(pieces).with_columns(pl.col("row") + self.rows)
                 target = self.root / table / name
                 if storage.is_remote(target):
-                    storage.write_parquet(frame, target)  # one upload: atomic
+                    storage.write_parquet(frame.collect(engine="streaming"), target)  # one upload: atomic
                     continue
                 storage.make_dirs(target.parent)
                 tmp = self.root / table / f".{name}.tmp"
-                frame.write_parquet(tmp)
+                frame.sink_parquet(tmp)
                 tmp.replace(target)
-            added = frame.height
+            added = sum(_metadata(piece).num_rows for piece in (pending / "docs").glob("part-*.parquet"))
             self.rows += added
         self._write_meta()
         storage.remove_tree(pending)

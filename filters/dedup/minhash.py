@@ -16,7 +16,7 @@ Pipeline use: the `MinHashDedup` corpus stage (`type = "minhash_dedup"` in a rec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -33,6 +33,7 @@ from filters.dedup.normalize import DEFAULT, Normalization
 from filters.dedup.shingles import Unit, shingle_hashes, tokens
 from filters.dedup.signatures import band_keys, band_parameters, signatures
 from filters.dedup.verify import jaccard
+from pipeline import storage
 from pipeline.batch import ID, ORDER, REASON, TEXT
 from pipeline.errors import InputError
 from pipeline.stage import PART, SplitCorpusStage, StageConfig, part_of
@@ -288,12 +289,6 @@ class _Summaries:
     def __init__(self, summaries: pl.LazyFrame, files: Sequence[AnyPath] = ()) -> None:
         self.summaries = summaries
         self.files = files
-        self.usable = summaries.filter(pl.col("usable"))
-
-    def band(self, j: int) -> pl.DataFrame:
-        keys = pl.col("keys").arr.get(j).alias("key")
-        chosen = self.usable.select(pl.col(ORDER).alias("order"), pl.lit(j, pl.Int16).alias("band"), keys)
-        return chosen.collect(engine="streaming")
 
     def shingles_of(self, docs: pl.Series) -> pl.DataFrame:
         # repeats within a document are dropped chunk by chunk during verification
@@ -390,10 +385,12 @@ class MinHashDedup(SplitCorpusStage):
         pairs = routed.unique().collect()
         return verified_edges(self.config, pairs, read.shingles_of, read.estimate, self._index())
 
-    def decide_parts(self, summaries: pl.LazyFrame, parts: pl.LazyFrame) -> pl.DataFrame:
+    def decide_parts(
+        self, summaries: pl.LazyFrame, parts: pl.LazyFrame, files: Sequence[AnyPath] = ()
+    ) -> pl.DataFrame:
         """Removals from the edges of every part: clusters, the keep policy, names; the index update."""
         config = self.config
-        read = _Summaries(summaries)
+        read = _Summaries(summaries, files)
         index = self._index()
         removed = resolve_edges(parts.collect(), read.rank_of)
         referenced = pl.concat([removed["duplicate_of"], removed["cluster"]]).unique()
@@ -409,24 +406,23 @@ class MinHashDedup(SplitCorpusStage):
             .sort(ORDER)
         )
         if config.update_index and index is not None:
-            kept = summaries.join(decisions.lazy().select(ORDER), on=ORDER, how="anti")
-            docs = (
-                kept.select(
-                    pl.col(ORDER).alias("order"),
-                    pl.col(ID).alias("id"),
-                    pl.col("shingles").list.unique().list.sort(),
-                )
-                .sort("order")
-                .collect()
-            )
-            kept_keys = pl.concat(
-                [
-                    read.band(j).filter(pl.col("order").is_in(docs["order"].implode()))
-                    for j in range(config.band_rows()[0])
-                ]
-            )
-            index.stage(docs, kept_keys, self._pending(index))
+            index.stage(self._kept(summaries, decisions.select(ORDER), files), self._pending(index))
         return decisions
+
+    def _kept(
+        self, summaries: pl.LazyFrame, removed: pl.DataFrame, files: Sequence[AnyPath]
+    ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+        """For the index update: the kept documents (`order`, `id`, their sorted shingle set) and their
+        band keys, one summary file at a time (all `summaries` at once when there are no files)."""
+        for piece in [storage.scan_ipc([path]) for path in files] or [summaries]:
+            kept = piece.join(removed.lazy(), on=ORDER, how="anti")
+            docs = kept.select(
+                pl.col(ORDER).alias("order"),
+                pl.col(ID).alias("id"),
+                pl.col("shingles").list.unique().list.sort(),
+            )
+            keys = self.route(kept, 1).drop(PART)
+            yield docs.sort("order").collect(), keys.collect()
 
     def _index(self) -> DedupIndex | None:
         if self.config.index is None:

@@ -308,7 +308,9 @@ class SemanticDedup(SplitCorpusStage):
         reason = pl.when(pl.col("removed")).then(pl.lit(REASON_SEMANTIC)).alias(REASON)
         return found.select(ORDER, CLUSTER, reason, *self.detail_columns).cast(schema)
 
-    def decide_parts(self, summaries: pl.LazyFrame, parts: pl.LazyFrame) -> pl.DataFrame:
+    def decide_parts(
+        self, summaries: pl.LazyFrame, parts: pl.LazyFrame, files: Sequence[AnyPath] = ()
+    ) -> pl.DataFrame:
         """The removals of every part; the facts from a seeded sample of the documents."""
         columns = [ORDER, REASON, *self.detail_columns]
         decisions = parts.filter(pl.col(REASON).is_not_null()).select(columns).sort(ORDER).collect()

@@ -18,7 +18,8 @@ from pipeline.stage import FunctionFilter
 PARAMS = {"num_perm": 4}
 
 
-def staged(index: DedupIndex, ids: list[str], pending: Path) -> None:
+def staged(index: DedupIndex, ids: list[str], pending: Path, pieces: int = 1) -> None:
+    """Stage documents `ids` (orders 0..) in `pieces` pieces, as a run stages one shard's at a time."""
     docs = pl.DataFrame(
         {"order": list(range(len(ids))), "id": ids, "shingles": [[i, i + 1] for i in range(len(ids))]},
         schema={"order": pl.Int64, "id": pl.String, "shingles": pl.List(pl.UInt64)},
@@ -27,7 +28,10 @@ def staged(index: DedupIndex, ids: list[str], pending: Path) -> None:
         {"order": list(range(len(ids))), "band": [0] * len(ids), "key": [f"k-{i}" for i in ids]},
         schema={"order": pl.Int64, "band": pl.Int64, "key": pl.String},
     )
-    index.stage(docs, keys, pending)
+    size = -(-len(ids) // pieces)
+    index.stage(
+        [(docs.slice(start, size), keys.slice(start, size)) for start in range(0, len(ids), size)], pending
+    )
 
 
 def indexed(root: Path) -> dict[int, str]:
@@ -51,6 +55,20 @@ def test_staged_updates_are_each_runs_own_and_append_in_commit_order(tmp_path: P
     assert json.loads((root / "index.json").read_text())["rows"] == 5
     assert not first.exists() and not second.exists()
     assert DedupIndex(root, PARAMS, "check").commit(first) == 0  # nothing staged there any more
+
+
+def test_an_update_staged_piece_by_piece_is_numbered_as_one(tmp_path: Path) -> None:
+    root = tmp_path / "index"
+    staged(DedupIndex(root, PARAMS, "check"), ["x0"], tmp_path / "first")
+    DedupIndex(root, PARAMS, "check").commit(tmp_path / "first")
+    ids = [f"a{i}" for i in range(7)]
+    staged(DedupIndex(root, PARAMS, "check"), ids, tmp_path / "update", pieces=3)
+    assert len(list((tmp_path / "update" / "docs").glob("part-*.parquet"))) == 3
+    assert DedupIndex(root, PARAMS, "check").commit(tmp_path / "update") == 7
+    assert indexed(root) == {0: "x0", **{i + 1: name for i, name in enumerate(ids)}}
+    bands = DedupIndex(root, PARAMS, "check").bands().collect().sort("row")
+    assert bands["key"].to_list() == ["k-x0", *(f"k-{name}" for name in ids)]
+    assert len(list((root / "docs").glob("part-*.parquet"))) == 2  # one part per committed update
 
 
 def test_a_commit_cut_short_is_finished_not_repeated(tmp_path: Path) -> None:
