@@ -63,8 +63,8 @@ def _kernel() -> Callable[..., None]:
     """The signature loop compiled by numba (imported here: only MinHash pays its import and compile).
 
     For each document and permutation: the minimum over its shingles of (a * x + b) mod 2^32, in one
-    pass over the shingles with the row of minima in registers (numpy needs a shingles x permutations
-    block in memory, three times slower).
+    pass over the shingles with the row of minima in cache (numpy's shingles x permutations blocks
+    reduced with `minimum.reduceat` took five times as long on 50,000 Reuters-sized documents).
     """
     import numba
 
