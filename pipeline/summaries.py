@@ -3,7 +3,8 @@
 A part of a split decision needs the wide columns (shingles, embeddings) of a few documents spread over
 every shard. A filtered scan decodes those columns for the whole corpus in every part; here each local
 summary (uncompressed Arrow IPC) is memory-mapped, its order column searched, and only the wanted rows
-are taken, so a part reads what it uses. Summaries at an object-storage URL are scanned and filtered.
+are taken, so a part reads what it uses. Summaries at an object-storage URL, or without files (a
+library call's frame), are filtered.
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ from pipeline.batch import ORDER
 from pipeline.storage import AnyPath
 
 
-def summary_rows(files: Sequence[AnyPath], orders: pl.Series, columns: Sequence[str]) -> pl.DataFrame:
-    """`ORDER` and `columns` of the summary rows whose `ORDER` is in `orders`, in file order."""
+def summary_rows(
+    summaries: pl.LazyFrame, orders: pl.Series, columns: Sequence[str], files: Sequence[AnyPath] = ()
+) -> pl.DataFrame:
+    """`ORDER` and `columns` of the rows of `summaries` whose `ORDER` is in `orders`, in file order: taken
+    from `files` (the summaries' own files) when they are local, else by filtering `summaries`."""
     selected = [ORDER, *columns]
-    if not files:
-        return pl.DataFrame(schema={ORDER: pl.Int64})
-    wanted = np.unique(orders.drop_nulls().cast(pl.Int64).to_numpy())
-    if any(storage.is_remote(path) for path in files):
-        chosen = storage.scan_ipc(list(files)).filter(pl.col(ORDER).is_in(pl.Series(wanted).implode()))
+    if not files or any(storage.is_remote(path) for path in files):
+        chosen = summaries.filter(pl.col(ORDER).is_in(orders.implode()))
         return chosen.select(selected).collect(engine="streaming")
+    wanted = np.unique(orders.drop_nulls().cast(pl.Int64).to_numpy())
     found = []
     for path in files:
         with pa.memory_map(str(path)) as source:  # nothing is read until touched

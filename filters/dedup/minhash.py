@@ -292,11 +292,8 @@ class _Summaries:
 
     def shingles_of(self, docs: pl.Series) -> pl.DataFrame:
         # repeats within a document are dropped chunk by chunk during verification
-        if self.files:
-            chosen = summary_rows(self.files, docs, ["shingles"]).lazy()
-        else:
-            chosen = self.summaries.filter(pl.col(ORDER).is_in(docs.implode())).select(ORDER, "shingles")
-        return chosen.explode("shingles").rename({ORDER: "doc", "shingles": "h"}).collect(engine="streaming")
+        chosen = summary_rows(self.summaries, docs, ["shingles"], self.files)
+        return chosen.explode("shingles").rename({ORDER: "doc", "shingles": "h"})
 
     def rank_of(self, docs: pl.Series) -> pl.DataFrame:
         chosen = self.summaries.filter(pl.col(ORDER).is_in(docs.implode()))

@@ -287,11 +287,7 @@ class SemanticDedup(SplitCorpusStage):
         )
         labels = assignments(summaries, centers, first=part / parts, **where)
         mine = labels.filter(part_of(pl.col(CLUSTER), parts) == part).collect(engine="streaming")
-        if files:
-            rows = summary_rows(files, mine[ORDER], [ID, PRIORITY, EMBEDDING])
-        else:
-            chosen = summaries.filter(pl.col(ORDER).is_in(mine[ORDER].implode()))
-            rows = chosen.select(ORDER, ID, PRIORITY, EMBEDDING).collect(engine="streaming")
+        rows = summary_rows(summaries, mine[ORDER], [ID, PRIORITY, EMBEDDING], files)
         data = rows.join(mine, on=ORDER).sort(ORDER)
         vectors, clusters = unit(data[EMBEDDING].to_numpy()), data[CLUSTER].to_numpy().astype(np.int64)
         rank = keep_rank(vectors, clusters, unit(centers), config.keep, data[PRIORITY].to_numpy())

@@ -49,12 +49,16 @@ def files(tmp_path: Path) -> list[Path]:
 def test_rows_are_those_of_a_filtered_scan(files: list[Path], orders: list[int]) -> None:
     columns = [ID, "shingles", "vector"]
     wanted = pl.Series(orders, dtype=pl.Int64)
-    taken = summary_rows(files, wanted, columns)
-    scanned = storage.scan_ipc(files).filter(pl.col(ORDER).is_in(wanted.implode())).select(ORDER, *columns)
-    assert taken.equals(scanned.collect())
+    summaries = storage.scan_ipc(files)
+    taken = summary_rows(summaries, wanted, columns, files)
+    scanned = summaries.filter(pl.col(ORDER).is_in(wanted.implode())).select(ORDER, *columns).collect()
+    assert taken.equals(scanned)
     assert taken.columns == [ORDER, *columns]
+    assert summary_rows(summaries, wanted, columns).equals(scanned)  # without files: the scan, filtered
 
 
 def test_repeated_and_null_orders_give_each_row_once(files: list[Path]) -> None:
-    taken = summary_rows(files, pl.Series([5, 5, None, 503, 5]), ["shingles"])
-    assert taken[ORDER].to_list() == [5, 503]
+    orders = pl.Series([5, 5, None, 503, 5])
+    for given in (files, ()):
+        taken = summary_rows(storage.scan_ipc(files), orders, ["shingles"], given)
+        assert taken[ORDER].to_list() == [5, 503]
