@@ -65,7 +65,7 @@ def task_runner(
     limit = worker_memory_limit(memory_limit, dask_address, workers)
     if not dask_address and not workers:
         return None
-    from prefect_dask import DaskTaskRunner
+    from flows.dask_runner import BoundedDaskTaskRunner as DaskTaskRunner
 
     if dask_address:
         return DaskTaskRunner(address=dask_address)

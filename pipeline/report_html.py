@@ -131,19 +131,24 @@ class RunData:
         return next((name for name in (chosen, internal) if name in columns), None)
 
 
+def _files(folder: Path) -> list[Path]:
+    """The shards of an output folder, in order."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("part-*") if p.suffix in (".parquet", ".jsonl"))
+
+
+def _scan_file(path: Path) -> pl.LazyFrame:
+    if path.suffix == ".parquet":
+        return storage.scan_parquet(path)
+    return storage.scan_ndjson(path, infer_schema_length=None)
+
+
 def _scan(folder: Path) -> pl.LazyFrame | None:
     """All shards of `folder` as one lazy frame (columns missing from a shard are null), or None."""
-    if not folder.is_dir():
+    scans = [_scan_file(p) for p in _files(folder)]
+    if not scans:
         return None
-    files = sorted(p for p in folder.glob("part-*") if p.suffix in (".parquet", ".jsonl"))
-    if not files:
-        return None
-    scans = [
-        storage.scan_parquet(p)
-        if p.suffix == ".parquet"
-        else storage.scan_ndjson(p, infer_schema_length=None)
-        for p in files
-    ]
     return pl.concat(scans, how="diagonal_relaxed") if len(scans) > 1 else scans[0]
 
 
@@ -646,24 +651,52 @@ def _embedding_table(view: EmbeddingView) -> str:
 
 
 def removed_examples(run: RunData, per_reason: int = EXAMPLES_PER_REASON) -> pl.DataFrame:
-    """The first `per_reason` removed documents of each stage and reason (text cut to EXAMPLE_CHARS)."""
+    """The first `per_reason` removed documents of each stage and reason (text cut to EXAMPLE_CHARS).
+
+    Read file by file, in order, until every reason the stats count has its examples: a file's texts are
+    read only for the rows chosen from it, so memory follows a shard, not the number of removed documents.
+    """
     if run.removed is None:
         return pl.DataFrame()
     columns = _columns(run.removed)
-    keys = run.removed.select("stage", "reason").with_row_index("row")
-    chosen = (
-        keys.filter(pl.int_range(pl.len()).over("stage", "reason") < per_reason)
-        .select("row")
-        .collect()["row"]
-    )
     extra = [c for c in ("duplicate_of", "similarity", "selection_score") if c in columns]
     where = [c for c in ("source", "line") if c in columns]
-    text = pl.col("text").cast(pl.String) if "text" in columns else pl.lit(None, pl.String)
-    return (
-        run.removed.with_row_index("row")
-        .filter(pl.col("row").is_in(chosen.implode()))
-        .select("id", "stage", "reason", *extra, *where, text.str.slice(0, EXAMPLE_CHARS + 1).alias("text"))
-        .collect()
+    wanted = {
+        f"{stage.name}\x00{reason}": min(count, per_reason)
+        for stage in run.stats.stages
+        for reason, count in stage.reasons.items()
+    }
+    taken: dict[str, int] = {}
+    pieces = []
+    group = pl.concat_str("stage", "reason", separator="\x00").alias("group")
+    for path in _files(run.root / "removed"):
+        scan = _scan_file(path).with_row_index("row")
+        keys = scan.select("row", group).collect()
+        already = pl.col("group").replace_strict(taken, default=0, return_dtype=pl.Int64)
+        chosen = keys.filter(pl.int_range(pl.len()).over("group") + already < per_reason)
+        if chosen.is_empty():
+            continue
+        for name, n in chosen["group"].value_counts().iter_rows():
+            taken[name] = taken.get(name, 0) + n
+        present = _columns(scan)
+        text = pl.col("text").cast(pl.String) if "text" in present else pl.lit(None, pl.String)
+        pieces.append(
+            scan.filter(pl.col("row").is_in(chosen["row"].implode()))
+            .select(
+                *(pl.col(c) if c in present else pl.lit(None).alias(c) for c in ("id", "stage", "reason")),
+                *(pl.col(c) for c in (*extra, *where) if c in present),
+                text.str.slice(0, EXAMPLE_CHARS + 1).alias("text"),
+            )
+            .collect()
+        )
+        if wanted and all(taken.get(name, 0) >= n for name, n in wanted.items()):
+            break
+    if not pieces:
+        return pl.DataFrame()
+    examples = pl.concat(pieces, how="diagonal_relaxed")
+    return examples.select(
+        pl.col(c) if c in examples.columns else pl.lit(None).alias(c)
+        for c in ("id", "stage", "reason", *extra, *where, "text")
     )
 
 

@@ -9,6 +9,7 @@ import orjson
 import polars as pl
 import pytest
 
+from flows.dask_runner import DEBUG_HISTORY
 from flows.engine import task_runner
 from tests.conftest import CliResult
 
@@ -59,3 +60,22 @@ def test_a_memory_limit_without_a_local_cluster_is_refused_before_the_run(
     result = winnow("clean", path, "--out", tmp_path / "run", *options)
     assert result.exit_code == 1 and message in result.output, result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_a_local_cluster_keeps_a_short_debugging_history() -> None:
+    """Dask's last messages and transitions (each submission carries a pickled Prefect task) are kept
+    for debugging: bounded, so the flow's process does not grow with the number of tasks."""
+    import dask.config
+    from distributed import Client
+
+    setting = "distributed.admin.low-level-log-length"
+
+    def history(client: Client) -> tuple[int | None, int | None, list[int]]:
+        workers = client.run(lambda: dask.config.get(setting))
+        sent = client.scheduler_comm.recent_message_log  # the submissions, pickled tasks included
+        return client.cluster.scheduler.transition_log.maxlen, sent.maxlen, sorted(workers.values())
+
+    with task_runner(workers=1) as runner:
+        assert history(runner.client) == (DEBUG_HISTORY, DEBUG_HISTORY, [DEBUG_HISTORY])
+    with dask.config.set({setting: 7}), task_runner(workers=1) as runner:  # the user's own setting wins
+        assert history(runner.client) == (7, 7, [7])

@@ -95,9 +95,8 @@ def clean_run(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> 
     (folder / "corpus.jsonl").write_text("\n".join(lines) + "\n")
     (folder / "recipe.toml").write_text(CLEAN_RECIPE)
     out = folder / "out"
-    winnow_cli(
-        prefect_server, "clean", folder / "corpus.jsonl", "--out", out, "--recipe", folder / "recipe.toml"
-    )
+    recipe = ("--recipe", folder / "recipe.toml", "--batch-size", "40")  # removals spread over shards
+    winnow_cli(prefect_server, "clean", folder / "corpus.jsonl", "--out", out, *recipe)
     write_html_report(out)
     return out
 
@@ -378,6 +377,9 @@ def test_removed_examples_are_escaped_and_cut(clean_run: Path) -> None:
     ]
     assert all(len(row[4]) <= EXAMPLE_CHARS + 1 for row in rows)
     assert any(row[4].endswith("…") for row in rows)
+    first = removed.filter(pl.int_range(pl.len()).over("stage", REASON) < 3)  # in the ledger's file order
+    assert len(list((clean_run / "removed").glob("part-*"))) > 4
+    assert [row[2].split("\n")[0] for row in rows] == first["id"].to_list()
     quarantined = page_of(clean_run).tables["quarantine-table"][1:]
     assert len(quarantined) == 4 and all(row[0].startswith("corpus.jsonl:") for row in quarantined)
 
