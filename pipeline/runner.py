@@ -54,6 +54,7 @@ from pipeline.stats import (
     by_count,
     stage_line,
 )
+from pipeline.storage import AnyPath
 from pipeline.writers import OutputFormat, count_rows, read_frame, shard_path, write_frame
 
 #: what to do about a shared folder (a dedup index) that another run is updating
@@ -257,11 +258,17 @@ def _run(
     steps.once("commit", partial(commit_stages, list(stages)))
     run_folder.write_json(folder.stats, stats.to_json())
     write_report(folder.root, stats)
-    write_html_report(folder.root)
+    engine.map("report", partial(report_task, root=folder.root), ["all"])
     run_folder.write_manifest(folder.root, identity, status="complete")
     if not options.keep_work:
         storage.remove_tree(folder.work)
     return RunResult(folder, stats)
+
+
+def report_task(_: str, *, root: AnyPath) -> None:
+    """Draw `report.html` as a task, where the other tasks run: it reads the ledger's columns (removed
+    documents, scores), so its memory grows with the corpus, and stays out of the flow's own process."""
+    write_html_report(root)
 
 
 def commit_stages(stages: Sequence[Stage]) -> None:

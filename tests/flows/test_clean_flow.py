@@ -43,7 +43,7 @@ def test_flow_runs_one_task_per_stage_per_shard(tmp_path: Path, prefect_server: 
         names = sorted(run.name for run in tasks)
         shards = ["00000-000000", "00000-000001", "00000-000002", "00001-000000"]
         assert names == sorted(
-            ["read [a.jsonl]", "read [b.jsonl]", "ids [all]", "exact_dedup: decide [all]"]
+            ["read [a.jsonl]", "read [b.jsonl]", "ids [all]", "exact_dedup: decide [all]", "report [all]"]
             + [f"exact_dedup: summarize [{s}]" for s in shards]
             + [f"exact_dedup [{s}]" for s in shards]
         )
