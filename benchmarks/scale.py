@@ -13,7 +13,8 @@ A poller reads the kernel's peak RSS (VmHWM) of every process of the tree twice 
 workers count, not only the process that started them. "decide" is the wall time of the decision's steps
 (`stats.json` steps: the parts of every round plus the joining task; the summaries, made shard by shard
 with the band keys routed to the parts, are not in it): with one worker running one task at a time, its
-ratio to the one-task run is what splitting the decision costs.
+ratio to the one-task run is what splitting the decision costs. "same" says whether the run removed the
+same documents, for the same reasons and with the same `duplicate_of`, as the one-task run (kept follows).
 
     python benchmarks/scale.py --docs 1000000 3000000 10000000 [--workers 2 --memory-limit 3GiB]
         [--split 10] [--one-task-up-to 1000000] [--runs one-task split workers] [--dir DIR]
@@ -31,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -123,6 +125,12 @@ def clean(label: str, corpus: Path, out: Path, docs: int, options: list[str]) ->
     return Outcome(label, docs, seconds, peaks, decide, removed)
 
 
+def removals(out: Path) -> pl.DataFrame:
+    """The removed documents of a run: id, stage, reason and duplicate_of, by id."""
+    columns = ("id", "stage", "reason", "duplicate_of")
+    return pl.scan_parquet(out / "removed" / "*.parquet").select(columns).sort("id").collect()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -146,7 +154,7 @@ def main() -> None:
     base = args.dir or Path(tempfile.mkdtemp(prefix="winnow-scale-"))
     base.mkdir(parents=True, exist_ok=True)
     batch = ["--batch-size", str(args.batch_size)]
-    columns = ("wall s", "docs/s", "main GiB", "worker GiB", "decide s", "x one task")
+    columns = ("wall s", "docs/s", "main GiB", "worker GiB", "decide s", "x one task", "same")
     print(f"{'docs':>11}  {'run':<22} " + " ".join(f"{name:>10}" for name in columns))
     for docs in args.docs:
         corpus = base / f"corpus-{docs}.jsonl"
@@ -164,12 +172,18 @@ def main() -> None:
             workers = ["--workers", str(args.workers), "--memory-limit", args.memory_limit]
             runs.append((f"{args.workers} workers, {args.memory_limit}", workers))
         one_task = None
+        reference: pl.DataFrame | None = None
         for label, options in runs:
             out = base / f"run-{docs}-{label.split(',')[0].replace(' ', '-')}"
             subprocess.run(["rm", "-rf", str(out)], check=True)
             outcome = clean(label, corpus, out, docs, [*batch, *options])
             one_task = one_task or (outcome if label.startswith("one task") else None)
             ratio = f"{outcome.decide_seconds / one_task.decide_seconds:.2f}" if one_task else "-"
+            same = "-"
+            if one_task is not None:
+                mine = removals(out)
+                reference = mine if reference is None else reference
+                same = "yes" if mine.equals(reference) else "NO"
             main, worker = outcome.peaks.highest("winnow"), outcome.peaks.highest("dask worker")
             others = {
                 n: f"{g:.2f}"
@@ -178,7 +192,7 @@ def main() -> None:
             }
             print(
                 f"{docs:>11,}  {label:<22} {outcome.seconds:10.0f} {docs / outcome.seconds:10,.0f} "
-                f"{main:10.2f} {worker:10.2f} {outcome.decide_seconds:10.1f} {ratio:>10}   "
+                f"{main:10.2f} {worker:10.2f} {outcome.decide_seconds:10.1f} {ratio:>10} {same:>10}   "
                 f"(removed {outcome.removed}; other processes' peaks {others})",
                 flush=True,
             )
