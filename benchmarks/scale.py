@@ -10,11 +10,14 @@ a fresh process tree:
 - `N workers`: a local Dask cluster (`--workers N --memory-limit M`), P chosen from the corpus size.
 
 A poller reads the kernel's peak RSS (VmHWM) of every process of the tree twice a second, so the Dask
-workers count, not only the process that started them. "decide" is the wall time of the decision's steps
-(`stats.json` steps: the parts of every round plus the joining task; the summaries, made shard by shard
-with the band keys routed to the parts, are not in it): with one worker running one task at a time, its
-ratio to the one-task run is what splitting the decision costs. "same" says whether the run removed the
-same documents, for the same reasons and with the same `duplicate_of`, as the one-task run (kept follows).
+workers count, not only the process that started them; the second each kind's peak was reached is printed
+too (with `stats.json`'s step times, it tells which step set it).
+
+"decide" is the wall time of the decision's steps (`stats.json` steps: the parts of every round plus the
+joining task; the summaries, made shard by shard with the band keys routed to the parts, are not in it):
+with one worker running one task at a time, its ratio to the one-task run is what splitting the decision
+costs. "same" says whether the run removed the same documents, for the same reasons and with the same
+`duplicate_of`, as the one-task run (kept follows).
 
     python benchmarks/scale.py --docs 1000000 3000000 10000000 [--workers 2 --memory-limit 3GiB]
         [--split 10] [--one-task-up-to 1000000] [--runs one-task split workers] [--dir DIR]
@@ -48,6 +51,9 @@ class Peaks:
 
     root: int
     by_process: dict[int, tuple[str, float]] = field(default_factory=dict)
+    #: seconds from the start to each process's last new peak (with stats.json's steps: which step set it)
+    reached: dict[int, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
 
     def poll(self) -> None:
         try:
@@ -61,11 +67,22 @@ class Peaks:
             except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
                 continue
             if peak is not None and peak >= self.by_process.get(process.pid, ("", 0.0))[1]:
+                if peak > self.by_process.get(process.pid, ("", 0.0))[1]:
+                    self.reached[process.pid] = time.perf_counter() - self.started
                 self.by_process[process.pid] = (name, peak)
 
     def highest(self, kind: str) -> float:
         """The highest peak of the processes of one kind ("winnow", "dask worker", ...), GiB."""
         return max((peak for name, peak in self.by_process.values() if name == kind), default=0.0)
+
+    def reached_at(self, kind: str) -> float:
+        """Seconds from the start to when the highest peak of that kind was reached."""
+        pid = max(
+            (pid for pid, (name, _) in self.by_process.items() if name == kind),
+            key=lambda pid: self.by_process[pid][1],
+            default=None,
+        )
+        return self.reached.get(pid, 0.0) if pid is not None else 0.0
 
 
 def _vm_hwm(pid: int) -> float | None:
@@ -193,7 +210,9 @@ def main() -> None:
             print(
                 f"{docs:>11,}  {label:<22} {outcome.seconds:10.0f} {docs / outcome.seconds:10,.0f} "
                 f"{main:10.2f} {worker:10.2f} {outcome.decide_seconds:10.1f} {ratio:>10} {same:>10}   "
-                f"(removed {outcome.removed}; other processes' peaks {others})",
+                f"(removed {outcome.removed}; peaks reached at {outcome.peaks.reached_at('winnow'):.0f} s "
+                f"(main) and {outcome.peaks.reached_at('dask worker'):.0f} s (worker); "
+                f"other processes' peaks {others})",
                 flush=True,
             )
 
