@@ -8,6 +8,8 @@ server (nothing to start).
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
@@ -59,19 +61,22 @@ def clean_corpus(
             f"kept {stats.kept}, removed {stats.removed}, quarantined {stats.quarantined} "
             f"of {stats.input} documents"
         )
-        publish_artifacts(as_path(out), stats)
+        publish_artifacts(as_path(out), stats, result.tables)
     return result.stats
 
 
-def publish_artifacts(root: AnyPath, stats: RunStats) -> None:
+def publish_artifacts(
+    root: AnyPath, stats: RunStats, tables: dict[str, list[dict[str, Any]]] | None = None
+) -> None:
     """The run's report in Prefect's UI: the markdown report, and its tables as table artifacts (per stage,
-    per reason, duplicate clusters), under fixed keys so that each shows its history across runs."""
+    per reason, duplicate clusters), under fixed keys so that each shows its history across runs. `tables`
+    are the report task's (they read the ledger); made here when not given."""
     description = f"winnow clean run {root}"
     report = markdown(stats)
     if (root / REPORT).is_file():
         report += f"\nCharts and examples: `{display(absolute(root / REPORT))}`\n"
     create_markdown_artifact(report, key="winnow-clean", description=description)
-    tables = report_tables(root)
+    tables = tables if tables is not None else report_tables(root)
     for name in ("stages", "reasons", "duplicates"):
         if tables[name]:
             create_table_artifact(tables[name], key=f"winnow-clean-{name}", description=description)

@@ -41,7 +41,7 @@ from pipeline.errors import InputError, RunFolderError
 from pipeline.lock import hold
 from pipeline.readers import ReadOptions, Source, output_renames, read_source, resolve_sources
 from pipeline.report import write_report
-from pipeline.report_html import write_html_report
+from pipeline.report_html import report_tables, write_html_report
 from pipeline.run_folder import RunFolder
 from pipeline.stage import PART, CorpusStage, Filter, SplitCorpusStage, Stage
 from pipeline.stats import (
@@ -114,10 +114,12 @@ class ShardResult:
 
 @dataclass
 class RunResult:
-    """A finished run: its folder and its stats (`already_complete` when nothing had to be done)."""
+    """A finished run: its folder and its stats (`already_complete` when nothing had to be done), and the
+    report's tables (`report_tables`: stages, reasons, duplicate clusters; None when already complete)."""
 
     folder: RunFolder
     stats: RunStats
+    tables: dict[str, list[dict[str, Any]]] | None = None
 
     @property
     def already_complete(self) -> bool:
@@ -258,17 +260,19 @@ def _run(
     steps.once("commit", partial(commit_stages, list(stages)))
     run_folder.write_json(folder.stats, stats.to_json())
     write_report(folder.root, stats)
-    engine.map("report", partial(report_task, root=folder.root), ["all"])
+    tables = engine.map("report", partial(report_task, root=folder.root), ["all"])[0]
     run_folder.write_manifest(folder.root, identity, status="complete")
     if not options.keep_work:
         storage.remove_tree(folder.work)
-    return RunResult(folder, stats)
+    return RunResult(folder, stats, tables)
 
 
-def report_task(_: str, *, root: AnyPath) -> None:
-    """Draw `report.html` as a task, where the other tasks run: it reads the ledger's columns (removed
-    documents, scores), so its memory grows with the corpus, and stays out of the flow's own process."""
+def report_task(_: str, *, root: AnyPath) -> dict[str, list[dict[str, Any]]]:
+    """Draw `report.html`, and make its tables, as a task where the other tasks run: they read the ledger's
+    columns (removed documents, scores), so their memory grows with the corpus, and stays out of the flow's
+    own process."""
     write_html_report(root)
+    return report_tables(root)
 
 
 def commit_stages(stages: Sequence[Stage]) -> None:
