@@ -17,7 +17,7 @@ from flows.engine import PrefectEngine
 from flows.recipe import Recipe
 from pipeline.readers.options import Format, OnError
 from pipeline.report import markdown
-from pipeline.report_html import REPORT, report_tables
+from pipeline.report_html import REPORT
 from pipeline.runner import run
 from pipeline.stats import RunStats
 from pipeline.storage import AnyPath, absolute, as_path, display
@@ -61,22 +61,20 @@ def clean_corpus(
             f"kept {stats.kept}, removed {stats.removed}, quarantined {stats.quarantined} "
             f"of {stats.input} documents"
         )
+        assert result.tables is not None  # a run that did its work made them
         publish_artifacts(as_path(out), stats, result.tables)
     return result.stats
 
 
-def publish_artifacts(
-    root: AnyPath, stats: RunStats, tables: dict[str, list[dict[str, Any]]] | None = None
-) -> None:
+def publish_artifacts(root: AnyPath, stats: RunStats, tables: dict[str, list[dict[str, Any]]]) -> None:
     """The run's report in Prefect's UI: the markdown report, and its tables as table artifacts (per stage,
     per reason, duplicate clusters), under fixed keys so that each shows its history across runs. `tables`
-    are the report task's (they read the ledger); made here when not given."""
+    are the report task's (`RunResult.tables`: they read the ledger, so they are not made here)."""
     description = f"winnow clean run {root}"
     report = markdown(stats)
     if (root / REPORT).is_file():
         report += f"\nCharts and examples: `{display(absolute(root / REPORT))}`\n"
     create_markdown_artifact(report, key="winnow-clean", description=description)
-    tables = tables if tables is not None else report_tables(root)
     for name in ("stages", "reasons", "duplicates"):
         if tables[name]:
             create_table_artifact(tables[name], key=f"winnow-clean-{name}", description=description)

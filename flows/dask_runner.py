@@ -22,17 +22,10 @@ _SETTING = "distributed.admin.low-level-log-length"
 
 def debug_history_config() -> dict[str, Any]:
     """Dask settings for the client and a local cluster: the history bounded, unless configured."""
-    shipped = dask.config.get(_SETTING, config=_defaults())
+    shipped = dask.config.get(_SETTING, config=dask.config.merge(*dask.config.defaults))
     if dask.config.get(_SETTING) != shipped:  # the user's own choice
         return {}
     return {_SETTING: DEBUG_HISTORY}
-
-
-def _defaults() -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for defaults in dask.config.defaults:
-        dask.config.update(merged, defaults)
-    return merged
 
 
 class BoundedDaskTaskRunner(DaskTaskRunner):

@@ -257,7 +257,7 @@ def report_tables(root: Path) -> dict[str, list[dict[str, Any]]]:
     return {
         "stages": stage_table(run.stats),
         "reasons": reason_table(run.stats),
-        "duplicates": duplicate_table(run),
+        "duplicates": duplicate_table(run, duplicate_clusters(run)),
     }
 
 
@@ -479,9 +479,9 @@ def duplicate_clusters(run: RunData) -> pl.DataFrame:
     )
 
 
-def duplicate_table(run: RunData) -> list[dict[str, Any]]:
-    """Per deduplicating stage: clusters, documents removed as copies, mean and largest cluster size."""
-    clusters = duplicate_clusters(run)
+def duplicate_table(run: RunData, clusters: pl.DataFrame) -> list[dict[str, Any]]:
+    """Per deduplicating stage: clusters, documents removed as copies, mean and largest cluster size, from
+    the run's `duplicate_clusters`."""
     order = [stage.name for stage in run.stats.stages]
     stages = sorted(set(clusters["stage"].to_list()), key=lambda s: (order.index(s) if s in order else 99, s))
     rows = []
@@ -512,13 +512,13 @@ def _draw_cluster_sizes(sizes: pl.DataFrame, stage: str, ax: Any) -> None:
 
 
 def _duplicate_section(run: RunData, charts: Charts) -> str:
-    table = duplicate_table(run)
+    clusters = duplicate_clusters(run)  # grouped once: the ledger's removed documents
+    table = duplicate_table(run, clusters)
     if not table:
         return (
             "<section id='duplicates'><h2>Duplicate clusters</h2>\n"
             "<p class='note'>No document was removed as a duplicate.</p></section>\n"
         )
-    clusters = duplicate_clusters(run)
     rows, figures = [], []
     for row in table:
         stage = row["stage"]
@@ -683,7 +683,9 @@ def removed_examples(run: RunData, per_reason: int = EXAMPLES_PER_REASON) -> pl.
         pieces.append(
             scan.filter(pl.col("row").is_in(chosen["row"].implode()))
             .select(
-                *(pl.col(c) if c in present else pl.lit(None).alias(c) for c in ("id", "stage", "reason")),
+                "id",
+                "stage",
+                "reason",
                 *(pl.col(c) for c in (*extra, *where) if c in present),
                 text.str.slice(0, EXAMPLE_CHARS + 1).alias("text"),
             )
