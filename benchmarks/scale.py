@@ -17,10 +17,12 @@ too (with `stats.json`'s step times, it tells which step set it).
 joining task; the summaries, made shard by shard with the band keys routed to the parts, are not in it):
 with one worker running one task at a time, its ratio to the one-task run is what splitting the decision
 costs. "same" says whether the run removed the same documents, for the same reasons and with the same
-`duplicate_of`, as the one-task run (kept follows).
+`duplicate_of`, as the one-task run (kept follows). `--recipe` runs another recipe instead of the preset
+(selection, say: then "same" compares the selection scores).
 
     python benchmarks/scale.py --docs 1000000 3000000 10000000 [--workers 2 --memory-limit 3GiB]
         [--split 10] [--one-task-up-to 1000000] [--runs one-task split workers] [--dir DIR]
+        [--recipe RECIPE]
 """
 
 from __future__ import annotations
@@ -114,8 +116,8 @@ class Outcome:
 
 
 def clean(label: str, corpus: Path, out: Path, docs: int, options: list[str]) -> Outcome:
-    """`winnow clean CORPUS --out OUT --preset dedup OPTIONS` in a fresh process tree, watched for memory."""
-    command = [*WINNOW, "clean", str(corpus), "--out", str(out), "--preset", "dedup", "--id-field", "id"]
+    """`winnow clean CORPUS --out OUT OPTIONS` in a fresh process tree, watched for memory."""
+    command = [*WINNOW, "clean", str(corpus), "--out", str(out), "--id-field", "id"]
     started = time.perf_counter()
     process = subprocess.Popen(
         [*command, *options], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -143,9 +145,11 @@ def clean(label: str, corpus: Path, out: Path, docs: int, options: list[str]) ->
 
 
 def removals(out: Path) -> pl.DataFrame:
-    """The removed documents of a run: id, stage, reason and duplicate_of, by id."""
-    columns = ("id", "stage", "reason", "duplicate_of")
-    return pl.scan_parquet(out / "removed" / "*.parquet").select(columns).sort("id").collect()
+    """The removed documents of a run: id, stage, reason and duplicate_of or selection_score, by id."""
+    ledger = pl.scan_parquet(out / "removed" / "*.parquet")
+    names = ledger.collect_schema().names()
+    columns = [c for c in ("id", "stage", "reason", "duplicate_of", "selection_score") if c in names]
+    return ledger.select(columns).sort("id").collect()
 
 
 def main() -> None:
@@ -166,11 +170,15 @@ def main() -> None:
         default=["one-task", "split", "workers"],
     )
     parser.add_argument("--batch-size", type=int, default=50_000)
+    parser.add_argument(
+        "--recipe", type=Path, default=None, help="a recipe file instead of the dedup preset (e.g. selection)"
+    )
     parser.add_argument("--dir", type=Path, default=None, help="where corpora and runs go (kept)")
     args = parser.parse_args()
     base = args.dir or Path(tempfile.mkdtemp(prefix="winnow-scale-"))
     base.mkdir(parents=True, exist_ok=True)
     batch = ["--batch-size", str(args.batch_size)]
+    batch += ["--recipe", str(args.recipe.resolve())] if args.recipe else ["--preset", "dedup"]
     columns = ("wall s", "docs/s", "main GiB", "worker GiB", "decide s", "x one task", "same")
     print(f"{'docs':>11}  {'run':<22} " + " ".join(f"{name:>10}" for name in columns))
     for docs in args.docs:

@@ -37,7 +37,7 @@ from pipeline import run_folder, storage
 from pipeline.batch import ID, LINE, ORDER, PROVENANCE, REASON, SOURCE, STAGE, TEXT
 from pipeline.checkpoints import Checkpoints
 from pipeline.engine import Engine, LocalEngine, report, report_done
-from pipeline.errors import InputError, RunFolderError
+from pipeline.errors import InputError
 from pipeline.lock import hold
 from pipeline.readers import ReadOptions, Source, output_renames, read_source, resolve_sources
 from pipeline.report import write_report
@@ -145,12 +145,6 @@ def run(
     sources = resolve_sources(inputs, options.read)
     identity = run_identity(sources, options, recipe if recipe is not None else describe_stages(stages))
     run_folder.check_usable(folder.root)
-    posix_only = [stage.name for stage in stages if stage.needs_posix_run_folder]
-    if posix_only and storage.is_remote(folder.root):
-        raise RunFolderError(
-            f"{storage.display(folder.root)}: {', '.join(posix_only)} keeps state in the run folder through "
-            "file locks and hard links; write this run to a local or shared folder"
-        )
     with hold(folder.root), contextlib.ExitStack() as shared:
         state = run_folder.prepare(folder.root, identity)
         if state == "complete":

@@ -108,10 +108,6 @@ class Stage(ABC):
     def commit(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Called once after the whole run succeeded (e.g. to publish an index update)."""
 
-    #: the stage keeps state in its run folder through a POSIX file system (file locks, hard links), so the
-    #: run folder cannot be at an object-storage URL
-    needs_posix_run_folder: ClassVar[bool] = False
-
     def shared_folders(self) -> list[Path]:
         """Folders outside the run folder that this stage updates for later runs (a dedup index): a run
         holds their locks from start to commit, so two runs never update one at once."""
@@ -217,6 +213,30 @@ class SplitCorpusStage(CorpusStage):
 def part_of(key: pl.Expr, parts: int) -> pl.Expr:
     """The part (0 .. parts-1) of an integer hash key: rows with equal keys always share a part."""
     return (key % parts).cast(pl.Int64)
+
+
+def key_range(part: int, parts: int) -> tuple[int, int | None]:
+    """The unsigned 64-bit keys of part `part` of `parts` by range: `lo <= key < hi` (`hi` None: no upper
+    bound, for the last part)."""
+    step = -(-(2**64) // parts)
+    return part * step, (part + 1) * step if part + 1 < parts else None
+
+
+def part_of_range(key: pl.Expr, parts: int) -> pl.Expr:
+    """The part (0 .. parts-1) of a uniform unsigned 64-bit hash key by range (`key_range`): rows with equal
+    keys share a part, and a part's keys are one range, so a part reads only its range of files sorted
+    by key (their row groups' statistics skip the rest)."""
+    if parts == 1:
+        return pl.lit(0, dtype=pl.Int64)
+    return (key.cast(pl.UInt64) // key_range(1, parts)[0]).cast(pl.Int64)
+
+
+def in_key_range(key: pl.Expr, part: int, parts: int) -> pl.Expr:
+    """Whether `key` falls in part `part` of `parts` by range (`part_of_range`), as a filter that a
+    Parquet scan can push down to its row groups."""
+    lo, hi = key_range(part, parts)
+    inside = key >= pl.lit(lo, dtype=pl.UInt64)
+    return inside if hi is None else inside & (key < pl.lit(hi, dtype=pl.UInt64))
 
 
 class FunctionFilter(Filter):

@@ -3,7 +3,9 @@
 Layout of an index folder:
 - `index.json`: the parameters every run must share (permutations, bands, shingling, normalisation), a
   check value of the shingle hash (an index built by another hash implementation is refused) and counts;
-- `bands/part-*.parquet`: `row`, `band`, `key` of every indexed document;
+- `bands/part-*.parquet`: `row`, `band`, `key` of every indexed document, sorted by `key` in row groups of
+  `ROW_GROUP` rows, so the part of a split decision that holds a range of keys (`part_of_range`) reads
+  only the row groups of that range;
 - `docs/part-*.parquet`: `row`, `id` and `shingles` (the 64-bit shingle set, for exact verification).
 
 Updates are staged by the stage's decision in a folder of the run (`_work/` of its run folder; a
@@ -19,6 +21,7 @@ one upload (atomic), written under its final name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterable
@@ -31,9 +34,14 @@ import pyarrow.parquet as pq
 from pipeline import storage
 from pipeline.errors import WinnowError
 from pipeline.lock import LOCK_NAME
+from pipeline.stage import in_key_range
 from pipeline.storage import AnyPath
 
 VERSION = 1
+#: rows per row group of a band file (its key statistics let a part skip the others)
+ROW_GROUP = 16_384
+#: key ranges sorted one at a time when a staged update is committed
+COMMIT_RANGES = 16
 
 
 class IndexError_(WinnowError):
@@ -104,7 +112,7 @@ class DedupIndex:
             name = f"part-{number:06d}.parquet"  # rows counted from 0 here, renumbered at commit
             storage.write_parquet(rows.drop("order"), pending / "docs" / name)
             bands = keys.join(rows.select("order", "row"), on="order").select("row", "band", "key")
-            storage.write_parquet(bands, pending / "bands" / name)
+            write_by_key(bands.lazy(), pending / "bands" / name, ranges=1)
             staged += rows.height
         (pending / "key").write_text(uuid.uuid4().hex)
 
@@ -125,9 +133,12 @@ class DedupIndex:
                 pieces = sorted((pending / table).glob("part-*.parquet"))
                 if not pieces:
                     continue
-                # the staged pieces streamed into one part (a remote one is assembled in memory)
                 frame = storage.scan_parquet(pieces).with_columns(pl.col("row") + self.rows)
                 target = self.root / table / name
+                if table == "bands":
+                    write_by_key(frame, target, ranges=COMMIT_RANGES)
+                    continue
+                # the staged pieces streamed into one part (a remote one is assembled in memory)
                 if storage.is_remote(target):
                     storage.write_parquet(frame.collect(engine="streaming"), target)  # one upload: atomic
                     continue
@@ -149,6 +160,26 @@ class DedupIndex:
         tmp = self.root / ".index.json.tmp"
         tmp.write_text(json.dumps(meta, indent=2))
         tmp.replace(self.root / "index.json")
+
+
+def write_by_key(frame: pl.LazyFrame, target: AnyPath, *, ranges: int) -> None:
+    """`frame` (band keys) sorted by `key` into the Parquet file `target`, in row groups of `ROW_GROUP`
+    rows, so a decision part reads only the row groups of its key range. Sorted one key range at a time
+    (memory: 1/`ranges` of the keys; each range read from the pieces' own sorted row groups); written
+    aside and renamed, or one upload."""
+    remote = storage.is_remote(target)
+    if not remote:
+        storage.make_dirs(target.parent)
+    tmp = target if remote else target.with_name(f".{target.name}.tmp")
+    schema = {"row": pl.Int64(), "band": pl.Int16(), "key": pl.UInt64()}
+    with contextlib.ExitStack() as stack:
+        sink = stack.enter_context(tmp.open("wb")) if remote else str(tmp)
+        writer = stack.enter_context(pq.ParquetWriter(sink, pl.DataFrame(schema=schema).to_arrow().schema))
+        for part in range(ranges):
+            rows = frame.filter(in_key_range(pl.col("key"), part, ranges)).sort("key").collect()
+            writer.write_table(rows.cast(schema).to_arrow(), row_group_size=ROW_GROUP)  # type: ignore[arg-type]
+    if not remote:
+        Path(tmp).replace(target)
 
 
 def _metadata(part: AnyPath) -> pq.FileMetaData:

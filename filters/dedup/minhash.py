@@ -36,7 +36,7 @@ from filters.dedup.verify import jaccard
 from pipeline import storage
 from pipeline.batch import ID, ORDER, REASON, TEXT
 from pipeline.errors import InputError
-from pipeline.stage import PART, SplitCorpusStage, StageConfig, part_of
+from pipeline.stage import PART, SplitCorpusStage, StageConfig, in_key_range, part_of, part_of_range
 from pipeline.storage import AnyPath, PathOrUrl, as_path
 from pipeline.summaries import summary_rows
 
@@ -189,7 +189,7 @@ def part_pairs(
 ) -> pl.DataFrame:
     """Candidate pairs (`a`, `b`) among the buckets of part `part` of `parts` of the band keys.
 
-    `keys` are that part's band keys (`order`, `band`, `key`; `part_of` the key is `part`). With an
+    `keys` are that part's band keys (`order`, `band`, `key`; `part_of_range` the key is `part`). With an
     `index`, pairs with its documents that share a key of this part are candidates too, with
     `b` = -(row + 1). The union of every part's pairs is the same for any `parts`: a bucket is never
     split; a pair may come from several parts (one band key each), so pairs are verified after they meet.
@@ -197,7 +197,7 @@ def part_pairs(
     found = [candidate_pairs(keys)]
     index_bands = index.bands() if index is not None else None
     if index_bands is not None:
-        mine = index_bands.filter(part_of(pl.col("key"), parts) == part)
+        mine = index_bands.filter(in_key_range(pl.col("key"), part, parts))  # its row groups only
         found.append(index_pairs(keys, mine).with_columns(-(pl.col("b") + 1)))
     return pl.concat([pairs.select(pl.col("a", "b").cast(pl.Int64)) for pairs in found]).unique()
 
@@ -356,7 +356,7 @@ class MinHashDedup(SplitCorpusStage):
                 pl.col("keys").arr.to_list().alias("key"),
             )
             .explode("band", "key")
-            .with_columns(part_of(pl.col("key"), parts).alias(PART))
+            .with_columns(part_of_range(pl.col("key"), parts).alias(PART))
         )
 
     #: round 0: candidate pairs by band key; round 1: each pair verified once, in the part of its first doc

@@ -61,17 +61,32 @@ def hashed_features(texts: pl.Series | Sequence[str], *, buckets: int = DEFAULT_
     return feature_matrix(ngram_buckets(texts, buckets=buckets), len(texts), buckets)
 
 
-def log_distribution(features: sparse.spmatrix, *, smoothing: float = 1.0) -> np.ndarray:
-    """Log-probabilities of each bucket under a multinomial fit to `features` (add-`smoothing`)."""
-    totals = np.asarray(features.sum(axis=0)).ravel() + smoothing
+def bucket_totals(features: sparse.spmatrix) -> np.ndarray:
+    """Each bucket's count summed over the rows of `features`."""
+    return np.asarray(features.sum(axis=0), dtype=np.float64).ravel()
+
+
+def log_distribution(totals: np.ndarray, *, smoothing: float = 1.0) -> np.ndarray:
+    """Log-probabilities of each bucket under a multinomial fit to its `totals` (add-`smoothing`)."""
+    totals = np.asarray(totals, dtype=np.float64) + smoothing
     return np.log(totals) - np.log(totals.sum())
+
+
+def importance_ratio(
+    pool_totals: np.ndarray, target_totals: np.ndarray, *, smoothing: float = 1.0
+) -> np.ndarray:
+    """Per bucket, `log p_target - log p_raw`: a document's log-weight is its counts times this vector, so
+    the pool's documents can be weighed in any number of parts once the totals are known."""
+    return log_distribution(target_totals, smoothing=smoothing) - log_distribution(
+        pool_totals, smoothing=smoothing
+    )
 
 
 def importance_log_weights(
     pool: sparse.spmatrix, target: sparse.spmatrix, *, smoothing: float = 1.0
 ) -> np.ndarray:
     """`log p_target(doc) - log p_raw(doc)` for every pool row, the raw model fit on the pool itself."""
-    ratio = log_distribution(target, smoothing=smoothing) - log_distribution(pool, smoothing=smoothing)
+    ratio = importance_ratio(bucket_totals(pool), bucket_totals(target), smoothing=smoothing)
     return np.asarray(pool @ ratio).ravel()
 
 

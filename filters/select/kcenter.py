@@ -2,6 +2,8 @@
 
 Each step picks the document farthest (cosine distance) from every center chosen so far, optionally with
 its distance multiplied by a quality weight; running minimum distances keep it O(n * k) dot products.
+It is global by nature (each pick depends on every earlier one), so it runs in one process; the vectors
+may be float16 (or a memory map), read a chunk at a time.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from filters.select.budget import Budget
+
+#: rows whose distances are computed at once
+CHUNK = 65_536
 
 
 def kcenter_order(
@@ -26,7 +31,6 @@ def kcenter_order(
     chosen centers is multiplied by its weight, so better documents win among equally far ones. With
     `lengths` and `max_tokens`, it stops at the first center whose tokens overflow `max_tokens`.
     """
-    vectors = np.asarray(vectors, dtype=np.float32)
     n = len(vectors)
     k = min(k, n)
     if k <= 0:
@@ -47,9 +51,21 @@ def kcenter_order(
             tokens += int(lengths[center])
             if tokens > max_tokens:
                 return order[: step + 1]
-        np.minimum(nearest, 1.0 - vectors @ vectors[center], out=nearest)
+        np.minimum(nearest, _distances(vectors, center), out=nearest)
         nearest[center] = -1.0
     return order
+
+
+def _distances(vectors: np.ndarray, center: int) -> np.ndarray:
+    """Cosine distance of every row to row `center`, computed in float32 `CHUNK` rows at a time (rows of
+    any float dtype: a float16 memory map is never copied whole)."""
+    point = np.asarray(vectors[center], dtype=np.float32)
+    out = np.empty(len(vectors), dtype=np.float32)
+    for start in range(0, len(vectors), CHUNK):
+        out[start : start + CHUNK] = (
+            1.0 - np.asarray(vectors[start : start + CHUNK], dtype=np.float32) @ point
+        )
+    return out
 
 
 def kcenter_select(

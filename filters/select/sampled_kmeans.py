@@ -11,18 +11,12 @@ Every document then goes to its nearest centroid (squared Euclidean distance, as
 streaming the summaries `CHUNK` rows at a time. In a run both are files of the stage's state folder:
 the centroids, fitted under a lock by the first task that needs them, and one assignment file per chunk,
 written by whichever task gets there first (each starts at a different chunk); every other task reads
-them. A file appears whole or not at all (written aside, then hard-linked into place), so concurrent or
-killed tasks never leave a half-written one.
+them (`pipeline.run_state`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-import uuid
 import warnings
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +25,14 @@ from sklearn.cluster import MiniBatchKMeans
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from pipeline import run_folder
+from pipeline.run_state import local_folder, publish_once, shared_array
 
 #: documents in the k-means sample per cluster (all documents when the corpus has fewer)
 SAMPLE_PER_CLUSTER = 64
 #: summary rows assigned to their centroid at once (and per assignment file)
 CHUNK = 65_536
 CLUSTER = "cluster"
-CENTERS = "centers.npy"
+CENTERS = "centers"
 
 
 def sample_size(documents: int, n_clusters: int) -> int:
@@ -83,38 +77,6 @@ def nearest(vectors: np.ndarray, centers: np.ndarray) -> np.ndarray:
     return distance.argmin(axis=1).astype(np.int32)
 
 
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive `flock` on `path` (created if missing), waiting for it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing drops the lock
-
-
-def publish_once(path: Path, write: Callable[[Path], object]) -> Path:
-    """`path`, written by `write(temporary)` unless it exists: the first complete file wins, whole."""
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        write(tmp)
-        run_folder.sync([tmp])
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        except OSError:  # a file system without hard links: the last complete file wins
-            os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def sample_vectors(summaries: pl.LazyFrame, key: str, column: str, size: int, seed: int) -> np.ndarray:
     """The unit `column` vectors of the seeded sample of `size` rows, in `key` order."""
     keys = seeded_sample(summaries, key, size, seed)
@@ -138,17 +100,7 @@ def corpus_centers(
         size = sample_size(documents, n_clusters)
         return fit_centers(sample_vectors(summaries, key, column, size, seed), n_clusters, seed)
 
-    if folder is None:
-        return fit()
-
-    def write(tmp: Path) -> None:
-        with tmp.open("wb") as file:
-            np.save(file, fit())
-
-    path = folder / CENTERS
-    with locked(folder / f"{CENTERS}.lock"):  # the first task fits, the others wait and read
-        publish_once(path, write)
-    return np.load(path)
+    return shared_array(folder, CENTERS, fit)
 
 
 def assignments(
@@ -170,6 +122,7 @@ def assignments(
         labels = nearest(unit(rows[column].to_numpy()), centers) if rows.height else np.zeros(0, np.int32)
         return pl.DataFrame({key: rows[key], CLUSTER: pl.Series(labels, dtype=pl.Int32)})
 
+    folder = local_folder(folder)
     if folder is None:
         return pl.concat([assign(chunk) for chunk in range(chunks)]).lazy()
     start = int(first * chunks) % chunks

@@ -2,14 +2,14 @@
 
 Methods: `kcenter` and `clusters` (diversity over embeddings, optionally by a quality column), `knn` and
 `centroid` (embedding similarity to a target corpus) and `dsir` (hashed n-gram importance resampling
-towards a target corpus). `summarize` embeds (or hashes) each shard where it lies; `decide` selects over
-the whole corpus, in one task, and removes every other document with `reason=not_selected`. The
-embedding methods hold the corpus's embeddings as one float32 array (`summary_vectors`: documents x dim x
-4 bytes), never as Python lists.
+towards a target corpus). `summarize` embeds (or hashes) each shard where it lies; the decision scores
+the documents in parts (`Selection`), takes the budget from the top of their ranking and removes every
+other document with `reason=not_selected`. Embeddings are fixed-size float32 arrays, never Python lists.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -22,20 +22,25 @@ from filters.select.budget import Budget, token_counts
 from filters.select.cluster_balanced import DEFAULT_CLUSTERS, balanced_order, cluster_labels
 from filters.select.dsir import (
     DEFAULT_BUCKETS,
+    bucket_totals,
     feature_matrix,
     gumbel_top_k_order,
     hashed_features,
-    importance_log_weights,
+    importance_ratio,
     ngram_buckets,
 )
-from filters.select.facts import embedding_facts
+from filters.select.facts import SAMPLE, sample_facts
 from filters.select.kcenter import kcenter_select
-from filters.select.knn import target_select
-from filters.select.summary_vectors import stacked_vectors, vector_column
+from filters.select.knn import target_similarity
+from filters.select.sampled_kmeans import CLUSTER, corpus_centers, nearest, seeded_sample, unit
+from filters.select.summary_vectors import stacked_vectors, vector_column, vector_size
 from pipeline.batch import ORDER, REASON, TEXT
 from pipeline.embeddings import PACKAGED_ENCODER, embed
 from pipeline.errors import InputError
-from pipeline.stage import CorpusStage, StageConfig
+from pipeline.run_state import local_folder, shared_array
+from pipeline.stage import SplitCorpusStage, StageConfig
+from pipeline.storage import AnyPath
+from pipeline.summaries import summary_rows
 
 REASON_NOT_SELECTED = "not_selected"
 Method = Literal["kcenter", "clusters", "dsir", "knn", "centroid"]
@@ -43,6 +48,10 @@ TARGETED = ("dsir", "knn", "centroid")
 EMBEDDED = ("kcenter", "clusters", "knn", "centroid")
 #: the summaries' embedding column (float32 `Array`)
 VECTOR = "vector"
+#: a part's score of each of its documents (dsir, knn, centroid)
+SCORE = "score"
+#: summary rows a part reads and scores at once (at multiples of it from the corpus's first row)
+BLOCK = 4_096
 
 
 class SelectConfig(StageConfig):
@@ -95,8 +104,17 @@ def read_target(path: Path, field: str = TEXT) -> pl.Series:
     return frame[field].cast(pl.String).drop_nulls()
 
 
-class Selection(CorpusStage):
-    """Keep a budget of documents chosen by diversity or by similarity to a target; remove the rest."""
+class Selection(SplitCorpusStage):
+    """Keep a budget of documents chosen by diversity or by similarity to a target; remove the rest.
+
+    The decision splits into parts by position in the summaries: each part scores its own documents
+    (DSIR's importance weights, the knn / centroid similarity, or the nearest cluster centroid), reading
+    `BLOCK` rows at a time; the joining task ranks every document by its score (a few numbers a document)
+    and takes the budget. What the parts share is computed once per run (`pipeline.run_state`): the pool's
+    n-gram totals and DSIR's per-bucket weights, the target's embeddings, the k-means centroids (fitted on
+    a seeded sample, `sampled_kmeans`). K-center is global by nature and runs in the joining task, over
+    the embeddings as one float16 array (a memory map in the stage's state folder during a run).
+    """
 
     Config = SelectConfig
     detail_columns: ClassVar[dict[str, pl.DataType]] = {"selection_score": pl.Float64()}
@@ -119,45 +137,161 @@ class Selection(CorpusStage):
         vectors = self._embed(batch[TEXT].fill_null("").to_list())
         return summary.with_columns(vector_column(vectors, VECTOR))
 
-    def decide(self, summaries: pl.LazyFrame) -> pl.DataFrame:
+    def decide_part(
+        self,
+        summaries: pl.LazyFrame,
+        part: int,
+        parts: int,
+        routed: pl.LazyFrame | None = None,
+        round: int = 0,
+        files: Sequence[AnyPath] = (),
+    ) -> pl.DataFrame:
+        """`ORDER`, `tokens` (and `quality`) of the documents of part `part` (a slice of the summary rows by
+        position), with their `SCORE` (dsir, knn, centroid) or `CLUSTER` (clusters)."""
         config = self.config
-        rows = summaries.select(pl.exclude(VECTOR)).sort(ORDER).collect()
-        lengths = rows["tokens"].to_numpy()
-        budget = config.budget()
-        scores: np.ndarray | None = None
-        vectors, labels = None, None
+        documents = summaries.select(pl.len()).collect().item()
+        start, stop = part * documents // parts, (part + 1) * documents // parts
+        kept_columns = [c for c in (ORDER, "tokens", "quality") if c in summaries.collect_schema().names()]
+        inputs = (
+            [] if config.method == "kcenter" else ["bucket", "count"] if config.method == "dsir" else [VECTOR]
+        )
+        shared = self._shared(summaries) if documents else None
+        found = []
+        # scored in blocks at fixed positions of the corpus: a document's score is the same bits in any split
+        first, last = start // BLOCK * BLOCK, min(documents, -(-stop // BLOCK) * BLOCK)
+        for block in range(first, last, BLOCK):
+            rows = summaries.select(*kept_columns, *inputs).slice(block, BLOCK).collect()
+            if inputs:
+                rows = rows.with_columns(self._part_scores(rows, shared))
+            mine = max(start, block), min(stop, block + BLOCK)
+            found.append(rows.drop(inputs).slice(mine[0] - block, max(0, mine[1] - mine[0])))
+        schema = {**summaries.select(kept_columns).collect_schema(), **self._part_schema()}
+        return pl.concat(found).select(*schema) if found else pl.DataFrame(schema=schema)
+
+    def _part_schema(self) -> dict[str, pl.DataType]:
+        method = self.config.method
+        if method == "clusters":
+            return {CLUSTER: pl.Int32()}
+        return {} if method == "kcenter" else {SCORE: pl.Float64()}
+
+    def _shared(self, summaries: pl.LazyFrame) -> np.ndarray | None:
+        """What every part needs, computed once per run: DSIR's per-bucket weights, the target's embeddings
+        or the k-means centroids (None for k-center)."""
+        method = self.config.method
+        if method == "dsir":
+            return self._dsir_ratio(summaries)
+        if method == "clusters":
+            return self._centers(summaries)
+        return None if method == "kcenter" else self._target_vectors()
+
+    def _part_scores(self, rows: pl.DataFrame, shared: np.ndarray | None) -> pl.Series:
+        """The `SCORE` (or `CLUSTER`) of a block of summary rows, given `_shared`."""
+        config = self.config
+        assert shared is not None
         if config.method == "dsir":
-            pool = _features(rows, config.buckets)
-            target = hashed_features(self._target(), buckets=config.buckets)
-            scores = importance_log_weights(pool, target)
-            chosen = budget.take(gumbel_top_k_order(scores, seed=config.seed), lengths)
+            weights = _features(rows, config.buckets) @ shared
+            return pl.Series(SCORE, np.asarray(weights).ravel(), dtype=pl.Float64)
+        vectors = rows[VECTOR].to_numpy()
+        if config.method == "clusters":
+            return pl.Series(CLUSTER, nearest(unit(vectors), shared), dtype=pl.Int32)
+        method: Literal["knn", "centroid"] = "knn" if config.method == "knn" else "centroid"
+        scores = target_similarity(vectors, shared, method=method, k=config.neighbours)
+        return pl.Series(SCORE, scores, dtype=pl.Float64)
+
+    def decide_parts(
+        self, summaries: pl.LazyFrame, parts: pl.LazyFrame, files: Sequence[AnyPath] = ()
+    ) -> pl.DataFrame:
+        """Every document ranked by its part's score (or by k-center over all embeddings), the budget
+        taken from the top; the rest removed (`not_selected`)."""
+        config = self.config
+        rows = parts.sort(ORDER).collect()
+        lengths = rows["tokens"].to_numpy()
+        quality = rows["quality"].to_numpy() if "quality" in rows.columns else None
+        budget = config.budget()
+        if config.method == "dsir":
+            chosen = budget.take(gumbel_top_k_order(rows[SCORE].to_numpy(), seed=config.seed), lengths)
+        elif config.method in ("knn", "centroid"):
+            chosen = budget.take(np.argsort(-rows[SCORE].to_numpy(), kind="stable"), lengths)
+        elif config.method == "clusters":
+            labels = rows[CLUSTER].to_numpy().astype(np.int64)
+            chosen = budget.take(balanced_order(labels, quality=quality, seed=config.seed), lengths)
         else:
-            vectors = stacked_vectors(summaries, rows[ORDER], VECTOR)
-            quality = rows["quality"].to_numpy() if "quality" in rows.columns else None
-            if config.method == "kcenter":
-                chosen = kcenter_select(vectors, budget, lengths=lengths, weights=quality, seed=config.seed)
-            elif config.method == "clusters":
-                labels = np.zeros(0, dtype=np.int64)  # the stage's clusters, recorded in its facts
-                if len(rows):
-                    labels = cluster_labels(vectors, config.n_clusters, seed=config.seed)
-                chosen = budget.take(balanced_order(labels, quality=quality, seed=config.seed), lengths)
-            else:
-                target = self._embed(self._target().to_list())
-                chosen, scores = target_select(
-                    vectors, target, budget, method=config.method, k=config.neighbours, lengths=lengths
-                )
-        keep = np.zeros(len(rows), dtype=bool)
+            vectors = self._all_vectors(summaries, rows[ORDER])
+            chosen = kcenter_select(vectors, budget, lengths=lengths, weights=quality, seed=config.seed)
+            del vectors
+        keep = np.zeros(rows.height, dtype=bool)
         keep[chosen] = True
-        if vectors is not None:
-            self.facts = embedding_facts(
-                vectors, keep, n_clusters=config.n_clusters, seed=config.seed, labels=labels
-            )
-        score = pl.Series("selection_score", scores, dtype=pl.Float64) if scores is not None else None
+        if config.method in EMBEDDED:
+            self.facts = self._facts(summaries, rows, keep, files)
+        score = rows[SCORE] if SCORE in rows.columns else pl.lit(None, dtype=pl.Float64)
         return rows.select(
-            ORDER,
-            pl.lit(REASON_NOT_SELECTED).alias(REASON),
-            score if score is not None else pl.lit(None, dtype=pl.Float64).alias("selection_score"),
+            ORDER, pl.lit(REASON_NOT_SELECTED).alias(REASON), score.alias("selection_score")
         ).filter(~pl.Series(keep))
+
+    def _facts(
+        self, summaries: pl.LazyFrame, rows: pl.DataFrame, keep: np.ndarray, files: Sequence[AnyPath]
+    ) -> dict:
+        """The report's embedding facts over a seeded sample of the documents (`facts.SAMPLE`)."""
+        config = self.config
+        fates = rows.select(ORDER, pl.Series("kept", keep), *([CLUSTER] if CLUSTER in rows.columns else []))
+        sample = seeded_sample(fates.lazy(), ORDER, min(fates.height, SAMPLE), seed=0)
+        fates = fates.filter(pl.col(ORDER).is_in(sample.implode()))
+        vectors = summary_rows(summaries, sample, [VECTOR], files).sort(ORDER)
+        if vectors.is_empty():
+            return {}
+        sample_vectors = unit(vectors[VECTOR].to_numpy())
+        if CLUSTER in fates.columns:
+            labels = fates[CLUSTER].to_numpy().astype(np.int64)
+        else:
+            labels = cluster_labels(sample_vectors, config.n_clusters, seed=config.seed)
+        return sample_facts(sample_vectors, fates["kept"].to_numpy(), labels=labels, documents=rows.height)
+
+    def _all_vectors(self, summaries: pl.LazyFrame, orders: pl.Series) -> np.ndarray:
+        """Every document's embedding as one float16 array: a memory map in the state folder in a run."""
+        shape = (len(orders), vector_size(summaries, VECTOR))
+        folder = local_folder(self.state_dir)
+        if folder is None:
+            out = np.empty(shape, dtype=np.float16)
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            out = np.lib.format.open_memmap(
+                folder / "kcenter-vectors.npy", mode="w+", dtype=np.float16, shape=shape
+            )
+        return stacked_vectors(summaries, orders, VECTOR, out=out)
+
+    def _centers(self, summaries: pl.LazyFrame) -> np.ndarray:
+        """The k-means centroids, fitted once per run on a seeded sample (`sampled_kmeans`)."""
+        config = self.config
+        return corpus_centers(
+            summaries,
+            key=ORDER,
+            column=VECTOR,
+            n_clusters=config.n_clusters,
+            seed=config.seed,
+            folder=self.state_dir,
+        )
+
+    def _target_vectors(self) -> np.ndarray:
+        """The target corpus's embeddings, computed once per run."""
+        return shared_array(
+            self.state_dir, "target-embeddings", lambda: self._embed(self._target().to_list())
+        )
+
+    def _dsir_ratio(self, summaries: pl.LazyFrame) -> np.ndarray:
+        """DSIR's per-bucket weights (`importance_ratio`), computed once per run: the pool's n-gram totals
+        summed `BLOCK` summary rows at a time, the target's from its texts."""
+        buckets = self.config.buckets
+
+        def compute() -> np.ndarray:
+            documents = summaries.select(pl.len()).collect().item()
+            pool = np.zeros(buckets, dtype=np.float64)
+            for start in range(0, documents, BLOCK):
+                rows = summaries.select("bucket", "count").slice(start, BLOCK).collect()
+                pool += bucket_totals(_features(rows, buckets))
+            target = bucket_totals(hashed_features(self._target(), buckets=buckets))
+            return importance_ratio(pool, target)
+
+        return shared_array(self.state_dir, "dsir-weights", compute)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         config = self.config

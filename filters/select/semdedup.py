@@ -13,7 +13,8 @@ by the largest cluster's kept set.
 The decision splits into parts by cluster (`pipeline.stage.part_of` the cluster id): a cluster lies whole
 in one part, so each part task reads the embeddings of its own documents only and decides alone; the
 centroids are fitted once per run and each document assigned once (files of the stage's state folder that
-every part reads). The result is the same for any split.
+every part reads; with a run folder in object storage, every part fits and assigns them itself). The
+result is the same for any split.
 
 Library use: `semantic_duplicates(frame)` adds `duplicate_of`, `similarity` and `cluster`.
 Pipeline use: the `SemanticDedup` corpus stage (`type = "semantic_dedup"`, reason `semantic_duplicate`).
@@ -245,9 +246,6 @@ class SemanticDedup(SplitCorpusStage):
         "duplicate_of": pl.String(),
         "similarity": pl.Float64(),
     }
-    #: the parts share the k-means centroids through a file lock and hard links (`sampled_kmeans`)
-    needs_posix_run_folder: ClassVar[bool] = True
-
     config: SemDedupConfig
 
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:

@@ -24,6 +24,7 @@ from moto.server import ThreadedMotoServer
 
 from filters.dedup.exact import ExactDedup
 from filters.dedup.minhash import MinHashConfig, MinHashDedup
+from filters.select.selection import Selection
 from filters.select.semdedup import SemanticDedup
 from pipeline import checkpoints, storage
 from pipeline.errors import InputError, RunFolderError, WinnowError
@@ -236,11 +237,6 @@ def test_locations_that_cannot_be_read_are_errors_naming_them(
         run([f"s3://{bucket}/data/a.jsonl"], "nosuch://bucket/x", [ExactDedup()])
     with pytest.raises(RunFolderError, match=r"s3://no-such-bucket-winnow/runs/x: no such bucket"):
         run([f"s3://{bucket}/data/a.jsonl"], "s3://no-such-bucket-winnow/runs/x", [ExactDedup()])
-    # refused before any document is read or embedded, not when its parts first share the centroids
-    with pytest.raises(RunFolderError, match=rf"s3://{bucket}/runs/sem: semantic_dedup keeps state .* local"):
-        run([local], f"s3://{bucket}/runs/sem", [SemanticDedup()])
-    assert not fs.exists(f"{bucket}/runs/sem")
-
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     s3fs.S3FileSystem.clear_instance_cache()
@@ -248,6 +244,38 @@ def test_locations_that_cannot_be_read_are_errors_naming_them(
         resolve_sources([f"s3://{bucket}/data/a.jsonl"], options)
     with pytest.raises(RunFolderError, match=rf"s3://{bucket}/runs/x: cannot use this location"):
         run([local], f"s3://{bucket}/runs/x", [ExactDedup()])
+
+
+def test_embedding_stages_decide_in_parts_with_their_run_folder_in_a_bucket(
+    tmp_path: Path, fs: s3fs.S3FileSystem, bucket: str
+) -> None:
+    """Semantic dedup and selection share values between their parts through the state folder (centroids,
+    a target's embeddings) when it is local; in a bucket every part computes them itself, to the same end."""
+    corpus = tmp_path / "corpus.jsonl"
+    topics = ["the harvest of {} rose this year", "the striker scored {} goals", "rates on {} loans fell"]
+    rows = [{"id": f"d{i}", "text": topics[i % 3].format(i // 3)} for i in range(60)]
+    rows += [{"id": f"copy{i}", "text": rows[i]["text"].upper()} for i in range(0, 60, 7)]  # cosine ~1
+    corpus.write_text("".join(json.dumps(row) + "\n" for row in rows) + "not json\n")
+    target = tmp_path / "target.txt"
+    target.write_text("the goalkeeper saved a penalty\nthe forward scored late in the match\n")
+    cache = tmp_path / "cache"
+
+    def stages() -> list[Any]:
+        return [
+            SemanticDedup(eps=0.02, cache=cache),
+            Selection(method="knn", budget_docs=30, target=target, cache=cache),
+            Selection(method="clusters", budget_docs=12, n_clusters=3, cache=cache),
+        ]
+
+    options = RunOptions(read=ReadOptions(batch_size=10), partitions=3)
+    run([corpus], tmp_path / "local", stages(), options)
+    expected = outputs(tmp_path / "local")
+    assert expected["kept"].height == 12
+    assert set(expected["removed"]["reason"].to_list()) == {"semantic_duplicate", "not_selected"}
+
+    out = f"s3://{bucket}/runs/embedded"
+    run([corpus], out, stages(), options)
+    assert_same(remote_outputs(fs, out), expected)
 
 
 def test_credentials_in_urls_are_used_and_never_written(

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import shutil
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
+from filters.dedup import index as index_module
 from filters.dedup.index import DedupIndex
 from filters.dedup.minhash import MinHashConfig, MinHashDedup
 from pipeline.readers import ReadOptions
 from pipeline.runner import RunOptions, run
-from pipeline.stage import FunctionFilter
+from pipeline.stage import FunctionFilter, in_key_range, key_range, part_of_range
 
 PARAMS = {"num_perm": 4}
+
+
+def key_of(name: str) -> int:
+    """A band key for document `name` (a uniform 64-bit hash, as MinHash's)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
 
 
 def staged(index: DedupIndex, ids: list[str], pending: Path, pieces: int = 1) -> None:
@@ -25,8 +34,8 @@ def staged(index: DedupIndex, ids: list[str], pending: Path, pieces: int = 1) ->
         schema={"order": pl.Int64, "id": pl.String, "shingles": pl.List(pl.UInt64)},
     )
     keys = pl.DataFrame(
-        {"order": list(range(len(ids))), "band": [0] * len(ids), "key": [f"k-{i}" for i in ids]},
-        schema={"order": pl.Int64, "band": pl.Int64, "key": pl.String},
+        {"order": list(range(len(ids))), "band": [0] * len(ids), "key": [key_of(i) for i in ids]},
+        schema={"order": pl.Int64, "band": pl.Int16, "key": pl.UInt64},
     )
     size = -(-len(ids) // pieces)
     index.stage(
@@ -51,7 +60,7 @@ def test_staged_updates_are_each_runs_own_and_append_in_commit_order(tmp_path: P
     assert DedupIndex(root, PARAMS, "check").commit(first) == 2  # staged before b's commit, appended after
     assert indexed(root) == {0: "b0", 1: "b1", 2: "b2", 3: "a0", 4: "a1"}
     bands = DedupIndex(root, PARAMS, "check").bands().collect().sort("row")
-    assert bands["key"].to_list() == ["k-b0", "k-b1", "k-b2", "k-a0", "k-a1"]
+    assert bands["key"].to_list() == [key_of(i) for i in ("b0", "b1", "b2", "a0", "a1")]
     assert json.loads((root / "index.json").read_text())["rows"] == 5
     assert not first.exists() and not second.exists()
     assert DedupIndex(root, PARAMS, "check").commit(first) == 0  # nothing staged there any more
@@ -67,7 +76,7 @@ def test_an_update_staged_piece_by_piece_is_numbered_as_one(tmp_path: Path) -> N
     assert DedupIndex(root, PARAMS, "check").commit(tmp_path / "update") == 7
     assert indexed(root) == {0: "x0", **{i + 1: name for i, name in enumerate(ids)}}
     bands = DedupIndex(root, PARAMS, "check").bands().collect().sort("row")
-    assert bands["key"].to_list() == ["k-x0", *(f"k-{name}" for name in ids)]
+    assert bands["key"].to_list() == [key_of("x0"), *(key_of(name) for name in ids)]
     assert len(list((root / "docs").glob("part-*.parquet"))) == 2  # one part per committed update
 
 
@@ -126,3 +135,41 @@ def test_a_run_resumed_after_another_committed_still_adds_its_documents(tmp_path
     kept_ids = pl.read_parquet(tmp_path / "a" / "kept")["id"].to_list()
     kept_ids += pl.read_parquet(tmp_path / "b" / "kept")["id"].to_list()
     assert sorted(rows.values()) == sorted(kept_ids)
+
+
+def test_band_keys_are_committed_sorted_so_a_part_reads_only_its_key_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "ROW_GROUP", 500)
+    root = tmp_path / "index"
+    ids = [f"d{i}" for i in range(20_000)]
+    staged(DedupIndex(root, PARAMS, "check"), ids, tmp_path / "update", pieces=3)
+    assert DedupIndex(root, PARAMS, "check").commit(tmp_path / "update") == 20_000
+    [part] = DedupIndex(root, PARAMS, "check").band_parts()
+    keys = pl.read_parquet(part)["key"]
+    assert keys.is_sorted() and sorted(keys.to_list()) == sorted(key_of(i) for i in ids)
+    meta = pq.read_metadata(part)
+    groups = [meta.row_group(g).column(2).statistics for g in range(meta.num_row_groups)]
+    assert meta.num_row_groups >= 40 and all(a.max <= b.min for a, b in itertools.pairwise(groups))
+    parts = 7
+    for number in range(parts):
+        lo, hi = key_range(number, parts)
+        touched = [g for g in groups if g.max >= lo and (hi is None or g.min < hi)]
+        assert len(touched) <= len(groups) // parts + 3  # a seventh of the row groups, give or take
+        mine = pl.scan_parquet(part).filter(in_key_range(pl.col("key"), number, parts)).collect()
+        assert (mine.select(part_of_range(pl.col("key"), parts))["key"] == number).all()
+    every = pl.concat(
+        pl.scan_parquet(part).filter(in_key_range(pl.col("key"), n, parts)).collect() for n in range(parts)
+    )
+    assert every.height == 20_000  # every key in exactly one part
+
+
+def test_key_ranges_cover_every_64_bit_key_once() -> None:
+    keys = pl.DataFrame({"key": [0, 1, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1]}, schema={"key": pl.UInt64})
+    for parts in (1, 2, 3, 7, 64):
+        owner = keys.with_columns(part_of_range(pl.col("key"), parts).alias("part"))["part"]
+        assert (owner.min(), owner.max()) == (0, parts - 1)
+        assert owner.is_sorted()
+        for number in range(parts):
+            inside = keys.with_columns(in_key_range(pl.col("key"), number, parts).alias("in"))["in"]
+            assert inside.to_list() == (owner == number).to_list()

@@ -2,13 +2,19 @@ import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from pydantic import ValidationError
 
+from filters.select import sampled_kmeans, selection
 from filters.select.selection import SelectConfig, Selection, read_target
+from pipeline import runner
 from pipeline.batch import ORDER, REASON
 from pipeline.errors import InputError
+from pipeline.readers import ReadOptions
+from pipeline.runner import RunOptions
+from tests.conftest import shared_file
 from tests.filters.select.test_dsir import COOKING, FINANCE
 
 
@@ -96,3 +102,93 @@ def test_kcenter_stage_on_real_embeddings_keeps_one_document_per_topic(tmp_path)
     assert any((tmp_path / "cache").rglob("*.parquet"))  # a re-run reads the embeddings back
     summary = stage.summarize(shard(texts[:2], 0, quality=quality[:2]))
     assert summary.schema["vector"] == pl.Array(pl.Float32, 384)  # fixed-size float32, not Python lists
+
+
+# ---------------------------------------------------------------- decided in parts
+
+#: every method, each selecting from what the one before kept (300 Reuters documents in)
+CHAIN = (
+    ("dsir", 250, {"target": True}),
+    ("knn", 200, {"target": True, "neighbours": 3}),
+    ("centroid", 150, {"target": True}),
+    ("clusters", 100, {"n_clusters": 8, "quality_column": "quality"}),
+    ("kcenter", 40, {"quality_column": "quality"}),
+)
+
+
+def chain_recipe(folder: Path) -> list[Selection]:
+    """The `CHAIN` stages, their target the 100 Reuters documents after the corpus's 300."""
+    reuters = pl.read_ndjson(shared_file("reuters21578.jsonl.gz"))
+    target = folder / "target.jsonl"
+    reuters.slice(300, 100).select("text").write_ndjson(target)
+    stages = []
+    for method, budget, options in CHAIN:
+        extra = {**options, "target": target} if options.get("target") else options
+        stages.append(
+            SelectConfig(method=method, budget_docs=budget, cache=folder / "cache", **extra).build()
+        )
+    return stages
+
+
+def chain_run(folder: Path, parts: int) -> tuple[pl.DataFrame, list[dict], Path]:
+    """The chain over 300 Reuters documents (shards of 40) decided in `parts` parts: every document's fate
+    (id, reason, stage, score), each stage's facts and the run folder (its `_work/` kept)."""
+    reuters = pl.read_ndjson(shared_file("reuters21578.jsonl.gz")).head(300)
+    corpus = folder / "corpus.jsonl"
+    if not corpus.exists():
+        quality = pl.col("text").str.len_chars().mod(97).cast(pl.Float64).alias("quality")
+        reuters.select("id", "text", quality).write_ndjson(corpus)
+    out = folder / f"p{parts}"
+    options = RunOptions(read=ReadOptions(id_field="id", batch_size=40), partitions=parts, keep_work=True)
+    result = runner.run([corpus], out, chain_recipe(folder), options)
+    kept = pl.read_parquet(out / "kept").select(pl.col("id").cast(pl.String))
+    removed = pl.read_parquet(out / "removed").select("id", "stage", REASON, "selection_score")
+    fates = pl.concat([kept, removed], how="diagonal_relaxed").sort("id")
+    return fates, [stage.facts for stage in result.stats.stages], out
+
+
+@pytest.fixture(scope="module")
+def chain_parts(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[pl.DataFrame, list[dict], Path]]:
+    """The chain decided as 1, 7 and 64 parts, k-means fitted on a sample of 4 documents per cluster, the
+    parts reading 16 rows at a time (so a part's first and last blocks are shared with its neighbours)."""
+    folder = tmp_path_factory.mktemp("selection-parts")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sampled_kmeans, "SAMPLE_PER_CLUSTER", 4)
+        patch.setattr(selection, "BLOCK", 16)
+        return {parts: chain_run(folder, parts) for parts in (1, 7, 64)}
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("parts", [7, 64])
+def test_any_split_selects_what_one_part_selects_on_reuters(chain_parts, parts: int) -> None:
+    one, one_facts, _ = chain_parts[1]
+    split, split_facts, _ = chain_parts[parts]
+    assert split.equals(one)  # the same documents kept, removed by the same stage with the same score
+    assert split_facts == one_facts
+    assert one["reason"].null_count() == 40 and (one["reason"].drop_nulls() == "not_selected").all()
+    assert one["selection_score"].is_not_null().sum() == 150  # dsir, knn and centroid score
+    documents = [facts["embeddings"]["documents"] for facts in one_facts[1:]]
+    assert documents == [250, 200, 150, 100]  # what each embedding stage saw
+    assert [facts["embeddings"]["kept"] for facts in one_facts[1:]] == [200, 150, 100, 40]
+    assert len(one_facts[3]["embeddings"]["cluster_sizes"]) == 8
+
+
+@pytest.mark.shared_data
+def test_each_part_is_a_task_and_shared_values_are_computed_once(chain_parts) -> None:
+    work = chain_parts[7][2] / "_work"
+    shared = {}
+    for decide in sorted(work.glob("*-select-decide")):
+        assert len(list((decide / "parts-of-7").glob("part-*.parquet"))) == 7
+        state = decide / "state"
+        shared[decide.name] = sorted(
+            p.name for p in state.iterdir() if not p.name.startswith(".")
+        )
+    assert shared == {
+        "00-select-decide": ["dsir-weights.npy", "dsir-weights.npy.lock"],
+        "01-select-decide": ["target-embeddings.npy", "target-embeddings.npy.lock"],
+        "02-select-decide": ["target-embeddings.npy", "target-embeddings.npy.lock"],
+        "03-select-decide": ["centers.npy", "centers.npy.lock"],
+        "04-select-decide": ["kcenter-vectors.npy"],
+    }
+    vectors = np.load(work / "04-select-decide" / "state" / "kcenter-vectors.npy", mmap_mode="r")
+    assert vectors.dtype == np.float16 and vectors.shape == (100, 384)
