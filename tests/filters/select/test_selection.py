@@ -180,9 +180,7 @@ def test_each_part_is_a_task_and_shared_values_are_computed_once(chain_parts) ->
     for decide in sorted(work.glob("*-select-decide")):
         assert len(list((decide / "parts-of-7").glob("part-*.parquet"))) == 7
         state = decide / "state"
-        shared[decide.name] = sorted(
-            p.name for p in state.iterdir() if not p.name.startswith(".")
-        )
+        shared[decide.name] = sorted(p.name for p in state.iterdir() if not p.name.startswith("."))
     assert shared == {
         "00-select-decide": ["dsir-weights.npy", "dsir-weights.npy.lock"],
         "01-select-decide": ["target-embeddings.npy", "target-embeddings.npy.lock"],
