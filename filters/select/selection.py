@@ -129,10 +129,10 @@ class Selection(SplitCorpusStage):
                 raise InputError(f"no quality column {config.quality_column!r} in the documents")
             columns.append(pl.col(config.quality_column).cast(pl.Float64).fill_null(0.0).alias("quality"))
         summary = batch.select(*columns)
-        if config.method == "dsir":
-            grams = ngram_buckets(batch[TEXT], buckets=config.buckets).group_by("doc").agg("bucket", "count")
-            rows = pl.DataFrame({"doc": np.arange(len(batch), dtype=np.uint32)})
-            grams = rows.join(grams, on="doc", how="left", maintain_order="left")
+        if config.method == "dsir":  # hashed a block at a time: the n-grams of a block, not of the shard
+            texts = batch[TEXT]
+            blocks = [texts.slice(start, BLOCK) for start in range(0, max(len(texts), 1), BLOCK)]
+            grams = pl.concat([_hashed_ngrams(block, config.buckets) for block in blocks])
             return summary.with_columns(grams["bucket"], grams["count"])
         vectors = self._embed(batch[TEXT].fill_null("").to_list())
         return summary.with_columns(vector_column(vectors, VECTOR))
@@ -303,6 +303,13 @@ class Selection(SplitCorpusStage):
         if texts.is_empty():
             raise InputError(f"the target corpus {self.config.target} has no documents")
         return texts
+
+
+def _hashed_ngrams(texts: pl.Series, buckets: int) -> pl.DataFrame:
+    """Each text's hashed n-gram `bucket` and `count` lists (empty ones for an empty text), in order."""
+    grams = ngram_buckets(texts, buckets=buckets).group_by("doc").agg("bucket", "count")
+    rows = pl.DataFrame({"doc": np.arange(len(texts), dtype=np.uint32)})
+    return rows.join(grams, on="doc", how="left", maintain_order="left").drop("doc")
 
 
 def _features(rows: pl.DataFrame, buckets: int) -> sparse.csr_matrix:
