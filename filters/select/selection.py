@@ -113,7 +113,8 @@ class Selection(SplitCorpusStage):
     and takes the budget. What the parts share is computed once per run (`pipeline.run_state`): the pool's
     n-gram totals and DSIR's per-bucket weights, the target's embeddings, the k-means centroids (fitted on
     a seeded sample, `sampled_kmeans`). K-center is global by nature and runs in the joining task, over
-    the embeddings as one float16 array (a memory map in the stage's state folder during a run).
+    the embeddings as one float32 array (a memory map in the stage's state folder during a run; float16
+    would halve it, but converting it back for every pick made k-center 10x slower).
     """
 
     Config = SelectConfig
@@ -247,15 +248,16 @@ class Selection(SplitCorpusStage):
         return sample_facts(sample_vectors, fates["kept"].to_numpy(), labels=labels, documents=rows.height)
 
     def _all_vectors(self, summaries: pl.LazyFrame, orders: pl.Series) -> np.ndarray:
-        """Every document's embedding as one float16 array: a memory map in the state folder in a run."""
+        """Every document's embedding as one float32 array: a memory map in the state folder in a run, so its
+        pages are the page cache's to evict, not the process's own memory."""
         shape = (len(orders), vector_size(summaries, VECTOR))
         folder = local_folder(self.state_dir)
         if folder is None:
-            out = np.empty(shape, dtype=np.float16)
+            out = np.empty(shape, dtype=np.float32)
         else:
             folder.mkdir(parents=True, exist_ok=True)
             out = np.lib.format.open_memmap(
-                folder / "kcenter-vectors.npy", mode="w+", dtype=np.float16, shape=shape
+                folder / "kcenter-vectors.npy", mode="w+", dtype=np.float32, shape=shape
             )
         return stacked_vectors(summaries, orders, VECTOR, out=out)
 

@@ -4,7 +4,7 @@ Summaries hold each document's embedding as a fixed-size float32 array column (p
 Python lists. `stacked_vectors` fills one (documents, dim) array in `ORDER` order from slices of the
 summaries (`CHUNK` rows at a time, read by slice from their files), so memory holds the embeddings once
 (float32: documents x dim x 4 bytes, 1.5 KB a document for MiniLM's 384 dimensions; or an array the
-caller gives, such as a float16 memory map), plus a chunk.
+caller gives, such as a memory map), plus a chunk.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def stacked_vectors(
     summaries: pl.LazyFrame, orders: pl.Series, column: str, out: np.ndarray | None = None
 ) -> np.ndarray:
     """The `column` vectors of `summaries` as one (len(orders), dim) array, row i for the i-th of `orders`
-    (the summaries' sorted `ORDER` values): a new float32 array, or `out` filled (e.g. a float16 memory
+    (the summaries' sorted `ORDER` values): a new float32 array, or `out` filled (e.g. a memory
     map)."""
     size = vector_size(summaries, column)
     keys = orders.to_numpy()

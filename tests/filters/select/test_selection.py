@@ -189,4 +189,4 @@ def test_each_part_is_a_task_and_shared_values_are_computed_once(chain_parts) ->
         "04-select-decide": ["kcenter-vectors.npy"],
     }
     vectors = np.load(work / "04-select-decide" / "state" / "kcenter-vectors.npy", mmap_mode="r")
-    assert vectors.dtype == np.float16 and vectors.shape == (100, 384)
+    assert vectors.dtype == np.float32 and vectors.shape == (100, 384)
