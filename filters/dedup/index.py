@@ -39,7 +39,7 @@ from pipeline.storage import AnyPath
 
 VERSION = 1
 #: rows per row group of a band file (its key statistics let a part skip the others)
-ROW_GROUP = 16_384
+ROW_GROUP = 65_536
 #: key ranges sorted one at a time when a staged update is committed
 COMMIT_RANGES = 16
 
@@ -174,7 +174,9 @@ def write_by_key(frame: pl.LazyFrame, target: AnyPath, *, ranges: int) -> None:
     schema = {"row": pl.Int64(), "band": pl.Int16(), "key": pl.UInt64()}
     with contextlib.ExitStack() as stack:
         sink = stack.enter_context(tmp.open("wb")) if remote else str(tmp)
-        writer = stack.enter_context(pq.ParquetWriter(sink, pl.DataFrame(schema=schema).to_arrow().schema))
+        writer = stack.enter_context(
+            pq.ParquetWriter(sink, pl.DataFrame(schema=schema).to_arrow().schema, compression="zstd")
+        )
         for part in range(ranges):
             rows = frame.filter(in_key_range(pl.col("key"), part, ranges)).sort("key").collect()
             writer.write_table(rows.cast(schema).to_arrow(), row_group_size=ROW_GROUP)  # type: ignore[arg-type]
