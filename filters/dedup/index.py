@@ -175,7 +175,13 @@ def write_by_key(frame: pl.LazyFrame, target: AnyPath, *, ranges: int) -> None:
     with contextlib.ExitStack() as stack:
         sink = stack.enter_context(tmp.open("wb")) if remote else str(tmp)
         writer = stack.enter_context(
-            pq.ParquetWriter(sink, pl.DataFrame(schema=schema).to_arrow().schema, compression="zstd")
+            pq.ParquetWriter(
+                sink,
+                pl.DataFrame(schema=schema).to_arrow().schema,
+                compression="zstd",
+                use_dictionary=["band"],  # sorted keys and their rows: deltas are smaller than the values
+                column_encoding={"key": "DELTA_BINARY_PACKED", "row": "DELTA_BINARY_PACKED"},
+            )
         )
         for part in range(ranges):
             rows = frame.filter(in_key_range(pl.col("key"), part, ranges)).sort("key").collect()
