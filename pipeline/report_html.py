@@ -60,26 +60,35 @@ figcaption { font-size: 0.8rem; color: #555; max-width: 34rem; }
 
 def write_html_report(root: str | Path | AnyPath) -> AnyPath:
     """Write `root/report.html` for the finished run in `root` (a folder or a URL); returns its path."""
+    return write_report_and_tables(root)[0]
+
+
+def write_report_and_tables(
+    root: str | Path | AnyPath,
+) -> tuple[AnyPath, dict[str, list[dict[str, Any]]]]:
+    """`write_html_report`, and the report's tables (`report_tables`), from one reading of the run folder
+    and one grouping of its duplicate clusters."""
     root = storage.as_path(root)
-    page = render_report(root)
+    run = RunData.load(root)
+    clusters = duplicate_clusters(run)
+    page, tables = render_report(run, clusters), report_tables(run, clusters)
     target = root / REPORT
     if storage.is_remote(target):
         storage.write_bytes(target, page.encode("utf-8"))  # one upload: atomic
-        return target
-    tmp = root / f".{REPORT}.tmp"
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(target)
-    return target
+    else:
+        tmp = root / f".{REPORT}.tmp"
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(target)
+    return target, tables
 
 
-def render_report(root: Path) -> str:
-    """The report of the run in `root` as one HTML page."""
-    run = RunData.load(storage.as_path(root))
+def render_report(run: RunData, clusters: pl.DataFrame) -> str:
+    """The report of `run` as one HTML page (`clusters`: its `duplicate_clusters`)."""
     charts = Charts()
     sections = [
         _stage_section(run, charts),
         _score_section(run, charts),
-        _duplicate_section(run, charts),
+        _duplicate_section(run, clusters, charts),
         _embedding_section(run, charts),
         _example_section(run),
         _quarantine_section(run),
@@ -251,13 +260,13 @@ def reason_table(stats: RunStats) -> list[dict[str, Any]]:
     return rows
 
 
-def report_tables(root: Path) -> dict[str, list[dict[str, Any]]]:
-    """The report's tables as rows (for Prefect table artifacts): stages, reasons, duplicate clusters."""
-    run = RunData.load(storage.as_path(root))
+def report_tables(run: RunData, clusters: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """The report's tables as rows (for Prefect table artifacts): stages, reasons, duplicate clusters
+    (`clusters`: the run's `duplicate_clusters`)."""
     return {
         "stages": stage_table(run.stats),
         "reasons": reason_table(run.stats),
-        "duplicates": duplicate_table(run, duplicate_clusters(run)),
+        "duplicates": duplicate_table(run, clusters),
     }
 
 
@@ -511,8 +520,7 @@ def _draw_cluster_sizes(sizes: pl.DataFrame, stage: str, ax: Any) -> None:
         ax.set_yscale("log")
 
 
-def _duplicate_section(run: RunData, charts: Charts) -> str:
-    clusters = duplicate_clusters(run)  # grouped once: the ledger's removed documents
+def _duplicate_section(run: RunData, clusters: pl.DataFrame, charts: Charts) -> str:
     table = duplicate_table(run, clusters)
     if not table:
         return (

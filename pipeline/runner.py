@@ -41,7 +41,7 @@ from pipeline.errors import InputError
 from pipeline.lock import hold
 from pipeline.readers import ReadOptions, Source, output_renames, read_source, resolve_sources
 from pipeline.report import write_report
-from pipeline.report_html import report_tables, write_html_report
+from pipeline.report_html import write_report_and_tables
 from pipeline.run_folder import RunFolder
 from pipeline.stage import PART, CorpusStage, Filter, SplitCorpusStage, Stage
 from pipeline.stats import (
@@ -115,7 +115,8 @@ class ShardResult:
 @dataclass
 class RunResult:
     """A finished run: its folder and its stats (`already_complete` when nothing had to be done), and the
-    report's tables (`report_tables`: stages, reasons, duplicate clusters; None when already complete)."""
+    report's tables (`report_html.report_tables`: stages, reasons, duplicate clusters; None when already
+    complete)."""
 
     folder: RunFolder
     stats: RunStats
@@ -265,8 +266,7 @@ def report_task(_: str, *, root: AnyPath) -> dict[str, list[dict[str, Any]]]:
     """Draw `report.html`, and make its tables, as a task where the other tasks run: they read the ledger's
     columns (removed documents, scores), so their memory grows with the corpus, and stays out of the flow's
     own process."""
-    write_html_report(root)
-    return report_tables(root)
+    return write_report_and_tables(root)[1]
 
 
 def commit_stages(stages: Sequence[Stage]) -> None:
