@@ -33,12 +33,17 @@ def knn_similarity(pool: np.ndarray, target: np.ndarray, *, k: int = 1) -> np.nd
 
 def centroid_similarity(pool: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Cosine similarity of each pool row to the (normalised) mean target embedding."""
+    return np.asarray(pool, dtype=np.float32) @ target_centroid(target)
+
+
+def target_centroid(target: np.ndarray) -> np.ndarray:
+    """The normalised mean of the target embeddings (what `centroid_similarity` compares against)."""
     target = np.asarray(target, dtype=np.float32)
     if len(target) == 0:
         raise ValueError("the target corpus is empty")
     centroid = target.mean(axis=0)
     centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
-    return np.asarray(pool, dtype=np.float32) @ centroid
+    return centroid
 
 
 def target_similarity(

@@ -18,7 +18,7 @@ import polars as pl
 from pydantic import Field, model_validator
 from scipy import sparse
 
-from filters.select.budget import Budget, token_counts
+from filters.select.budget import Budget, selection_mask, token_counts
 from filters.select.cluster_balanced import DEFAULT_CLUSTERS, balanced_order, cluster_labels
 from filters.select.dsir import (
     DEFAULT_BUCKETS,
@@ -31,7 +31,7 @@ from filters.select.dsir import (
 )
 from filters.select.facts import SAMPLE, sample_facts
 from filters.select.kcenter import kcenter_select
-from filters.select.knn import target_similarity
+from filters.select.knn import knn_similarity, target_centroid
 from filters.select.sampled_kmeans import CLUSTER, corpus_centers, nearest, seeded_sample, unit
 from filters.select.summary_vectors import stacked_vectors, vector_column, vector_size
 from pipeline.batch import ORDER, REASON, TEXT
@@ -177,12 +177,14 @@ class Selection(SplitCorpusStage):
 
     def _shared(self, summaries: pl.LazyFrame) -> np.ndarray | None:
         """What every part needs, computed once per run: DSIR's per-bucket weights, the target's embeddings
-        or the k-means centroids (None for k-center)."""
+        (or their centroid) or the k-means centroids (None for k-center)."""
         method = self.config.method
         if method == "dsir":
             return self._dsir_ratio(summaries)
         if method == "clusters":
             return self._centers(summaries)
+        if method == "centroid":
+            return target_centroid(self._target_vectors())  # once per part, not once per block
         return None if method == "kcenter" else self._target_vectors()
 
     def _part_scores(self, rows: pl.DataFrame, shared: np.ndarray | None) -> pl.Series:
@@ -195,9 +197,9 @@ class Selection(SplitCorpusStage):
         vectors = rows[VECTOR].to_numpy()
         if config.method == "clusters":
             return pl.Series(CLUSTER, nearest(unit(vectors), shared), dtype=pl.Int32)
-        method: Literal["knn", "centroid"] = "knn" if config.method == "knn" else "centroid"
-        scores = target_similarity(vectors, shared, method=method, k=config.neighbours)
-        return pl.Series(SCORE, scores, dtype=pl.Float64)
+        if config.method == "centroid":
+            return pl.Series(SCORE, vectors @ shared, dtype=pl.Float64)  # `centroid_similarity`
+        return pl.Series(SCORE, knn_similarity(vectors, shared, k=config.neighbours), dtype=pl.Float64)
 
     def decide_parts(
         self, summaries: pl.LazyFrame, parts: pl.LazyFrame, files: Sequence[AnyPath] = ()
@@ -219,9 +221,7 @@ class Selection(SplitCorpusStage):
         else:
             vectors = self._all_vectors(summaries, rows[ORDER])
             chosen = kcenter_select(vectors, budget, lengths=lengths, weights=quality, seed=config.seed)
-            del vectors
-        keep = np.zeros(rows.height, dtype=bool)
-        keep[chosen] = True
+        keep = selection_mask(rows.height, chosen)
         if config.method in EMBEDDED:
             self.facts = self._facts(summaries, rows, keep, files)
         score = rows[SCORE] if SCORE in rows.columns else pl.lit(None, dtype=pl.Float64)
