@@ -43,10 +43,10 @@ class UnusableLocation(WinnowError):
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _GLOB = re.compile(r"[*?\[]")
-#: fsspec protocols polars also reads natively (through its own object store client, given the credentials
-#: s3fs finds); every other one (Google Cloud Storage through gcsfs, whose credentials and
-#: `STORAGE_EMULATOR_HOST` polars's client does not follow) is read through fsspec's files
-_POLARS_PROTOCOLS = {"s3": "s3", "s3a": "s3"}
+#: fsspec protocols polars also reads natively (through its own object store client; on S3 given the
+#: credentials s3fs finds); every other one, Google Cloud Storage included (gcsfs's credentials and
+#: `STORAGE_EMULATOR_HOST` are not what polars's client follows), is read through fsspec's files
+_POLARS_PROTOCOLS = {"s3": "s3", "s3a": "s3", "az": "az", "abfs": "abfs"}
 #: object stores whose listings are not cached: Dask workers write files another process then lists
 _UNCACHED = {"s3", "s3a", "gs", "gcs"}
 #: credentials given in URLs, by (protocol, bucket): the clean URL handed on (to Prefect, into files)
