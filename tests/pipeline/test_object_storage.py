@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import polars as pl
 import pytest
 import s3fs
@@ -101,15 +102,15 @@ def upload(fs: s3fs.S3FileSystem, folder: Path, url: str) -> None:
         fs.put_file(str(path), f"{url.removeprefix('s3://')}/{path.relative_to(folder).as_posix()}")
 
 
-def read_parts(fs: s3fs.S3FileSystem, url: str) -> pl.DataFrame:
-    files = sorted(fs.glob(f"{url.removeprefix('s3://')}/part-*"))
+def read_parts(fs: fsspec.AbstractFileSystem, url: str) -> pl.DataFrame:
+    files = sorted(fs.glob(f"{url.split('://', 1)[-1]}/part-*"))
     frames = [pl.read_parquet(fs.open(f, "rb")) for f in files]
     return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
 
-def remote_outputs(fs: s3fs.S3FileSystem, url: str) -> dict[str, Any]:
-    """`test_resume.outputs` of a run folder in the bucket."""
-    root = url.removeprefix("s3://")
+def remote_outputs(fs: fsspec.AbstractFileSystem, url: str) -> dict[str, Any]:
+    """`test_resume.outputs` of a run folder in the bucket (`fs`: its file system, S3 or another)."""
+    root = url.split("://", 1)[-1]
     return {
         "kept": read_parts(fs, f"{url}/kept"),
         "removed": read_parts(fs, f"{url}/removed").sort("id", "stage"),

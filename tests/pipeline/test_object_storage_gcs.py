@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pytest
 
 from filters.dedup.exact import ExactDedup
 from filters.dedup.minhash import MinHashDedup
 from pipeline.readers import ReadOptions
 from pipeline.runner import RunOptions, run
-from tests.pipeline.test_resume import counts, outputs
+from tests.pipeline.test_object_storage import remote_outputs
+from tests.pipeline.test_resume import outputs
 
 OPTIONS = RunOptions(read=ReadOptions(batch_size=25), partitions=3)
 
@@ -69,23 +69,6 @@ def corpus_lines() -> list[str]:
     return [*lines, "{not json"]
 
 
-def read_remote(fs: Any, url: str) -> dict[str, Any]:
-    """`test_resume.outputs` of a run folder in the bucket."""
-
-    def parts(folder: str) -> pl.DataFrame:
-        files = sorted(fs.glob(f"{folder}/part-*"))
-        frames = [pl.read_parquet(fs.open(f, "rb")) for f in files]
-        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
-
-    root = url.removeprefix("gs://")
-    return {
-        "kept": parts(f"{root}/kept"),
-        "removed": parts(f"{root}/removed").sort("id", "stage"),
-        "quarantine": parts(f"{root}/quarantine").sort("source", "line", "error"),
-        "stats": counts(json.loads(fs.cat(f"{root}/stats.json"))),
-    }
-
-
 def stages(index: str | Path) -> list[Any]:
     return [ExactDedup(), MinHashDedup(index=index, update_index=True)]
 
@@ -106,7 +89,7 @@ def test_a_corpus_in_a_gcs_bucket_cleans_to_what_the_same_local_files_give(tmp_p
 
     out = f"gs://{bucket}/runs/nightly"
     result = run([f"gs://{bucket}/data/"], out, stages(f"gs://{bucket}/index"), OPTIONS)
-    got = read_remote(fs, out)
+    got = remote_outputs(fs, out)
     assert got["kept"].equals(expected["kept"])
     assert got["removed"].drop("source").equals(expected["removed"].drop("source"))
     for key in ("input", "kept", "removed", "quarantined", "stages"):
@@ -118,6 +101,6 @@ def test_a_corpus_in_a_gcs_bucket_cleans_to_what_the_same_local_files_give(tmp_p
     # the index in the bucket: a later run of the same documents finds every one of them in it
     again = f"gs://{bucket}/runs/tomorrow"
     run([f"gs://{bucket}/data/"], again, [MinHashDedup(index=f"gs://{bucket}/index")], OPTIONS)
-    later = read_remote(fs, again)
+    later = remote_outputs(fs, again)
     assert later["kept"].height == 0 and later["removed"].height == 72
     assert set(later["removed"]["duplicate_of"].to_list()) <= set(got["kept"]["id"].to_list())
