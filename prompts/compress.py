@@ -440,6 +440,7 @@ class Compressor:
             seconds=time.perf_counter() - began,
             kept_spans=spans,
             messages=messages,
+            documents=list(texts) if parsed.kind == "documents" else None,
             note=note,
         )
 

@@ -90,7 +90,8 @@ class CompressionResult:
     `ratio` is `compressed_tokens / original_tokens` (the achieved rate); tokens are counted with the target
     tokenizer, without special tokens (for chat input: the messages' contents, not the role markup).
     `messages` is the compressed chat (same roles and order) for chat input, else None; `text` is then that
-    chat as JSON. `note` says why a prompt came back unchanged, or other things worth knowing.
+    chat as JSON. `documents` is, for a list of documents, each document's compressed text in input order
+    ("" where nothing of it was kept), else None. `note` says why a prompt came back unchanged, or other things worth knowing.
     """
 
     text: str
@@ -102,12 +103,14 @@ class CompressionResult:
     kept_spans: list[KeptSpan] = field(default_factory=list)
     chunk_ranking: list[int] = field(default_factory=list)
     messages: list[dict[str, Any]] | None = None
+    documents: list[str] | None = None
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready fields (spans as `[segment, start, end]` triples)."""
         data = asdict(self)
         data["kept_spans"] = [[s.segment, s.start, s.end] for s in self.kept_spans]
-        if self.messages is None:
-            del data["messages"]
+        for name in ("messages", "documents"):
+            if data[name] is None:
+                del data[name]
         return data

@@ -305,6 +305,10 @@ def test_documents_keep_their_order_without_reorder_and_not_with_it(run: Run, co
         for part, index in zip(parts, order, strict=True):
             assert is_subsequence(part.split(), DOCUMENTS[index].split())
     assert reordered.text.split("\n\n")[0] == TRAIN
+    for result in (plain, reordered):  # each document's own text, in input order either way
+        assert result.documents is not None and len(result.documents) == len(DOCUMENTS)
+        assert [i for i, text in enumerate(result.documents) if text] == kept
+        assert [text for text in result.documents if text] == plain.text.split("\n\n")
 
 
 DEMOS = [
