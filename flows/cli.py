@@ -267,11 +267,13 @@ def _mount_subcommands() -> None:
     from flows.quality_cli import quality_app
     from flows.schedule_cli import schedule_app
     from flows.select_cli import select
+    from flows.serve_cli import serve
 
     app.add_typer(quality_app, name="quality")
     app.command("select")(select)
     app.command("fewshot")(fewshot)
     app.command("compress")(compress)
+    app.command("serve")(serve)
     app.add_typer(schedule_app, name="schedule")
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "CompressionRequest",
     "PromptInput",
     "RequestError",
+    "check_budget",
     "check_models",
     "check_question",
     "decode_prompt",
@@ -87,7 +88,7 @@ class CompressionRequest:
     parsed: ParsedPrompt = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        rate, target_tokens = _budget(self.rate, self.target_tokens)
+        rate, target_tokens = check_budget(self.rate, self.target_tokens)
         if self.chunk_by not in CHUNK_BY:
             raise RequestError(
                 "chunk_by", f"must be auto, documents, paragraphs or sentences, got {self.chunk_by!r}"
@@ -134,7 +135,7 @@ class CompressionRequest:
         return split_words(self.parsed.segments, self.chunk_by, self.parsed.kind, self.patterns)
 
 
-def _budget(rate: Any, target_tokens: Any) -> tuple[float | None, int | None]:
+def check_budget(rate: Any, target_tokens: Any) -> tuple[float | None, int | None]:
     """`(rate, target_tokens)`: exactly one given, a rate in (0, 1], a target of at least 1 token."""
     if (rate is None) == (target_tokens is None):
         raise RequestError(

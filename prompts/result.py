@@ -91,7 +91,8 @@ class CompressionResult:
     tokenizer, without special tokens (for chat input: the messages' contents, not the role markup).
     `messages` is the compressed chat (same roles and order) for chat input, else None; `text` is then that
     chat as JSON. `documents` is, for a list of documents, each document's compressed text in input order
-    ("" where nothing of it was kept), else None. `note` says why a prompt came back unchanged, or other things worth knowing.
+    ("" where nothing of it was kept), else None. `note` says why a prompt came back unchanged, or other
+    things worth knowing.
     """
 
     text: str
