@@ -3,7 +3,9 @@
 Every header of the client's request is forwarded (`Authorization` included, untouched) except hop-by-hop
 ones, `Host`, `Content-Length` (recomputed) and the proxy's own `x-winnow-*`; `Accept-Encoding` becomes
 `identity`, so responses stream through as the upstream writes them. Responses come back with their
-status and headers, less hop-by-hop ones and the length. No header value is ever logged.
+status and headers, less hop-by-hop ones and the length. No header value is ever logged. A request that
+meets a pooled connection the upstream had closed (some servers close after an error without saying so)
+is sent once more on a fresh connection.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ HOP_BY_HOP = frozenset(
         "accept-encoding",
     }
 )
+
+
+#: what a kept-alive connection that the upstream closed meanwhile raises before any response arrives
+STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 class UpstreamError(Exception):
@@ -86,18 +92,28 @@ class Upstream:
         request = self.client.build_request(
             method, path + (f"?{query}" if query else ""), headers=headers, content=content
         )
-        try:
-            return await self.client.send(request, stream=True)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-            raise UpstreamError(
-                502, "upstream_unreachable", f"the upstream {self.shown} cannot be reached: {error}"
-            ) from None
-        except httpx.TimeoutException:
-            raise UpstreamError(
-                504, "upstream_timeout", f"the upstream {self.shown} did not answer in time"
-            ) from None
-        except httpx.TransportError as error:
-            raise UpstreamError(502, "upstream_error", f"the upstream {self.shown} failed: {error}") from None
+        for attempt in range(2):
+            try:
+                return await self.client.send(request, stream=True)
+            except STALE_CONNECTION:
+                if attempt == 0:  # a pooled connection the upstream had closed: once more on a new one
+                    continue
+                raise UpstreamError(
+                    502, "upstream_error", f"the upstream {self.shown} dropped the connection"
+                ) from None
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                raise UpstreamError(
+                    502, "upstream_unreachable", f"the upstream {self.shown} cannot be reached: {error}"
+                ) from None
+            except httpx.TimeoutException:
+                raise UpstreamError(
+                    504, "upstream_timeout", f"the upstream {self.shown} did not answer in time"
+                ) from None
+            except httpx.TransportError as error:
+                raise UpstreamError(
+                    502, "upstream_error", f"the upstream {self.shown} failed: {error}"
+                ) from None
+        raise AssertionError("unreachable")
 
 
 def response_headers(response: httpx.Response) -> dict[str, str]:

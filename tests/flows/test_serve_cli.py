@@ -1,0 +1,83 @@
+"""`winnow serve` as users start it: a real process in front of a real (recording) upstream."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from flows.serve_cli import serve
+from tests.prompts.serve.servers import free_port, recording_upstream, serving
+from tests.prompts.serve.test_app import chat
+
+ROOT = Path(__file__).resolve().parents[2]
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app.command("serve")(serve)
+app.command("noop", hidden=True)(lambda: None)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--upstream", "localhost:8080"], "--upstream must be an http:// or https:// URL"),
+        (["--upstream", "http://up", "--rate", "2"], "--rate must be in (0, 1]"),
+        (["--upstream", "http://up", "--rate", "0.3", "--target-tokens", "9"], "exactly one"),
+        (["--upstream", "http://up", "--queue-size", "0"], "--queue-size must be a whole number >= 1"),
+        (["--upstream", "http://up", "--tokenizer", "/no/such/folder"], "/no/such/folder: no such folder"),
+    ],
+)
+def test_bad_options_exit_1_naming_the_option(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["serve", *args])
+    assert result.exit_code == 1
+    assert message in " ".join(result.stderr.split())
+
+
+def test_winnow_serve_compresses_and_sends_the_servers_key_unlogged(tmp_path: Path) -> None:
+    secret = "sk-server-key-never-logged"
+    with serving(recording_upstream()) as upstream:
+        port = free_port()
+        log = tmp_path / "serve.log"
+        env = {**os.environ, "WINNOW_UPSTREAM_API_KEY": secret}
+        command = [
+            sys.executable,
+            "-c",
+            "from flows.cli import main; main()",
+            "serve",
+            "--upstream",
+            upstream,
+        ]
+        command += ["--port", str(port), "--rate", "0.33", "--min-tokens", "300", "--log-level", "debug"]
+        with log.open("wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 180
+            while True:
+                assert process.poll() is None, log.read_text()
+                try:
+                    if httpx.get(f"{url}/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            response = httpx.post(
+                f"{url}/v1/chat/completions", json={"model": "echo", "messages": chat()}, timeout=120
+            )
+            assert response.status_code == 200
+            assert response.headers["x-winnow-status"] == "compressed"
+            forwarded = httpx.get(f"{upstream}/received").json()[-1]
+            assert forwarded["headers"]["authorization"] == f"Bearer {secret}"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    text = log.read_text()
+    assert "/v1/chat/completions 200 compressed" in text
+    assert secret not in text
