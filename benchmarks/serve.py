@@ -22,14 +22,10 @@ import contextlib
 import gzip
 import itertools
 import json
-import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.prompts.serve.upstream import free_port, model_name, transformers_serve  # noqa: E402
+from tests.prompts.serve.processes import model_name, transformers_serve, winnow_serve  # noqa: E402
 
 NQ = ROOT.parent / "shared" / "data" / "nq_open_oracle.jsonl.gz"
 SYSTEM = "Answer the question from the documents with a few words."
@@ -65,47 +61,6 @@ def build_prompt(data: list[dict[str, Any]], index: int, size: int, count: Any, 
         used += cost
     others.insert(rng.randrange(len(others) + 1), gold)
     return "\n\n".join(others) + f"\n\nQuestion: {question['question']}?"
-
-
-@contextlib.contextmanager
-def winnow_serve(upstream: str, rate: float, tokenizer: str | None) -> Iterator[str]:
-    """A `winnow serve` process in front of `upstream`; yields its base URL."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-c",
-        "from flows.cli import main; main()",
-        "serve",
-        "--upstream",
-        upstream,
-        "--port",
-        str(port),
-        "--rate",
-        str(rate),
-        "--log-level",
-        "warning",
-    ]
-    if tokenizer:
-        command += ["--tokenizer", tokenizer]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=os.environ)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 300
-            while True:
-                if process.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"winnow serve exited:\n{log.read().decode()[-3000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise TimeoutError("winnow serve did not become healthy")
-                time.sleep(0.5)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def ask(base: str, model: str, prompt: str, max_tokens: int) -> dict[str, Any]:
@@ -145,10 +100,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 8000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[250, 500, 1000, 4000, 8000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rate", type=float, default=0.33)
     parser.add_argument("--max-tokens", type=int, default=16)
+    parser.add_argument(
+        "--min-tokens", type=int, default=100, help="the proxy's --min-tokens (low: every size is compressed)"
+    )
     parser.add_argument("--upstream", help="an OpenAI-compatible server (default: start transformers serve)")
     parser.add_argument("--model", help="the model name requests give (default: the packaged SmolLM2)")
     parser.add_argument("--tokenizer", help="the upstream model's tokenizer folder (sizes and budgets)")
@@ -163,7 +121,9 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         upstream = args.upstream or stack.enter_context(transformers_serve())
         model = args.model or model_name()
-        proxy = stack.enter_context(winnow_serve(upstream, args.rate, args.tokenizer))
+        options = ["--rate", str(args.rate), "--min-tokens", str(args.min_tokens), "--log-level", "warning"]
+        options += ["--tokenizer", args.tokenizer] if args.tokenizer else []
+        proxy = stack.enter_context(winnow_serve(upstream, *options))
         ask(upstream, model, "Hello.", 4)  # both warm
         ask(proxy, model, "Hello.", 4)
         rows = []

@@ -29,7 +29,6 @@ from typing import Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -163,8 +162,9 @@ def create_app(config: ServeConfig, compressor: Compressor | None = None) -> Sta
         except RequestError as error:
             return openai_error(400, str(error), "invalid_request_error", param=error.field)
         reason = quick_skip(endpoint, body, settings)
-        if reason is not None:
+        if reason is not None:  # nothing long enough: no queue, no counting
             outcome = Outcome(body, "skipped", reason=reason)
+            metrics.compressions.labels("skipped").inc()
         else:
             try:
                 outcome = await batcher.submit(
@@ -205,12 +205,15 @@ def create_app(config: ServeConfig, compressor: Compressor | None = None) -> Sta
         headers_back = {**response_headers(response), **extra}
         streaming = "text/event-stream" in response.headers.get("content-type", "")
         if streaming:
-            return StreamingResponse(
-                response.aiter_raw(),
-                status_code=response.status_code,
-                headers=headers_back,
-                background=BackgroundTask(response.aclose),
-            )
+
+            async def events() -> AsyncIterator[bytes]:
+                try:
+                    async for chunk in response.aiter_raw():
+                        yield chunk
+                finally:  # also when the client goes away mid-stream
+                    await response.aclose()
+
+            return StreamingResponse(events(), status_code=response.status_code, headers=headers_back)
         try:
             data = await response.aread()
         finally:

@@ -6,7 +6,8 @@ conversation's: with `rate`, at most `floor(rate * tokens of all text contents)`
 kept whole already take that, the kept ones plus `rate` of the compressed ones). The question is the last
 user message; when that message is itself compressed (a document pasted above the question), its last
 paragraph is the question and is kept verbatim. Messages whose content is not a string (content parts,
-tool calls) pass untouched and are not counted.
+tool calls) pass untouched and are not counted; a content that is JSON (a tool's structured result) is
+kept whole, as dropping words would break it.
 
 Completions (`/v1/completions`): a string prompt (or each string of a list) reaching `min_tokens` is
 compressed to `rate` of its tokens or `target_tokens`; its last paragraph (where the ask and "Answer:"
@@ -17,6 +18,7 @@ Tokens are counted with the compressor's tokenizer over the contents, without ro
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -76,13 +78,7 @@ def plan_chat(body: dict[str, Any], settings: CompressionSettings, count: Counte
         and isinstance(message.get("role"), str)
         and message["role"].strip()
     ]
-    # a byte-level tokenizer spends at least one token per byte: shorter messages need no counting
-    candidates = [
-        index
-        for index in texts
-        if messages[index]["role"] in settings.roles
-        and len(messages[index]["content"].encode()) >= settings.min_tokens
-    ]
+    candidates = [index for index in texts if _worth_counting(messages[index], settings)]
     if not candidates:
         return skipped(f"no {'/'.join(settings.roles)} message reaches {settings.min_tokens} tokens")
     tokens = {index: count(messages[index]["content"]) for index in texts}
@@ -187,20 +183,34 @@ def plan_completion(body: dict[str, Any], settings: CompressionSettings, count: 
     return Plan(requests, rebuild, sum(tokens), kept)
 
 
+def _worth_counting(message: Any, settings: CompressionSettings) -> bool:
+    """A message of a compressed role whose text may reach `min_tokens` (a byte-level tokenizer spends at
+    least one token per byte) and is not JSON (a tool result as JSON would lose its structure)."""
+    if not isinstance(message, dict) or message.get("role") not in settings.roles:
+        return False
+    content = message.get("content")
+    if not isinstance(content, str) or len(content.encode()) < settings.min_tokens:
+        return False
+    return not _is_json(content)
+
+
+def _is_json(text: str) -> bool:
+    if text.lstrip()[:1] not in ("{", "["):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def quick_skip(endpoint: str, body: dict[str, Any], settings: CompressionSettings) -> str | None:
     """Why nothing in `body` can be compressed, found without counting tokens (None: it may be)."""
     if settings.skip:
         return "skip asked"
     if endpoint == "chat":
         messages = body.get("messages")
-        texts = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
-        long = [
-            m
-            for m in texts
-            if m.get("role") in settings.roles
-            and isinstance(m.get("content"), str)
-            and len(m["content"].encode()) >= settings.min_tokens
-        ]
+        long = [m for m in messages if _worth_counting(m, settings)] if isinstance(messages, list) else []
         return None if long else f"no {'/'.join(settings.roles)} message reaches {settings.min_tokens} tokens"
     prompt = body.get("prompt")
     prompts = prompt if isinstance(prompt, list) else [prompt]

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,7 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from flows.serve_cli import serve
-from tests.prompts.serve.servers import free_port, recording_upstream, serving
+from tests.prompts.serve.processes import winnow_serve
+from tests.prompts.serve.servers import recording_upstream, serving
 from tests.prompts.serve.test_app import chat
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,43 +38,19 @@ def test_bad_options_exit_1_naming_the_option(args: list[str], message: str) -> 
 
 def test_winnow_serve_compresses_and_sends_the_servers_key_unlogged(tmp_path: Path) -> None:
     secret = "sk-server-key-never-logged"
-    with serving(recording_upstream()) as upstream:
-        port = free_port()
-        log = tmp_path / "serve.log"
-        env = {**os.environ, "WINNOW_UPSTREAM_API_KEY": secret}
-        command = [
-            sys.executable,
-            "-c",
-            "from flows.cli import main; main()",
-            "serve",
-            "--upstream",
-            upstream,
-        ]
-        command += ["--port", str(port), "--rate", "0.33", "--min-tokens", "300", "--log-level", "debug"]
-        with log.open("wb") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 180
-            while True:
-                assert process.poll() is None, log.read_text()
-                try:
-                    if httpx.get(f"{url}/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
-            response = httpx.post(
-                f"{url}/v1/chat/completions", json={"model": "echo", "messages": chat()}, timeout=120
-            )
-            assert response.status_code == 200
-            assert response.headers["x-winnow-status"] == "compressed"
-            forwarded = httpx.get(f"{upstream}/received").json()[-1]
-            assert forwarded["headers"]["authorization"] == f"Bearer {secret}"
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    log = tmp_path / "serve.log"
+    options = ("--rate", "0.33", "--min-tokens", "300", "--log-level", "debug")
+    with (
+        serving(recording_upstream()) as upstream,
+        winnow_serve(upstream, *options, env={"WINNOW_UPSTREAM_API_KEY": secret}, log=log) as url,
+    ):
+        response = httpx.post(
+            f"{url}/v1/chat/completions", json={"model": "echo", "messages": chat()}, timeout=120
+        )
+        assert response.status_code == 200
+        assert response.headers["x-winnow-status"] == "compressed"
+        forwarded = httpx.get(f"{upstream}/received").json()[-1]
+        assert forwarded["headers"]["authorization"] == f"Bearer {secret}"
     text = log.read_text()
     assert "/v1/chat/completions 200 compressed" in text
     assert secret not in text

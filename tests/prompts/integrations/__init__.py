@@ -55,3 +55,14 @@ ANSWER = "switched to solar power in 1987"
 #: retrieved documents per query, and the token budget for all of them together
 TOP_K = 4
 BUDGET = 100
+
+#: adapter options that must fail when the adapter is made, and the error's words (a regex)
+BAD_OPTIONS = [
+    ({}, "give exactly one of rate and target_tokens"),
+    ({"rate": 0.5, "target_tokens": 10}, "give exactly one of rate and target_tokens"),
+    ({"rate": 1.5}, r"rate must be in \(0, 1\]"),
+    ({"target_tokens": 0}, "target_tokens must be at least 1"),
+    ({"target_tokens": 2.5}, "target_tokens must be a whole number of tokens, got 2.5"),
+    ({"rate": 0.5, "reorder": "yes"}, "reorder must be true or false"),
+    ({"rate": 0.5, "keep": "("}, "keep '\\(': bad regular expression"),
+]

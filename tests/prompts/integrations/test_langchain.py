@@ -20,7 +20,7 @@ from pipeline.embeddings import embed
 from prompts.compress import Compressor
 from prompts.integrations.langchain import WinnowCompressor
 from prompts.result import RequestError
-from tests.prompts.integrations import ANSWER, BUDGET, CORPUS, QUESTION, TOP_K
+from tests.prompts.integrations import ANSWER, BAD_OPTIONS, BUDGET, CORPUS, QUESTION, TOP_K
 
 SYSTEM = "Answer the question from this context only.\n\n"
 PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM + "{context}"), ("human", "{question}")])
@@ -189,18 +189,7 @@ def test_no_documents_or_only_blank_ones_give_nothing(compressor: Compressor) ->
     assert winnow.compress_documents([Document(page_content=" ")], QUESTION) == []
 
 
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        ({}, "give exactly one of rate and target_tokens"),
-        ({"rate": 0.5, "target_tokens": 10}, "give exactly one of rate and target_tokens"),
-        ({"rate": 1.5}, r"rate must be in \(0, 1\]"),
-        ({"target_tokens": 0}, "target_tokens must be at least 1"),
-        ({"target_tokens": 2.5}, "target_tokens must be a whole number of tokens, got 2.5"),
-        ({"rate": 0.5, "reorder": "yes"}, "reorder must be true or false"),
-        ({"rate": 0.5, "keep": "("}, "keep '\\(': bad regular expression"),
-    ],
-)
+@pytest.mark.parametrize(("options", "message"), BAD_OPTIONS)
 def test_bad_options_fail_when_the_compressor_is_made(options: dict[str, object], message: str) -> None:
     with pytest.raises(RequestError, match=message):
         WinnowCompressor(**options)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -24,13 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.prompts.serve.processes import free_port
+
 STREAM_WORDS = 6
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -109,6 +104,9 @@ def recording_upstream() -> Starlette:
     async def seen(request: Request) -> Response:
         return JSONResponse(received)
 
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
     return Starlette(
         routes=[
             Route("/v1/chat/completions", completion, methods=["POST"]),
@@ -116,6 +114,7 @@ def recording_upstream() -> Starlette:
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1/embeddings", embeddings, methods=["POST"]),
             Route("/received", seen, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
         ]
     )
 

@@ -114,6 +114,15 @@ def test_a_stream_is_not_buffered(proxy: str) -> None:
     assert arrivals[-1] - arrivals[0] >= 0.1
 
 
+def test_clients_leaving_mid_stream_leave_the_proxy_working(proxy: str) -> None:
+    body = {"model": "echo", "messages": [{"role": "user", "content": QUESTION}], "stream": True}
+    for _ in range(20):
+        with httpx.stream("POST", f"{proxy}/v1/chat/completions", json=body, timeout=60) as response:
+            next(response.iter_raw())  # then hang up
+    reply = client(proxy).chat.completions.create(model="echo", messages=chat())
+    assert reply.choices[0].message.content
+
+
 def test_short_requests_are_forwarded_untouched(proxy: str, upstream: str) -> None:
     messages = [{"role": "user", "content": QUESTION}]
     raw = client(proxy).chat.completions.with_raw_response.create(

@@ -1,8 +1,9 @@
-"""Load: 32 concurrent clients for 60 s against the proxy in front of a fast upstream; no request may fail.
+"""Load: 32 concurrent clients for 60 s against `winnow serve` in front of a fast upstream, each in a process
+of its own; no request may fail.
 
 Every eighth request holds a ~900-token document (compressed); the others are short chats (forwarded
-untouched). Then the added latency: 10 s of short chats only, straight to the upstream and through the
-proxy, the difference of their p50 and p95 (printed with `-s`).
+untouched). Then the added latency: short chats only, straight to the upstream and through the proxy, with
+32 clients for 10 s and with one for 5 s, the difference of their p50 and p95 (printed with `-s`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from prompts.compress import Compressor
-from prompts.serve import CompressionSettings, ServeConfig, create_app
-from tests.prompts.serve.servers import recording_upstream, serving
+from tests.prompts.serve.processes import recording_upstream_process, winnow_serve
 from tests.prompts.serve.test_app import chat
 
 CLIENTS = 32
@@ -28,22 +27,24 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def servers(compressor: Compressor) -> Iterator[tuple[str, str]]:
-    with serving(recording_upstream()) as upstream:
-        app = create_app(ServeConfig(upstream, settings=CompressionSettings(rate=0.33)), compressor)
-        with serving(app) as proxy:
-            while httpx.get(f"{proxy}/health").status_code != 200:
-                time.sleep(0.1)
-            yield upstream, proxy
+def servers() -> Iterator[tuple[str, str]]:
+    """The upstream and `winnow serve` in processes of their own (the clients run in this one)."""
+    with (
+        recording_upstream_process() as upstream,
+        winnow_serve(upstream, "--rate", "0.33", "--log-level", "warning") as proxy,
+    ):
+        yield upstream, proxy
 
 
-async def clients(base: str, seconds: float, long_every: int) -> tuple[list[float], list[float], list[str]]:
-    """Run `CLIENTS` loops for `seconds`; `(short latencies, long latencies, errors)`."""
+async def clients(
+    base: str, seconds: float, long_every: int, count: int = CLIENTS
+) -> tuple[list[float], list[float], list[str]]:
+    """Run `count` client loops for `seconds`; `(short latencies, long latencies, errors)`."""
     short: list[float] = []
     long: list[float] = []
     errors: list[str] = []
     end = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=CLIENTS)
+    limits = httpx.Limits(max_connections=count)
 
     async def loop(session: httpx.AsyncClient, client: int) -> None:
         sent = client
@@ -61,7 +62,7 @@ async def clients(base: str, seconds: float, long_every: int) -> tuple[list[floa
             sent += 1
 
     async with httpx.AsyncClient(timeout=300, limits=limits) as session:
-        await asyncio.gather(*(loop(session, client) for client in range(CLIENTS)))
+        await asyncio.gather(*(loop(session, client) for client in range(count)))
     return short, long, errors
 
 
@@ -77,18 +78,23 @@ def test_32_clients_for_a_minute_get_every_answer(servers: tuple[str, str]) -> N
     # the added latency: short requests only, straight to the upstream and through the proxy
     direct, _, direct_errors = asyncio.run(clients(upstream, 10.0, long_every=0))
     proxied, _, proxied_errors = asyncio.run(clients(proxy, 10.0, long_every=0))
+    alone, _, _ = asyncio.run(clients(upstream, 5.0, long_every=0, count=1))
+    one, _, _ = asyncio.run(clients(proxy, 5.0, long_every=0, count=1))
     assert direct_errors == proxied_errors == []
     rows = {
         "mixed load, short chats": short,
         "mixed load, ~900-token documents": long,
-        "short chats only, upstream alone": direct,
-        "short chats only, through the proxy": proxied,
+        "32 clients, short chats only, upstream alone": direct,
+        "32 clients, short chats only, through the proxy": proxied,
+        "1 client, short chats, upstream alone": alone,
+        "1 client, short chats, through the proxy": one,
     }
     for name, values in rows.items():
         print(
             f"{name}: {len(values)} requests, p50 {statistics.median(values) * 1000:.1f} ms, "
             f"p95 {percentile(values, 0.95) * 1000:.1f} ms"
         )
-    added_p50 = statistics.median(proxied) - statistics.median(direct)
-    added_p95 = percentile(proxied, 0.95) - percentile(direct, 0.95)
-    print(f"added latency of a short request: p50 {added_p50 * 1000:.1f} ms, p95 {added_p95 * 1000:.1f} ms")
+    for name, through, straight in (("32 clients", proxied, direct), ("1 client", one, alone)):
+        added_p50 = statistics.median(through) - statistics.median(straight)
+        added_p95 = percentile(through, 0.95) - percentile(straight, 0.95)
+        print(f"{name}: added latency p50 {added_p50 * 1000:.1f} ms, p95 {added_p95 * 1000:.1f} ms")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 from prompts.compress import Compressor
@@ -79,6 +80,7 @@ def test_nothing_is_planned_when_nothing_is_worth_it(compressor: Compressor) -> 
         ({"messages": [{"role": "user", "content": MEDIUM}]}, "reaches 300 tokens"),
         ({"messages": [{"role": "system", "content": LONG}]}, "reaches 300 tokens"),
         ({"messages": [{"role": "user", "content": [{"type": "text", "text": LONG}]}]}, "reaches 300"),
+        ({"messages": [{"role": "tool", "content": json.dumps({"rows": SENTENCES})}]}, "reaches 300"),
     ]
     assert plan_request("chat", {"messages": "hello"}, settings, count).reason == "no messages"
     for body, reason in cases:

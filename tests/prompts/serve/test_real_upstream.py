@@ -17,8 +17,8 @@ import pytest
 from prompts.compress import Compressor
 from prompts.serve import CompressionSettings, ServeConfig, create_app
 from tests.conftest import shared_file
+from tests.prompts.serve.processes import model_name, transformers_serve
 from tests.prompts.serve.servers import serving
-from tests.prompts.serve.upstream import model_name, transformers_serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 

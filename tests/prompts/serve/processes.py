@@ -1,4 +1,5 @@
-"""A real OpenAI-compatible upstream for `winnow serve` tests: `transformers serve` on the packaged SmolLM2.
+"""Real server processes for the proxy's tests and `benchmarks/serve.py`: `transformers serve` on the packaged
+SmolLM2 (a real OpenAI-compatible upstream) and `winnow serve` itself.
 
 `transformers serve` pins the converted SmolLM2 folder (`causal_lm_path(None)`) on CPU in float32, offline.
 Requests must name that folder's path as `model` (`model_name()`), or omit `model`: any other name is a
@@ -107,15 +108,16 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def _wait_healthy(proc: subprocess.Popen[bytes], base_url: str, log: Path, timeout: float) -> None:
+def _wait_healthy(
+    proc: subprocess.Popen[bytes], base_url: str, log: Path, timeout: float, name: str = "transformers serve"
+) -> None:
     """Poll `GET /health` until it answers 200; raise with the log's tail if the server dies or times out."""
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=2.0) as client:
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(
-                    f"transformers serve exited with {proc.returncode} before it was healthy; log tail:\n"
-                    f"{_log_tail(log)}"
+                    f"{name} exited with {proc.returncode} before it was healthy; log tail:\n{_log_tail(log)}"
                 )
             try:
                 if client.get(f"{base_url}/health").status_code == 200:
@@ -124,7 +126,7 @@ def _wait_healthy(proc: subprocess.Popen[bytes], base_url: str, log: Path, timeo
                 pass
             if time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"transformers serve was not healthy within {timeout:.0f} s; log tail:\n{_log_tail(log)}"
+                    f"{name} was not healthy within {timeout:.0f} s; log tail:\n{_log_tail(log)}"
                 )
             time.sleep(0.25)
 
@@ -153,18 +155,63 @@ def transformers_serve(port: int | None = None, startup_timeout: float = STARTUP
             "HF_HUB_CACHE": str(hub_cache),
             "PYTHONUNBUFFERED": "1",
         }
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
-        base_url = f"http://{HOST}:{port}"
-        try:
-            _wait_healthy(proc, base_url, log, startup_timeout)
+        with _running(command, env, log, port, startup_timeout, "transformers serve") as base_url:
             yield base_url
-        finally:
-            _stop(proc)
+
+
+@contextmanager
+def winnow_serve(
+    upstream: str,
+    *options: str,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    startup_timeout: float = STARTUP_TIMEOUT_S,
+) -> Iterator[str]:
+    """Run `winnow serve --upstream UPSTREAM OPTIONS...` on a free port and yield its base URL once healthy
+    (its models loaded); its output goes to `log` (default: a temporary file); stopped on exit."""
+    port = free_port()
+    command = [sys.executable, "-c", "from flows.cli import main; main()", "serve", "--upstream", upstream]
+    command += ["--port", str(port), *options]
+    with tempfile.TemporaryDirectory(prefix="winnow-serve-") as tmp:
+        log = log or Path(tmp) / "serve.log"
+        with _running(
+            command, {**os.environ, **(env or {})}, log, port, startup_timeout, "winnow serve"
+        ) as url:
+            yield url
+
+
+@contextmanager
+def recording_upstream_process() -> Iterator[str]:
+    """The fast recording upstream of `servers.recording_upstream` in a process of its own (uvicorn)."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "--factory", "tests.prompts.serve.servers:recording_upstream"]
+    command += ["--host", HOST, "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    with (
+        tempfile.TemporaryDirectory(prefix="recording-upstream-") as tmp,
+        _running(command, dict(os.environ), Path(tmp) / "serve.log", port, 60, "the upstream") as url,
+    ):
+        yield url
+
+
+@contextmanager
+def _running(
+    command: list[str], env: dict[str, str], log: Path, port: int, startup_timeout: float, name: str
+) -> Iterator[str]:
+    """`command` as a server process in its own group, output to `log`, from the repository root; its base
+    URL once `/health` answers 200; stopped (with any children) on exit."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=Path(__file__).resolve().parents[3],
+            start_new_session=True,
+        )
+    base_url = f"http://{HOST}:{port}"
+    try:
+        _wait_healthy(proc, base_url, log, startup_timeout, name)
+        yield base_url
+    finally:
+        _stop(proc)
