@@ -155,9 +155,10 @@ def create_app(config: ServeConfig, compressor: Compressor | None = None) -> Sta
             return openai_error(400, f"the request body is not valid JSON: {error}", "invalid_request_error")
         if not isinstance(body, dict):
             return openai_error(400, "the request body must be a JSON object", "invalid_request_error")
+        overridden = "winnow" in body
         try:
             settings = config.settings.override(header_overrides(request.headers), where="header")
-            if "winnow" in body:
+            if overridden:
                 settings = settings.override(body.pop("winnow"))
         except RequestError as error:
             return openai_error(400, str(error), "invalid_request_error", param=error.field)
@@ -180,7 +181,8 @@ def create_app(config: ServeConfig, compressor: Compressor | None = None) -> Sta
                     headers={"Retry-After": str(full.retry_after)},
                 )
             record(outcome, endpoint)
-        return await forward(request, orjson.dumps(outcome.body), outcome)
+        unchanged = outcome.status != "compressed" and not overridden
+        return await forward(request, raw if unchanged else orjson.dumps(outcome.body), outcome)
 
     def record(outcome: Outcome, endpoint: str) -> None:
         metrics.compressions.labels(outcome.status).inc()

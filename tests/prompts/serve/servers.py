@@ -54,8 +54,11 @@ def recording_upstream() -> Starlette:
     received: list[dict[str, Any]] = []
 
     async def completion(request: Request) -> Response:
-        body = await request.json()
-        received.append({"path": request.url.path, "headers": dict(request.headers), "body": body})
+        raw = await request.body()
+        body = json.loads(raw)
+        received.append(
+            {"path": request.url.path, "headers": dict(request.headers), "body": body, "raw": raw.decode()}
+        )
         model = str(body.get("model", ""))
         if model.startswith("status-"):
             status = int(model.removeprefix("status-"))

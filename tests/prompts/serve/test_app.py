@@ -131,6 +131,9 @@ def test_short_requests_are_forwarded_untouched(proxy: str, upstream: str) -> No
     forwarded = last_forwarded(upstream)["body"]
     assert forwarded == {"model": "echo", "messages": messages, "temperature": 0.2, "user": "u-1"}
     assert raw.headers["x-winnow-status"] == "skipped"
+    as_sent = '{ "model" : "echo",\n  "messages": [{"role": "user", "content": "caf\\u00e9"}], "top_p": 1.0 }'
+    httpx.post(f"{proxy}/v1/chat/completions", content=as_sent, headers={"content-type": "application/json"})
+    assert last_forwarded(upstream)["raw"] == as_sent  # byte for byte
 
 
 def test_a_request_overrides_the_settings_in_its_body_or_headers(
