@@ -73,7 +73,8 @@ class CompressionSettings:
 
     def override(self, values: Mapping[str, Any], *, where: str = "winnow") -> CompressionSettings:
         """These settings with `values` (a request's `winnow` object) in place; giving `rate` drops the
-        default `target_tokens` and the other way round. Errors name the field as `WHERE.KEY`."""
+        default `target_tokens` and the other way round. Errors name the field as `WHERE.KEY`, or the header
+        (`x-winnow-KEY`) when `where` is "header"."""
         if not isinstance(values, Mapping):
             raise RequestError(where, f"must be an object, got {type(values).__name__}")
         unknown = sorted(set(values) - set(OVERRIDES))
@@ -91,7 +92,13 @@ class CompressionSettings:
         try:
             return replace(self, **changes)
         except RequestError as error:
-            raise RequestError(f"{where}.{error.field}", error.problem, template="{name} {problem}") from None
+            name = header_name(error.field) if where == "header" else f"{where}.{error.field}"
+            raise RequestError(name, error.problem, template="{name} {problem}") from None
+
+
+def header_name(key: str) -> str:
+    """The header that carries setting `key` (`x-winnow-target-tokens` for `target_tokens`)."""
+    return HEADER_PREFIX + key.replace("_", "-")
 
 
 def header_overrides(headers: Mapping[str, str]) -> dict[str, Any]:
@@ -99,7 +106,7 @@ def header_overrides(headers: Mapping[str, str]) -> dict[str, Any]:
     is a `RequestError` naming the header)."""
     values: dict[str, Any] = {}
     for key in OVERRIDES:
-        name = HEADER_PREFIX + key.replace("_", "-")
+        name = header_name(key)
         raw = headers.get(name)
         if raw is None:
             continue

@@ -77,6 +77,8 @@ def test_headers_give_typed_overrides() -> None:
         header_overrides({"x-winnow-rate": "lots"})
     with pytest.raises(RequestError, match="x-winnow-skip"):
         header_overrides({"x-winnow-skip": "maybe"})
+    with pytest.raises(RequestError, match=r"x-winnow-rate must be in \(0, 1\]"):
+        CompressionSettings().override(header_overrides({"x-winnow-rate": "2"}), where="header")
 
 
 def test_the_server_config_checks_its_limits_and_hides_its_key() -> None:
