@@ -3,6 +3,7 @@ the stage contract tests (`tests/filters/test_stage_contract.py`) read this tupl
 
 from __future__ import annotations
 
+from filters.dedup.decontaminate import Decontaminate
 from filters.dedup.exact import ExactDedup
 from filters.dedup.minhash import MinHashDedup
 from filters.quality.c4 import C4BadWords, C4Quality
@@ -32,4 +33,5 @@ STAGES: tuple[type[Stage], ...] = (
     SemanticDedup,
     Selection,
     PiiRedaction,
+    Decontaminate,
 )

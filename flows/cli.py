@@ -263,6 +263,7 @@ def planted_table(run: Path) -> Table:
 
 def _mount_subcommands() -> None:
     from flows.compress_cli import compress
+    from flows.decontaminate_cli import decontaminate
     from flows.fewshot_cli import fewshot
     from flows.quality_cli import quality_app
     from flows.schedule_cli import schedule_app
@@ -273,6 +274,7 @@ def _mount_subcommands() -> None:
     app.command("select")(select)
     app.command("fewshot")(fewshot)
     app.command("compress")(compress)
+    app.command("decontaminate")(decontaminate)
     app.command("serve")(serve)
     app.add_typer(schedule_app, name="schedule")
 

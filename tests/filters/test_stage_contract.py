@@ -29,6 +29,12 @@ def _bad_words(folder: Path) -> dict[str, Any]:
     return {"words_file": words}
 
 
+def _benchmark(folder: Path) -> dict[str, Any]:
+    items = folder / "items.jsonl"
+    items.write_text(json.dumps({"question": TEXTS[0]}) + "\n", encoding="utf-8")
+    return {"benchmarks": [{"path": items, "fields": ["question"]}]}
+
+
 def _quality_model(folder: Path) -> dict[str, Any]:
     texts, labels = labelled(60, seed=0)
     return {"model": QualityClassifier().fit(texts, labels).save(folder / "quality.wq"), "min_score": 0.5}
@@ -37,6 +43,7 @@ def _quality_model(folder: Path) -> dict[str, Any]:
 #: parameters for configs that cannot be built from their defaults, by stage type
 EXAMPLES: dict[str, Callable[[Path], dict[str, Any]]] = {
     "c4_badwords": _bad_words,
+    "decontaminate": _benchmark,
     "quality_classifier": _quality_model,
     "select": lambda folder: {"method": "clusters", "budget_docs": 8, "n_clusters": 3},
 }
@@ -169,7 +176,15 @@ def test_every_document_gets_a_reason_and_the_declared_columns(case: dict[str, A
 
 
 #: stages that must remove some of `TEXTS` by their defaults: else the checks above could pass vacuously
-REMOVING = {"exact_dedup", "minhash_dedup", "gopher_quality", "gopher_repetition", "language", "c4_badwords"}
+REMOVING = {
+    "decontaminate",
+    "exact_dedup",
+    "minhash_dedup",
+    "gopher_quality",
+    "gopher_repetition",
+    "language",
+    "c4_badwords",
+}
 
 
 def test_the_batch_gives_stages_something_to_remove(case: dict[str, Any]) -> None:

@@ -1,0 +1,164 @@
+"""Benchmark decontamination on real data: GSM8K test questions planted into C4 pages are found, untouched
+pages are kept, redaction cuts only the planted words, and bad benchmarks fail before any work."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from pydantic import ValidationError
+
+from filters.dedup.decontaminate import ITEM, MATCHES, NGRAM, Decontaminate, normalized_words
+from pipeline.batch import ID, REASON, TEXT
+from pipeline.errors import InputError
+from tests.conftest import shared_file
+
+pytestmark = pytest.mark.shared_data
+
+PLANTS = 400
+#: measured: 0.98 of the edited plants are found (seed 0); the floor leaves room for another sample
+EDITED_FLOOR = 0.95
+
+
+@pytest.fixture(scope="module")
+def gsm8k() -> Path:
+    return shared_file("gsm8k_test.jsonl.gz")
+
+
+@pytest.fixture(scope="module")
+def questions(gsm8k: Path) -> list[str]:
+    return pl.read_ndjson(gsm8k)["question"].to_list()
+
+
+@pytest.fixture(scope="module")
+def pages() -> pl.DataFrame:
+    return pl.read_ndjson(shared_file("c4_sample1k.jsonl.gz")).select(ID, TEXT)
+
+
+@pytest.fixture(scope="module")
+def stage(gsm8k: Path) -> Decontaminate:
+    return Decontaminate(benchmarks=[{"path": gsm8k, "name": "gsm8k", "fields": ["question", "answer"]}])
+
+
+def plant(rng: random.Random, page: str, item: str) -> tuple[str, str, str]:
+    """`page` with `item` inserted after a random space: (before, item, after) joined by spaces."""
+    spaces = [m.start() for m in re.finditer(" ", page)] or [len(page)]
+    cut = rng.choice(spaces)
+    return page[:cut], item, page[cut:].lstrip(" ")
+
+
+def edit(rng: random.Random, question: str) -> str:
+    """A light edit: other numbers, a few words cased differently, commas dropped, one word replaced."""
+    text = re.sub(r"\d+", lambda m: str(int(m.group()) + rng.randint(1, 9)), question)
+    text = text.replace(",", "").replace("?", " ?")
+    words = text.split(" ")
+    for i in rng.sample(range(len(words)), k=min(3, len(words))):
+        words[i] = words[i].upper() if rng.random() < 0.5 else words[i].capitalize()
+    words[rng.randrange(len(words))] = "something"
+    return " ".join(words)
+
+
+def planted_corpus(pages: pl.DataFrame, questions: list[str]) -> tuple[pl.DataFrame, list[int]]:
+    """Untouched pages, then pages with a verbatim question, then pages with an edited one; the items."""
+    rng = random.Random(0)
+    items = rng.sample(range(len(questions)), 2 * PLANTS)
+    texts = pages[TEXT].to_list()
+    planted = []
+    for k, item in enumerate(items):
+        question = questions[item] if k < PLANTS else edit(rng, questions[item])
+        planted.append(" ".join(plant(rng, texts[k % len(texts)], question)))
+    kinds = ["untouched"] * len(texts) + ["verbatim"] * PLANTS + ["edited"] * PLANTS
+    corpus = pl.DataFrame({ID: [f"d{i}" for i in range(len(kinds))], TEXT: texts + planted, "kind": kinds})
+    return corpus, items
+
+
+def test_planted_questions_are_found_and_untouched_pages_kept(
+    stage: Decontaminate, pages: pl.DataFrame, questions: list[str]
+) -> None:
+    corpus, items = planted_corpus(pages, questions)
+    marked = stage.apply(corpus)
+    found = marked.group_by("kind").agg(pl.col(REASON).is_not_null().mean().alias("recall"))
+    recall = dict(found.rows())
+    print(f"recall verbatim {recall['verbatim']:.4f}, edited {recall['edited']:.4f}")
+    assert recall["verbatim"] >= 0.99
+    assert recall["edited"] >= EDITED_FLOOR
+    untouched = marked.filter(pl.col("kind") == "untouched")
+    assert untouched[REASON].drop_nulls().len() <= 1, "under 0.1% of untouched pages removed"
+    verbatim = marked.filter(pl.col("kind") == "verbatim")
+    expected = [f"gsm8k_test.jsonl.gz:{item + 1}" for item in items[:PLANTS]]  # JSON Lines count from 1
+    named = sum(got == want for got, want in zip(verbatim[ITEM].to_list(), expected, strict=True))
+    assert named >= 0.99 * PLANTS, "the ledger names the planted item"
+
+
+def test_the_reason_names_benchmark_item_and_ngram(stage: Decontaminate, questions: list[str]) -> None:
+    page = "Posted in Kids' Corner. " + questions[16] + " Share this post with your friends."
+    row = stage.apply(pl.DataFrame({ID: ["p"], TEXT: [page]})).row(0, named=True)
+    assert row[REASON] == "contaminated_gsm8k"
+    assert row[ITEM] == "gsm8k_test.jsonl.gz:17"
+    words = " ".join(normalized_words(pl.Series([questions[16]])).item().to_list())
+    assert len(row[NGRAM].split(" ")) == 13 and row[NGRAM] in words
+    assert row[MATCHES] == len(words.split(" ")) - 12  # every 13-gram of the question
+
+
+def test_redact_cuts_the_planted_words_and_keeps_the_rest_byte_for_byte(
+    gsm8k: Path, pages: pl.DataFrame, questions: list[str]
+) -> None:
+    stage = Decontaminate(benchmarks=[{"path": gsm8k, "fields": ["question"]}], mode="redact")
+    rng = random.Random(3)
+    planted = [plant(rng, pages[TEXT][i], questions[i * 7]) for i in range(20)]
+    batch = pl.DataFrame({ID: [f"r{i}" for i in range(20)], TEXT: [" ".join(p) for p in planted]})
+    batch = pl.concat([batch, pages.head(50)])
+    marked = stage.apply(batch)
+    assert marked[REASON].null_count() == marked.height, "redaction keeps every document"
+    for (before, question, after), text in zip(planted, marked[TEXT].head(20).to_list(), strict=True):
+        trailing = re.search(r"[^\w]*$", question).group()  # the question mark after the last word stays
+        assert text == f"{before} {trailing} {after}"
+    assert marked[TEXT].tail(50).to_list() == pages[TEXT].head(50).to_list()
+    assert stage.counters(marked) == {
+        "documents_redacted": 20,
+        "ngrams_redacted": int(marked[MATCHES].sum()),
+    }
+    assert stage.apply(marked.select(ID, TEXT))[MATCHES].sum() == 0, "nothing of the items is left"
+
+
+def test_matching_ignores_case_punctuation_digits_and_accents(tmp_path: Path) -> None:
+    items = tmp_path / "items.jsonl"
+    item = "Zoë bought 12 apples, 3.5 kg of pears and a café crème at the market on Tuesday morning."
+    items.write_text(json.dumps({"text": item}) + "\n")
+    stage = Decontaminate(benchmarks=[{"path": items}])
+    page = "Notes: ZOE bought 7 apples 9,5 kg of PEARS - and a cafe creme at the market on tuesday morning!!"
+    other = "Zoe bought 7 apples and pears at the market on Tuesday, then went home for a café crème."
+    marked = stage.apply(pl.DataFrame({ID: ["a", "b"], TEXT: [page, other]}))
+    assert marked[REASON].to_list() == ["contaminated_items", None]
+
+
+def test_a_list_field_contributes_each_string(tmp_path: Path) -> None:
+    items = tmp_path / "mc.jsonl"
+    choices = ["the mitochondria is the powerhouse of the cell and makes most of its chemical energy", "no"]
+    items.write_text(json.dumps({"question": "Which is true?", "choices": choices}) + "\n")
+    stage = Decontaminate(benchmarks=[{"path": items, "fields": ["question", "choices"]}])
+    page = "Biology class: " + choices[0].upper() + ", as we learned."
+    assert stage.apply(pl.DataFrame({ID: ["a"], TEXT: [page]}))[REASON].item() == "contaminated_mc"
+
+
+def test_bad_benchmarks_fail_when_the_stage_is_built(tmp_path: Path, gsm8k: Path) -> None:
+    with pytest.raises(ValidationError, match=r"benchmark file .*missing\.jsonl does not exist"):
+        Decontaminate(benchmarks=[{"path": tmp_path / "missing.jsonl"}])
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(InputError, match=r"empty\.jsonl.*empty"):
+        Decontaminate(benchmarks=[{"path": empty}])
+    short = tmp_path / "short.jsonl"
+    short.write_text(json.dumps({"text": "too short to hold a 13-gram"}) + "\n")
+    with pytest.raises(InputError, match="no item has 13 words"):
+        Decontaminate(benchmarks=[{"path": short}])
+    with pytest.raises(InputError, match=r"gsm8k_test.*field 'problem'.*no item has a text field problem"):
+        Decontaminate(benchmarks=[{"path": gsm8k, "fields": ["problem"]}])
+    with pytest.raises(InputError, match=r"no item has field 'solution' \(fields: question, answer\)"):
+        Decontaminate(benchmarks=[{"path": gsm8k, "fields": ["question", "solution"]}])
+    with pytest.raises(ValidationError, match="share the name gsm8k_test"):
+        Decontaminate(benchmarks=[{"path": gsm8k}, {"path": gsm8k, "fields": ["answer"]}])
