@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from filters.dedup.decontaminate import Decontaminate
 from filters.dedup.exact import ExactDedup
+from filters.dedup.line_dedup import LineDedup
 from filters.dedup.minhash import MinHashDedup
 from filters.quality.c4 import C4BadWords, C4Quality
 from filters.quality.classifier_stage import QualityClassifierFilter
@@ -34,4 +35,5 @@ STAGES: tuple[type[Stage], ...] = (
     Selection,
     PiiRedaction,
     Decontaminate,
+    LineDedup,
 )
