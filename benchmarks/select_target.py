@@ -1,18 +1,35 @@
-"""Selection to a budget on ../shared/data: target-aware share of C4, and diversity coverage.
+"""Selection to a budget on ../shared/data: target-aware share of the target's kind, and diversity coverage.
 
-Pool = the first 2,000 Reuters-21578 documents + the first 500 of the C4 sample; target = the last 300 C4
-documents (held apart from the pool). For DSIR (hashed n-grams), knn (max cosine to a target document) and
-centroid (cosine to the target mean), it prints the share of C4 among the `--budget` (500) selected
-documents (a random choice gives 0.20) and the seconds each took (embedding time shown apart: it is shared
-by knn and centroid). Then, on 2,000 of those documents (1,500 Reuters + 500 C4), the coverage (mean cosine
-distance from every document to its nearest selected one; lower is better) and the radius (the largest
-such distance, k-center's objective) of k-center greedy, cluster-balanced sampling and random subsets
-(mean of 10 draws) at N = `--coverage-n` (200).
+Target-aware setups (each a pool with a minority of the target's kind, a target corpus of that kind held
+apart from the pool, and a budget of as many documents as the pool holds of that kind):
 
-    PYTHONPATH=. python benchmarks/select_target.py [--budget 500] [--coverage-n 200] [--seed 0]
-        [--cache DIR]   # keep the embeddings (.npy) between runs
+| setup | pool | target | budget |
+|---|---|---|---|
+| `c4-in-reuters` | 2,000 Reuters + 500 C4 | 300 other C4 | 500 |
+| `reuters-in-c4` | 1,000 C4 + 250 Reuters | 300 other Reuters | 250 |
+| `gsm8k-in-c4` | 1,000 C4 + 250 GSM8K problems | 300 other GSM8K | 250 |
+| `wikipedia-in-reuters` | 3,000 Reuters + 1,000 Wikipedia passages (NQ gold) | 500 other Wikipedia | 1,000 |
+| `wikipedia-in-c4` | 1,000 C4 + 250 Wikipedia passages | 300 other Wikipedia | 250 |
+| `dclm-good` | 289 DCLM pages (132 good, 157 spam / lists / boilerplate) | 60 other good ones | 132 |
 
-Embedding 2,800 documents with all-MiniLM-L6-v2 takes minutes on a small CPU.
+(`wikipedia-in-reuters` has the shape of issue 19's 3,000 Reuters + 1,000 science posts; 20 Newsgroups is
+not in ../shared/data.) Each `--draws` value shuffles every source with that seed before the slices are
+taken (Reuters: its first 4,000 documents; Wikipedia: the first 2,000 distinct gold passages). For DSIR
+(hashed n-grams, Gumbel top-k seeded by the draw), `embedding` (a class-balanced logistic regression on the
+embeddings, target vs pool: its log-odds), knn (max cosine to a target document) and centroid (cosine to
+the target mean) it prints the share of the target's kind among the selected documents (random gives the
+pool's share) and the seconds each took (embedding apart: it is shared by the embedding methods).
+
+Then, on 2,000 documents (the first 1,500 Reuters + the first 500 C4), the coverage (mean cosine distance
+from every document to its nearest selected one; lower is better) and the radius (the largest such
+distance, k-center's objective) of k-center greedy, cluster-balanced sampling and random subsets (mean of
+10 draws) at N = `--coverage-n` (200).
+
+    PYTHONPATH=. python benchmarks/select_target.py [--draws 1 2 3] [--setups ...] [--coverage-n 200]
+        [--C 10] [--cache DIR]   # an embedding cache folder: a re-run embeds nothing
+
+Embedding the ~9,700 documents with all-MiniLM-L6-v2 (`pipeline.embeddings.embed`, as `winnow select`
+does) takes minutes on a small CPU. `--C` is the embedding method's regularisation (chosen on draw 0).
 """
 
 from __future__ import annotations
@@ -20,6 +37,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,84 +49,142 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 
-from filters.quality.embeddings import encode  # noqa: E402
 from filters.select.budget import Budget  # noqa: E402
 from filters.select.cluster_balanced import cluster_balanced_select  # noqa: E402
 from filters.select.dsir import dsir_select  # noqa: E402
 from filters.select.kcenter import kcenter_select  # noqa: E402
 from filters.select.knn import target_select  # noqa: E402
+from filters.select.target_classifier import DEFAULT_C, classifier_select  # noqa: E402
 from pipeline.coverage import coverage, radius  # noqa: E402
+from pipeline.embeddings import embed  # noqa: E402
 
-REUTERS, C4_POOL, C4_TARGET = 2000, 500, 300
-
-
-def corpora() -> tuple[pl.Series, np.ndarray, pl.Series]:
-    """(pool texts, is-C4 flag per pool document, target texts)."""
-    reuters = pl.read_ndjson(DATA / "reuters21578.jsonl.gz").head(REUTERS)["text"]
-    c4 = pl.read_ndjson(DATA / "c4_sample1k.jsonl.gz")["text"]
-    pool = pl.concat([reuters, c4.head(C4_POOL)])
-    is_c4 = np.arange(len(pool)) >= REUTERS
-    return pool, is_c4, c4.tail(C4_TARGET)
+METHODS = ("dsir", "embedding", "knn", "centroid")
 
 
-def embeddings(name: str, texts: pl.Series, cache: Path | None) -> tuple[np.ndarray, float]:
-    """Embeddings of `texts` (from `cache` when there) and the seconds spent embedding."""
-    path = cache / f"{name}.npy" if cache is not None else None
-    if path is not None and path.is_file():
-        return np.load(path), 0.0
+def sources() -> dict[str, pl.Series]:
+    """Every source corpus's texts, in file order."""
+    nq = pl.read_ndjson(DATA / "nq_open_oracle.jsonl.gz")
+    gold = nq.select(pl.col("ctxs").list.eval(pl.element().filter(pl.element().struct.field("isgold"))))
+    wikipedia = gold["ctxs"].list.first().struct.field("text").drop_nulls().unique(maintain_order=True)
+    gsm8k = pl.read_ndjson(DATA / "gsm8k_test.jsonl.gz").select(pl.col("question") + "\n" + pl.col("answer"))
+    dclm = pl.read_ndjson(DATA / "dclm_quality.jsonl.gz")
+    return {
+        "reuters": pl.read_ndjson(DATA / "reuters21578.jsonl.gz")["text"].head(4000),
+        "c4": pl.read_ndjson(DATA / "c4_sample1k.jsonl.gz")["text"],
+        "wikipedia": wikipedia.head(2000),
+        "gsm8k": gsm8k.to_series(),
+        "dclm-good": dclm.filter(pl.col("label") == 1)["text"],
+        "dclm-bad": dclm.filter(pl.col("label") == 0)["text"],
+    }
+
+
+@dataclass(frozen=True)
+class Setup:
+    """`other` documents of source `background` and `kind` ones of source `kind_source` in the pool, and
+    `target` more of `kind_source` (held apart) as the target; the budget is `kind`."""
+
+    background: str
+    other: int
+    kind_source: str
+    kind: int
+    target: int
+
+
+SETUPS = {
+    "c4-in-reuters": Setup("reuters", 2000, "c4", 500, 300),
+    "reuters-in-c4": Setup("c4", 1000, "reuters", 250, 300),
+    "gsm8k-in-c4": Setup("c4", 1000, "gsm8k", 250, 300),
+    "wikipedia-in-reuters": Setup("reuters", 3000, "wikipedia", 1000, 500),
+    "wikipedia-in-c4": Setup("c4", 1000, "wikipedia", 250, 300),
+    "dclm-good": Setup("dclm-bad", 157, "dclm-good", 132, 60),
+}
+
+
+def draw(setup: Setup, vectors: dict[str, np.ndarray], texts: dict[str, pl.Series], seed: int) -> dict:
+    """The pool's and the target's texts and vectors, and the is-the-target's-kind flag of each pool row."""
+    rng = np.random.default_rng(seed)
+    other = rng.permutation(len(texts[setup.background]))[: setup.other]
+    kind = rng.permutation(len(texts[setup.kind_source]))
+    kind, target = kind[: setup.kind], kind[setup.kind : setup.kind + setup.target]
+    assert len(target) == setup.target, "not enough documents of the target's kind"
+    return {
+        "pool": pl.concat([texts[setup.background][other], texts[setup.kind_source][kind]]),
+        "pool_vectors": np.concatenate([vectors[setup.background][other], vectors[setup.kind_source][kind]]),
+        "target": texts[setup.kind_source][target],
+        "target_vectors": vectors[setup.kind_source][target],
+        "is_kind": np.arange(setup.other + setup.kind) >= setup.other,
+    }
+
+
+def select(method: str, case: dict, budget: Budget, seed: int, C: float) -> np.ndarray:
+    """The pool rows `method` chooses."""
+    if method == "dsir":
+        return dsir_select(case["pool"], case["target"], budget, seed=seed)[0]
+    if method == "embedding":
+        return classifier_select(case["pool_vectors"], case["target_vectors"], budget, C=C, seed=seed)[0]
+    return target_select(case["pool_vectors"], case["target_vectors"], budget, method=method)[0]
+
+
+def timed(work: Callable[..., np.ndarray], *args: object) -> tuple[np.ndarray, float]:
+    """`work(*args)` and the seconds it took."""
     start = time.perf_counter()
-    vectors = encode(texts.to_list())
-    seconds = time.perf_counter() - start
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, vectors)
-    return vectors, seconds
+    out = work(*args)
+    return out, time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=int, default=500)
+    parser.add_argument("--draws", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
     parser.add_argument("--coverage-n", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--C", type=float, default=DEFAULT_C, help="the embedding method's C")
     parser.add_argument("--cache", type=Path, default=None)
     args = parser.parse_args()
-    pool, is_c4, target = corpora()
-    budget = Budget(docs=args.budget)
-    print(f"pool: {len(pool)} documents ({is_c4.mean():.0%} C4), target: {len(target)} C4 documents")
-    print(f"budget: {args.budget} documents (random share of C4: {is_c4.mean():.2f})")
+    texts = sources()
+    vectors, start = {}, time.perf_counter()
+    for name, series in texts.items():
+        vectors[name] = embed(series.to_list(), cache=args.cache)
+    total = sum(len(series) for series in texts.values())
+    print(f"embedding {total} documents: {time.perf_counter() - start:.1f} s (0 with a warm --cache)")
 
-    start = time.perf_counter()
-    chosen, _ = dsir_select(pool, target, budget, seed=args.seed)
-    print(f"dsir      share of C4 {is_c4[chosen].mean():.3f}   {time.perf_counter() - start:6.2f} s")
+    print("setup                 draw  random  " + "  ".join(f"{m:>9s}" for m in METHODS) + "   seconds")
+    shares: dict[tuple[str, str], list[float]] = {}
+    for name in args.setups:
+        setup = SETUPS[name]
+        for seed in args.draws:
+            case = draw(setup, vectors, texts, seed)
+            budget = Budget(docs=setup.kind)
+            row, took = [], []
+            for method in METHODS:
+                chosen, seconds = timed(select, method, case, budget, seed, args.C)
+                share = float(case["is_kind"][chosen].mean())
+                shares.setdefault((name, method), []).append(share)
+                row.append(f"{share:9.3f}")
+                took.append(f"{seconds:.2f}")
+            random = case["is_kind"].mean()
+            print(f"{name:21s} {seed:4d}  {random:6.3f}  " + "  ".join(row) + "   " + "/".join(took))
+    print("\nmean over draws " + " ".join(str(d) for d in args.draws))
+    print("| setup | " + " | ".join(METHODS) + " |")
+    for name in args.setups:
+        cells = [f"{np.mean(shares[name, m]):.3f}" for m in METHODS]
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
-    pool_vectors, pool_seconds = embeddings("pool", pool, args.cache)
-    target_vectors, target_seconds = embeddings("target", target, args.cache)
-    seconds = pool_seconds + target_seconds
-    rate = f"{(len(pool) + len(target)) / seconds:.1f} docs/s" if seconds else "cached"
-    print(f"embedding {len(pool) + len(target)} documents: {seconds:.1f} s ({rate})")
-    for method in ("knn", "centroid"):
-        start = time.perf_counter()
-        chosen, _ = target_select(pool_vectors, target_vectors, budget, method=method)
-        share, took = is_c4[chosen].mean(), time.perf_counter() - start
-        print(f"{method:9s} share of C4 {share:.3f}   {took:6.2f} s (+ embedding)")
-
-    rows = np.r_[0:1500, REUTERS : REUTERS + C4_POOL]  # 1,500 Reuters + 500 C4
-    vectors = pool_vectors[rows]
     n = args.coverage_n
-    print(f"coverage at N = {n} of {len(vectors)} documents (cosine distance to the nearest selected one)")
+    if n <= 0:
+        return
+    vectors_2k = np.concatenate([vectors["reuters"][:1500], vectors["c4"][:500]])
+    print(
+        f"\ncoverage at N = {n} of {len(vectors_2k)} documents (cosine distance to the nearest selected one)"
+    )
     print("method    mean    radius  seconds")
-    start = time.perf_counter()
-    picked = kcenter_select(vectors, Budget(docs=n), seed=args.seed)
-    took = time.perf_counter() - start
-    print(f"kcenter   {coverage(vectors, picked):.4f}  {radius(vectors, picked):.4f}  {took:6.2f}")
-    start = time.perf_counter()
-    picked = cluster_balanced_select(vectors, Budget(docs=n), seed=args.seed)
-    took = time.perf_counter() - start
-    print(f"clusters  {coverage(vectors, picked):.4f}  {radius(vectors, picked):.4f}  {took:6.2f}")
-    rng = np.random.default_rng(args.seed)
-    draws = [rng.choice(len(vectors), size=n, replace=False) for _ in range(10)]
-    mean = np.mean([coverage(vectors, d) for d in draws])
-    print(f"random    {mean:.4f}  {np.mean([radius(vectors, d) for d in draws]):.4f}  (mean of 10 draws)")
+    picked, took = timed(kcenter_select, vectors_2k, Budget(docs=n))
+    print(f"kcenter   {coverage(vectors_2k, picked):.4f}  {radius(vectors_2k, picked):.4f}  {took:6.2f}")
+    picked, took = timed(cluster_balanced_select, vectors_2k, Budget(docs=n))
+    print(f"clusters  {coverage(vectors_2k, picked):.4f}  {radius(vectors_2k, picked):.4f}  {took:6.2f}")
+    rng = np.random.default_rng(0)
+    draws = [rng.choice(len(vectors_2k), size=n, replace=False) for _ in range(10)]
+    mean = np.mean([coverage(vectors_2k, d) for d in draws])
+    print(f"random    {mean:.4f}  {np.mean([radius(vectors_2k, d) for d in draws]):.4f}  (mean of 10 draws)")
 
 
 if __name__ == "__main__":

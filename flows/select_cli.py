@@ -23,6 +23,7 @@ class SelectMethod(StrEnum):
     kcenter = "kcenter"
     clusters = "clusters"
     dsir = "dsir"
+    embedding = "embedding"
     knn = "knn"
     centroid = "centroid"
 
@@ -35,13 +36,14 @@ def select(
         SelectMethod,
         typer.Option(
             help="semdedup: remove semantic duplicates; kcenter / clusters: cover the embedding space; "
-            "dsir / knn / centroid: resemble --target."
+            "dsir / embedding / knn / centroid: resemble --target."
         ),
     ],
     budget: Annotated[int | None, typer.Option(min=1, help="Documents to keep.")] = None,
     budget_tokens: Annotated[int | None, typer.Option(min=1, help="Whitespace words to keep.")] = None,
     target: Annotated[
-        Path | None, typer.Option(help="Target corpus for dsir, knn, centroid (JSONL, Parquet, text lines).")
+        Path | None,
+        typer.Option(help="Target corpus for dsir, embedding, knn, centroid (JSONL, Parquet, text lines)."),
     ] = None,
     eps: Annotated[float, typer.Option(help="semdedup: duplicates at cosine >= 1 - eps.")] = 0.05,
     keep: Annotated[
@@ -49,7 +51,8 @@ def select(
         typer.Option(help="semdedup: which duplicate stays: centroid, farthest, longest, or a column name."),
     ] = "centroid",
     quality_column: Annotated[
-        str | None, typer.Option(help="kcenter / clusters: weigh documents by this column.")
+        str | None,
+        typer.Option(help="kcenter / clusters: weigh documents by this column; embedding: add its z-score."),
     ] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of k-means, sampling and Gumbel noise.")] = 0,
     cache: Annotated[

@@ -1,8 +1,9 @@
 """Selection to a budget as a corpus stage: `type = "select"` in a recipe, `winnow select` on the CLI.
 
-Methods: `kcenter` and `clusters` (diversity over embeddings, optionally by a quality column), `knn` and
-`centroid` (embedding similarity to a target corpus) and `dsir` (hashed n-gram importance resampling
-towards a target corpus). `summarize` embeds (or hashes) each shard where it lies; the decision scores
+Methods: `kcenter` and `clusters` (diversity over embeddings, optionally by a quality column), `embedding`
+(a classifier on embeddings, target vs pool, optionally plus a quality column), `knn` and `centroid`
+(embedding similarity to a target corpus) and `dsir` (hashed n-gram importance resampling towards a target
+corpus). `summarize` embeds (or hashes) each shard where it lies; the decision scores
 the documents in parts (`Selection`), takes the budget from the top of their ranking and removes every
 other document with `reason=not_selected`. Embeddings are fixed-size float32 arrays, never Python lists.
 """
@@ -32,8 +33,16 @@ from filters.select.dsir import (
 from filters.select.facts import SAMPLE, sample_facts
 from filters.select.kcenter import kcenter_select
 from filters.select.knn import knn_similarity, target_centroid
-from filters.select.sampled_kmeans import CLUSTER, corpus_centers, nearest, seeded_sample, unit
+from filters.select.sampled_kmeans import (
+    CLUSTER,
+    corpus_centers,
+    nearest,
+    sample_vectors,
+    seeded_sample,
+    unit,
+)
 from filters.select.summary_vectors import stacked_vectors, vector_column, vector_size
+from filters.select.target_classifier import classifier_scores, fit_target_classifier, pool_sample_size
 from pipeline.batch import ORDER, REASON, TEXT
 from pipeline.embeddings import PACKAGED_ENCODER, embed
 from pipeline.errors import InputError
@@ -43,12 +52,14 @@ from pipeline.storage import AnyPath
 from pipeline.summaries import summary_rows
 
 REASON_NOT_SELECTED = "not_selected"
-Method = Literal["kcenter", "clusters", "dsir", "knn", "centroid"]
-TARGETED = ("dsir", "knn", "centroid")
-EMBEDDED = ("kcenter", "clusters", "knn", "centroid")
+Method = Literal["kcenter", "clusters", "dsir", "embedding", "knn", "centroid"]
+TARGETED = ("dsir", "embedding", "knn", "centroid")
+EMBEDDED = ("kcenter", "clusters", "embedding", "knn", "centroid")
+#: methods that take a `quality_column`
+QUALITY = ("kcenter", "clusters", "embedding")
 #: the summaries' embedding column (float32 `Array`)
 VECTOR = "vector"
-#: a part's score of each of its documents (dsir, knn, centroid)
+#: a part's score of each of its documents (dsir, embedding, knn, centroid)
 SCORE = "score"
 #: summary rows a part reads and scores at once (at multiples of it from the corpus's first row)
 BLOCK = 4_096
@@ -63,7 +74,9 @@ class SelectConfig(StageConfig):
     budget_tokens: int | None = Field(None, ge=1, description="keep at most this many whitespace words")
     target: Path | None = Field(None, description="target corpus (JSON Lines, Parquet or text lines)")
     target_field: str = Field(TEXT, min_length=1, description="text field of the target corpus")
-    quality_column: str | None = Field(None, description="weigh kcenter / rank within clusters by it")
+    quality_column: str | None = Field(
+        None, description="weigh kcenter / rank within clusters by it / embedding: add its z-score"
+    )
     seed: int = Field(0, ge=0)
     model: str = Field(PACKAGED_ENCODER, description="sentence-transformers model (name or folder)")
     n_clusters: int = Field(DEFAULT_CLUSTERS, ge=1, le=100_000)
@@ -78,8 +91,8 @@ class SelectConfig(StageConfig):
             raise ValueError("give budget_docs or budget_tokens (exactly one)")
         if self.method in TARGETED and self.target is None:
             raise ValueError(f"method {self.method} needs a target corpus")
-        if self.quality_column is not None and self.method not in ("kcenter", "clusters"):
-            raise ValueError("quality_column applies to kcenter and clusters only")
+        if self.quality_column is not None and self.method not in QUALITY:
+            raise ValueError("quality_column applies to kcenter, clusters and embedding only")
         return self
 
     def budget(self) -> Budget:
@@ -108,11 +121,13 @@ class Selection(SplitCorpusStage):
     """Keep a budget of documents chosen by diversity or by similarity to a target; remove the rest.
 
     The decision splits into parts by position in the summaries: each part scores its own documents
-    (DSIR's importance weights, the knn / centroid similarity, or the nearest cluster centroid), reading
+    (DSIR's importance weights, the target classifier's log-odds, the knn / centroid similarity, or the
+    nearest cluster centroid), reading
     `BLOCK` rows at a time; the joining task ranks every document by its score (a few numbers a document)
     and takes the budget. What the parts share is computed once per run (`pipeline.run_state`): the pool's
-    n-gram totals and DSIR's per-bucket weights, the target's embeddings, the k-means centroids (fitted on
-    a seeded sample, `sampled_kmeans`). K-center is global by nature and runs in the joining task, over
+    n-gram totals and DSIR's per-bucket weights, the target's embeddings, the target classifier (fitted
+    against a seeded sample of the pool, `target_classifier`), the k-means centroids (fitted on a seeded
+    sample, `sampled_kmeans`). K-center is global by nature and runs in the joining task, over
     the embeddings as one float32 array (a memory map in the stage's state folder during a run; float16
     would halve it, but converting it back for every pick made k-center 10x slower).
     """
@@ -148,7 +163,7 @@ class Selection(SplitCorpusStage):
         files: Sequence[AnyPath] = (),
     ) -> pl.DataFrame:
         """`ORDER`, `tokens` (and `quality`) of the documents of part `part` (a slice of the summary rows by
-        position), with their `SCORE` (dsir, knn, centroid) or `CLUSTER` (clusters)."""
+        position), with their `SCORE` (dsir, embedding, knn, centroid) or `CLUSTER` (clusters)."""
         config = self.config
         documents = summaries.select(pl.len()).collect().item()
         start, stop = part * documents // parts, (part + 1) * documents // parts
@@ -176,13 +191,15 @@ class Selection(SplitCorpusStage):
         return {} if method == "kcenter" else {SCORE: pl.Float64()}
 
     def _shared(self, summaries: pl.LazyFrame) -> np.ndarray | None:
-        """What every part needs, computed once per run: DSIR's per-bucket weights, the target's embeddings
-        (or their centroid) or the k-means centroids (None for k-center)."""
+        """What every part needs, computed once per run: DSIR's per-bucket weights, the target classifier's
+        weights, the target's embeddings (or their centroid) or the k-means centroids (None for k-center)."""
         method = self.config.method
         if method == "dsir":
             return self._dsir_ratio(summaries)
         if method == "clusters":
             return self._centers(summaries)
+        if method == "embedding":
+            return self._classifier(summaries)
         if method == "centroid":
             return target_centroid(self._target_vectors())  # once per part, not once per block
         return None if method == "kcenter" else self._target_vectors()
@@ -197,6 +214,8 @@ class Selection(SplitCorpusStage):
         vectors = rows[VECTOR].to_numpy()
         if config.method == "clusters":
             return pl.Series(CLUSTER, nearest(unit(vectors), shared), dtype=pl.Int32)
+        if config.method == "embedding":
+            return pl.Series(SCORE, classifier_scores(vectors, shared), dtype=pl.Float64)
         if config.method == "centroid":
             return pl.Series(SCORE, vectors @ shared, dtype=pl.Float64)  # `centroid_similarity`
         return pl.Series(SCORE, knn_similarity(vectors, shared, k=config.neighbours), dtype=pl.Float64)
@@ -213,7 +232,10 @@ class Selection(SplitCorpusStage):
         budget = config.budget()
         if config.method == "dsir":
             chosen = budget.take(gumbel_top_k_order(rows[SCORE].to_numpy(), seed=config.seed), lengths)
-        elif config.method in ("knn", "centroid"):
+        elif config.method == "embedding" and quality is not None:
+            rows = rows.with_columns(pl.Series(SCORE, _zscore(rows[SCORE].to_numpy()) + _zscore(quality)))
+            chosen = budget.take(np.argsort(-rows[SCORE].to_numpy(), kind="stable"), lengths)
+        elif config.method in ("embedding", "knn", "centroid"):
             chosen = budget.take(np.argsort(-rows[SCORE].to_numpy(), kind="stable"), lengths)
         elif config.method == "clusters":
             labels = rows[CLUSTER].to_numpy().astype(np.int64)
@@ -273,6 +295,20 @@ class Selection(SplitCorpusStage):
             folder=self.state_dir,
         )
 
+    def _classifier(self, summaries: pl.LazyFrame) -> np.ndarray:
+        """The target classifier's coefficients and intercept (`fit_target_classifier`), fitted once per run:
+        the target's embeddings against those of a seeded sample of the pool (`pool_sample_size`)."""
+        config = self.config
+
+        def fit() -> np.ndarray:
+            target = self._target_vectors()
+            documents = summaries.select(pl.len()).collect().item()
+            size = pool_sample_size(documents, len(target))
+            pool = sample_vectors(summaries, ORDER, VECTOR, size, config.seed)
+            return fit_target_classifier(target, pool, seed=config.seed)
+
+        return shared_array(self.state_dir, "target-classifier", fit)
+
     def _target_vectors(self) -> np.ndarray:
         """The target corpus's embeddings, computed once per run."""
         return shared_array(
@@ -305,6 +341,13 @@ class Selection(SplitCorpusStage):
         if texts.is_empty():
             raise InputError(f"the target corpus {self.config.target} has no documents")
         return texts
+
+
+def _zscore(values: np.ndarray) -> np.ndarray:
+    """`values` centred and scaled to unit standard deviation (centred only when they are all equal)."""
+    values = np.asarray(values, dtype=np.float64)
+    spread = values.std()
+    return (values - values.mean()) / (spread if spread > 0 else 1.0)
 
 
 def _hashed_ngrams(texts: pl.Series, buckets: int) -> pl.DataFrame:

@@ -54,6 +54,18 @@ def test_select_dsir_keeps_documents_like_the_target(tmp_path: Path, winnow: Win
     assert set(removed["reason"]) == {"not_selected"} and removed.height == 18
 
 
+def test_select_embedding_keeps_documents_like_the_target(tmp_path: Path, winnow: Winnow) -> None:
+    pool = jsonl(tmp_path / "pool.jsonl", SPORT * 3 + COOKING * 3)
+    target = jsonl(tmp_path / "target.jsonl", COOKING)
+    args = ["--method", "embedding", "--target", str(target), "--budget", "6"]
+    result = winnow("select", str(pool), "--out", str(tmp_path / "out"), *args)
+    assert result.exit_code == 0, result.output
+    kept = pl.read_parquet(tmp_path / "out" / "kept")
+    removed = pl.read_parquet(tmp_path / "out" / "removed")
+    assert kept.height == 6 and set(kept["text"]) <= set(COOKING)
+    assert set(removed["reason"]) == {"not_selected"} and removed.height == 18
+
+
 def test_select_semdedup_removes_paraphrases(tmp_path: Path, winnow: Winnow) -> None:
     texts = [*SPORT, *COOKING, SPORT[0].replace("home side", "home team"), COOKING[1] + " "]
     pool = jsonl(tmp_path / "pool.jsonl", texts)

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from filters.select import sampled_kmeans, selection
+from filters.select import sampled_kmeans, selection, target_classifier
 from filters.select.selection import SelectConfig, Selection, read_target
 from pipeline import runner
 from pipeline.batch import ORDER, REASON
@@ -50,6 +50,9 @@ def test_config_needs_one_budget_and_a_target_for_targeted_methods(tmp_path):
         SelectConfig(method="dsir", budget_docs=3)
     with pytest.raises(ValidationError, match="quality_column"):
         SelectConfig(method="knn", budget_docs=3, target=tmp_path / "t.jsonl", quality_column="q")
+    with pytest.raises(ValidationError, match="target"):
+        SelectConfig(method="embedding", budget_docs=3)
+    SelectConfig(method="embedding", budget_docs=3, target=tmp_path / "t.jsonl", quality_column="q")
     with pytest.raises(ValidationError):
         SelectConfig(method="kcenter", budget_docs=3, extra_field=1)
     assert SelectConfig(method="clusters", budget_tokens=100).build().kind == "select"
@@ -66,6 +69,21 @@ def test_dsir_stage_keeps_the_budget_of_target_like_documents_across_shards(tmp_
     assert removed[REASON].unique().to_list() == ["not_selected"]
     assert removed["selection_score"].null_count() == 0
     assert len(marked) == 21
+
+
+def test_embedding_stage_keeps_target_like_documents_and_adds_the_quality_z_score(tmp_path):
+    target = write_jsonl(tmp_path / "target.jsonl.gz", COOKING[3:])
+    shards = [shard(FINANCE + COOKING[:1], 0), shard(FINANCE + COOKING[1:3], 7), shard(FINANCE, 15)]
+    stage = SelectConfig(method="embedding", budget_docs=3, target=target, cache=tmp_path / "cache").build()
+    kept = run(stage, shards).filter(pl.col(REASON).is_null())
+    assert sorted(kept["text"].to_list()) == sorted(COOKING[:3])
+    quality = [[0.0] * 7, [0.0] * 8, [100.0] + [0.0] * 5]  # one finance document far above the rest
+    shards = [s.with_columns(quality=pl.Series(q)) for s, q in zip(shards, quality, strict=True)]
+    config = SelectConfig(
+        method="embedding", budget_docs=3, target=target, quality_column="quality", cache=tmp_path / "cache"
+    )
+    kept = run(config.build(), shards).filter(pl.col(REASON).is_null())["text"].to_list()
+    assert FINANCE[0] in kept and len(set(kept) & set(COOKING[:3])) == 2
 
 
 def test_token_budget_limits_the_words_kept(tmp_path):
@@ -109,6 +127,7 @@ def test_kcenter_stage_on_real_embeddings_keeps_one_document_per_topic(tmp_path)
 #: every method, each selecting from what the one before kept (300 Reuters documents in)
 CHAIN = (
     ("dsir", 250, {"target": True}),
+    ("embedding", 225, {"target": True}),
     ("knn", 200, {"target": True, "neighbours": 3}),
     ("centroid", 150, {"target": True}),
     ("clusters", 100, {"n_clusters": 8, "quality_column": "quality"}),
@@ -150,10 +169,13 @@ def chain_run(folder: Path, parts: int) -> tuple[pl.DataFrame, list[dict], Path]
 @pytest.fixture(scope="module")
 def chain_parts(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[pl.DataFrame, list[dict], Path]]:
     """The chain decided as 1, 7 and 64 parts, k-means fitted on a sample of 4 documents per cluster, the
-    parts reading 16 rows at a time (so a part's first and last blocks are shared with its neighbours)."""
+    target classifier against a sample of 100 of the 250 documents, the parts reading 16 rows at a time (so
+    a part's first and last blocks are shared with its neighbours)."""
     folder = tmp_path_factory.mktemp("selection-parts")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sampled_kmeans, "SAMPLE_PER_CLUSTER", 4)
+        patch.setattr(target_classifier, "MIN_POOL_SAMPLE", 10)
+        patch.setattr(target_classifier, "POOL_PER_TARGET", 1)
         patch.setattr(selection, "BLOCK", 16)
         return {parts: chain_run(folder, parts) for parts in (1, 7, 64)}
 
@@ -166,11 +188,11 @@ def test_any_split_selects_what_one_part_selects_on_reuters(chain_parts, parts: 
     assert split.equals(one)  # the same documents kept, removed by the same stage with the same score
     assert split_facts == one_facts
     assert one["reason"].null_count() == 40 and (one["reason"].drop_nulls() == "not_selected").all()
-    assert one["selection_score"].is_not_null().sum() == 150  # dsir, knn and centroid score
+    assert one["selection_score"].is_not_null().sum() == 150  # dsir, embedding, knn and centroid score
     documents = [facts["embeddings"]["documents"] for facts in one_facts[1:]]
-    assert documents == [250, 200, 150, 100]  # what each embedding stage saw
-    assert [facts["embeddings"]["kept"] for facts in one_facts[1:]] == [200, 150, 100, 40]
-    assert len(one_facts[3]["embeddings"]["cluster_sizes"]) == 8
+    assert documents == [250, 225, 200, 150, 100]  # what each embedding stage saw
+    assert [facts["embeddings"]["kept"] for facts in one_facts[1:]] == [225, 200, 150, 100, 40]
+    assert len(one_facts[4]["embeddings"]["cluster_sizes"]) == 8
 
 
 @pytest.mark.shared_data
@@ -183,10 +205,18 @@ def test_each_part_is_a_task_and_shared_values_are_computed_once(chain_parts) ->
         shared[decide.name] = sorted(p.name for p in state.iterdir() if not p.name.startswith("."))
     assert shared == {
         "00-select-decide": ["dsir-weights.npy", "dsir-weights.npy.lock"],
-        "01-select-decide": ["target-embeddings.npy", "target-embeddings.npy.lock"],
+        "01-select-decide": [
+            "target-classifier.npy",
+            "target-classifier.npy.lock",
+            "target-embeddings.npy",
+            "target-embeddings.npy.lock",
+        ],
         "02-select-decide": ["target-embeddings.npy", "target-embeddings.npy.lock"],
-        "03-select-decide": ["centers.npy", "centers.npy.lock"],
-        "04-select-decide": ["kcenter-vectors.npy"],
+        "03-select-decide": ["target-embeddings.npy", "target-embeddings.npy.lock"],
+        "04-select-decide": ["centers.npy", "centers.npy.lock"],
+        "05-select-decide": ["kcenter-vectors.npy"],
     }
-    vectors = np.load(work / "04-select-decide" / "state" / "kcenter-vectors.npy", mmap_mode="r")
+    weights = np.load(work / "01-select-decide" / "state" / "target-classifier.npy")
+    assert weights.dtype == np.float64 and weights.shape == (385,)  # coefficients and intercept
+    vectors = np.load(work / "05-select-decide" / "state" / "kcenter-vectors.npy", mmap_mode="r")
     assert vectors.dtype == np.float32 and vectors.shape == (100, 384)
