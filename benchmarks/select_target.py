@@ -26,7 +26,7 @@ distance, k-center's objective) of k-center greedy, cluster-balanced sampling an
 10 draws) at N = `--coverage-n` (200).
 
     PYTHONPATH=. python benchmarks/select_target.py [--draws 1 2 3] [--setups ...] [--coverage-n 200]
-        [--C 10] [--cache DIR]   # an embedding cache folder: a re-run embeds nothing
+        [--C 0.1] [--cache DIR]   # an embedding cache folder: a re-run embeds nothing
 
 Embedding the ~9,700 documents with all-MiniLM-L6-v2 (`pipeline.embeddings.embed`, as `winnow select`
 does) takes minutes on a small CPU. `--C` is the embedding method's regularisation (chosen on draw 0).
