@@ -67,6 +67,13 @@ def openai_error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def too_large(limit: int) -> JSONResponse:
+    """The 413 for a body over `limit` bytes."""
+    return openai_error(
+        413, f"the request body is over {limit} bytes", "invalid_request_error", code="request_too_large"
+    )
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (`BodyTooLarge`) more than `limit` bytes before reading them all."""
     declared = request.headers.get("content-length")
@@ -87,15 +94,12 @@ def create_app(config: ServeConfig, compressor: Compressor | None = None) -> Sta
     metrics = Metrics()
     upstream = Upstream(config.upstream, timeout=config.timeout, api_key=config.upstream_api_key)
 
-    def observe(size: int, seconds: float) -> None:
-        metrics.batch_size.observe(size)
-
     batcher = MicroBatcher(
         compressor,
         queue_size=config.queue_size,
         batch_size=config.batch_size,
         batch_wait=config.batch_wait,
-        observe_batch=observe,
+        on_batch=metrics.batch_size.observe,
     )
     state = {"ready": False, "error": None}
 
@@ -141,12 +145,7 @@ def create_app(config: ServeConfig, compressor: Compressor | None = None) -> Sta
         try:
             raw = await read_body(request, config.max_body_bytes)
         except BodyTooLarge:
-            return openai_error(
-                413,
-                f"the request body is over {config.max_body_bytes} bytes",
-                "invalid_request_error",
-                code="request_too_large",
-            )
+            return too_large(config.max_body_bytes)
         except ClientDisconnect:
             return Response(status_code=499)
         try:
@@ -238,9 +237,7 @@ def create_app(config: ServeConfig, compressor: Compressor | None = None) -> Sta
         try:
             raw = await read_body(request, config.max_body_bytes)
         except BodyTooLarge:
-            return openai_error(
-                413, f"the request body is over {config.max_body_bytes} bytes", "invalid_request_error"
-            )
+            return too_large(config.max_body_bytes)
         response = await forward(request, raw, None)
         metrics.requests.labels("other", str(response.status_code)).inc()
         return response

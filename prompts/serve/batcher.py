@@ -69,13 +69,13 @@ class MicroBatcher:
         queue_size: int,
         batch_size: int,
         batch_wait: float,
-        observe_batch: Callable[[int, float], None] | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self.compressor = compressor
         self.batch_size = batch_size
         self.batch_wait = batch_wait
         self.queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=queue_size)
-        self.observe_batch = observe_batch
+        self.on_batch = on_batch
         self._task: asyncio.Task[None] | None = None
         self._seconds_per_job = 1.0  # running estimate, for Retry-After
 
@@ -124,8 +124,8 @@ class MicroBatcher:
                 outcomes = [Outcome(job.body, "fallback", error=repr(error)) for job in jobs]
             took = time.perf_counter() - began
             self._seconds_per_job = 0.8 * self._seconds_per_job + 0.2 * took / len(jobs)
-            if self.observe_batch is not None:
-                self.observe_batch(len(jobs), took)
+            if self.on_batch is not None:
+                self.on_batch(len(jobs))
             done = time.perf_counter()
             for job, outcome in zip(jobs, outcomes, strict=True):
                 outcome.seconds = done - job.queued

@@ -80,12 +80,12 @@ def plan_chat(body: dict[str, Any], settings: CompressionSettings, count: Counte
     ]
     candidates = [index for index in texts if _worth_counting(messages[index], settings)]
     if not candidates:
-        return skipped(f"no {'/'.join(settings.roles)} message reaches {settings.min_tokens} tokens")
+        return skipped(_no_long_message(settings))
     tokens = {index: count(messages[index]["content"]) for index in texts}
     total = sum(tokens.values())
     chosen = {index for index in candidates if tokens[index] >= settings.min_tokens}
     if not chosen:
-        return skipped(f"no {'/'.join(settings.roles)} message reaches {settings.min_tokens} tokens", total)
+        return skipped(_no_long_message(settings), total)
     kept = total - sum(tokens[index] for index in chosen)
     target = _chat_target(settings, total, kept, sum(tokens[index] for index in chosen))
     if target >= total:
@@ -183,6 +183,10 @@ def plan_completion(body: dict[str, Any], settings: CompressionSettings, count: 
     return Plan(requests, rebuild, sum(tokens), kept)
 
 
+def _no_long_message(settings: CompressionSettings) -> str:
+    return f"no {'/'.join(settings.roles)} message reaches {settings.min_tokens} tokens"
+
+
 def _worth_counting(message: Any, settings: CompressionSettings) -> bool:
     """A message of a compressed role whose text may reach `min_tokens` (a byte-level tokenizer spends at
     least one token per byte) and is not JSON (a tool result as JSON would lose its structure)."""
@@ -211,7 +215,7 @@ def quick_skip(endpoint: str, body: dict[str, Any], settings: CompressionSetting
     if endpoint == "chat":
         messages = body.get("messages")
         long = [m for m in messages if _worth_counting(m, settings)] if isinstance(messages, list) else []
-        return None if long else f"no {'/'.join(settings.roles)} message reaches {settings.min_tokens} tokens"
+        return None if long else _no_long_message(settings)
     prompt = body.get("prompt")
     prompts = prompt if isinstance(prompt, list) else [prompt]
     if any(isinstance(p, str) and len(p.encode()) >= settings.min_tokens for p in prompts):
