@@ -15,10 +15,12 @@ apart from the pool, and a budget of as many documents as the pool holds of that
 (`wikipedia-in-reuters` has the shape of issue 19's 3,000 Reuters + 1,000 science posts; 20 Newsgroups is
 not in ../shared/data.) Each `--draws` value shuffles every source with that seed before the slices are
 taken (Reuters: its first 4,000 documents; Wikipedia: the first 2,000 distinct gold passages). For DSIR
-(hashed n-grams, Gumbel top-k seeded by the draw), `embedding` (a class-balanced logistic regression on the
-embeddings, target vs pool: its log-odds), knn (max cosine to a target document) and centroid (cosine to
-the target mean) it prints the share of the target's kind among the selected documents (random gives the
-pool's share) and the seconds each took (embedding apart: it is shared by the embedding methods).
+(hashed n-grams, Gumbel top-k seeded by the draw), `embedding` (a class-balanced logistic regression, target
+vs pool, on each document's embedding and hashed word n-grams: its log-odds; `winnow select`'s default),
+`emb-only` (the same classifier on the embedding alone, `ngrams = false`), knn (max cosine to a target
+document) and centroid (cosine to the target mean) it prints the share of the target's kind among the
+selected documents (random gives the pool's share) and the seconds each took (embedding apart: it is
+shared by the embedding methods).
 
 Then, on 2,000 documents (the first 1,500 Reuters + the first 500 C4), the coverage (mean cosine distance
 from every document to its nearest selected one; lower is better) and the radius (the largest such
@@ -26,7 +28,7 @@ distance, k-center's objective) of k-center greedy, cluster-balanced sampling an
 10 draws) at N = `--coverage-n` (200).
 
     PYTHONPATH=. python benchmarks/select_target.py [--draws 1 2 3] [--setups ...] [--coverage-n 200]
-        [--C 0.1] [--cache DIR]   # an embedding cache folder: a re-run embeds nothing
+        [--C 0.3] [--cache DIR]   # an embedding cache folder: a re-run embeds nothing
 
 Embedding the ~9,700 documents with all-MiniLM-L6-v2 (`pipeline.embeddings.embed`, as `winnow select`
 does) takes minutes on a small CPU. `--C` is the embedding method's regularisation (chosen on draw 0).
@@ -51,14 +53,14 @@ DATA = ROOT.parent / "shared" / "data"
 
 from filters.select.budget import Budget  # noqa: E402
 from filters.select.cluster_balanced import cluster_balanced_select  # noqa: E402
-from filters.select.dsir import dsir_select  # noqa: E402
+from filters.select.dsir import dsir_select, hashed_features  # noqa: E402
 from filters.select.kcenter import kcenter_select  # noqa: E402
 from filters.select.knn import target_select  # noqa: E402
 from filters.select.target_classifier import DEFAULT_C, classifier_select  # noqa: E402
 from pipeline.coverage import coverage, radius  # noqa: E402
 from pipeline.embeddings import embed  # noqa: E402
 
-METHODS = ("dsir", "embedding", "knn", "centroid")
+METHODS = ("dsir", "embedding", "emb-only", "knn", "centroid")
 
 
 def sources() -> dict[str, pl.Series]:
@@ -121,6 +123,14 @@ def select(method: str, case: dict, budget: Budget, seed: int, C: float) -> np.n
     if method == "dsir":
         return dsir_select(case["pool"], case["target"], budget, seed=seed)[0]
     if method == "embedding":
+        ngrams = {
+            "pool_ngrams": hashed_features(case["pool"]),
+            "target_ngrams": hashed_features(case["target"]),
+        }
+        return classifier_select(
+            case["pool_vectors"], case["target_vectors"], budget, C=C, seed=seed, **ngrams
+        )[0]
+    if method == "emb-only":
         return classifier_select(case["pool_vectors"], case["target_vectors"], budget, C=C, seed=seed)[0]
     return target_select(case["pool_vectors"], case["target_vectors"], budget, method=method)[0]
 

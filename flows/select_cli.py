@@ -54,6 +54,9 @@ def select(
         str | None,
         typer.Option(help="kcenter / clusters: weigh documents by this column; embedding: add its z-score."),
     ] = None,
+    ngrams: Annotated[
+        bool, typer.Option(help="embedding: the classifier also sees hashed word n-grams (wording, format).")
+    ] = True,
     seed: Annotated[int, typer.Option(min=0, help="Seed of k-means, sampling and Gumbel noise.")] = 0,
     cache: Annotated[
         Path | None, typer.Option(help="Embedding cache folder: a re-run embeds only new documents.")
@@ -78,6 +81,7 @@ def select(
                 "budget_tokens": budget_tokens,
                 "target": str(target) if target else None,
                 "quality_column": quality_column,
+                "ngrams": ngrams,
                 "seed": seed,
             }
         if cache:

@@ -1,9 +1,9 @@
 """Selection to a budget as a corpus stage: `type = "select"` in a recipe, `winnow select` on the CLI.
 
 Methods: `kcenter` and `clusters` (diversity over embeddings, optionally by a quality column), `embedding`
-(a classifier on embeddings, target vs pool, optionally plus a quality column), `knn` and `centroid`
-(embedding similarity to a target corpus) and `dsir` (hashed n-gram importance resampling towards a target
-corpus). `summarize` embeds (or hashes) each shard where it lies; the decision scores
+(a classifier on embeddings and hashed n-grams, target vs pool, optionally plus a quality column), `knn` and
+`centroid` (embedding similarity to a target corpus) and `dsir` (hashed n-gram importance resampling
+towards a target corpus). `summarize` embeds (and hashes) each shard where it lies; the decision scores
 the documents in parts (`Selection`), takes the budget from the top of their ranking and removes every
 other document with `reason=not_selected`. Embeddings are fixed-size float32 arrays, never Python lists.
 """
@@ -37,12 +37,16 @@ from filters.select.sampled_kmeans import (
     CLUSTER,
     corpus_centers,
     nearest,
-    sample_vectors,
     seeded_sample,
     unit,
 )
 from filters.select.summary_vectors import stacked_vectors, vector_column, vector_size
-from filters.select.target_classifier import classifier_scores, fit_target_classifier, pool_sample_size
+from filters.select.target_classifier import (
+    classifier_features,
+    classifier_scores,
+    fit_target_classifier,
+    pool_sample_size,
+)
 from pipeline.batch import ORDER, REASON, TEXT
 from pipeline.embeddings import PACKAGED_ENCODER, embed
 from pipeline.errors import InputError
@@ -81,7 +85,12 @@ class SelectConfig(StageConfig):
     model: str = Field(PACKAGED_ENCODER, description="sentence-transformers model (name or folder)")
     n_clusters: int = Field(DEFAULT_CLUSTERS, ge=1, le=100_000)
     neighbours: int = Field(1, ge=1, le=1000, description="knn: mean cosine to this many target docs")
-    buckets: int = Field(DEFAULT_BUCKETS, ge=16, le=10_000_000, description="dsir: hashed n-gram buckets")
+    buckets: int = Field(
+        DEFAULT_BUCKETS, ge=16, le=10_000_000, description="dsir, embedding: hashed n-gram buckets"
+    )
+    ngrams: bool = Field(
+        True, description="embedding: the classifier sees hashed word n-grams beside the embedding"
+    )
     batch_size: int = Field(64, ge=1, le=4096)
     cache: Path | None = Field(None, description="embedding cache folder (a re-run embeds only new texts)")
 
@@ -145,13 +154,19 @@ class Selection(SplitCorpusStage):
                 raise InputError(f"no quality column {config.quality_column!r} in the documents")
             columns.append(pl.col(config.quality_column).cast(pl.Float64).fill_null(0.0).alias("quality"))
         summary = batch.select(*columns)
-        if config.method == "dsir":  # hashed a block at a time: the n-grams of a block, not of the shard
+        if self._hashes():  # hashed a block at a time: the n-grams of a block, not of the shard
             texts = batch[TEXT]
             blocks = [texts.slice(start, BLOCK) for start in range(0, max(len(texts), 1), BLOCK)]
             grams = pl.concat([_hashed_ngrams(block, config.buckets) for block in blocks])
-            return summary.with_columns(grams["bucket"], grams["count"])
+            summary = summary.with_columns(grams["bucket"], grams["count"])
+        if config.method == "dsir":
+            return summary
         vectors = self._embed(batch[TEXT].fill_null("").to_list())
         return summary.with_columns(vector_column(vectors, VECTOR))
+
+    def _hashes(self) -> bool:
+        """Whether the summaries hold hashed n-grams (dsir; embedding unless `ngrams` is off)."""
+        return self.config.method == "dsir" or (self.config.method == "embedding" and self.config.ngrams)
 
     def decide_part(
         self,
@@ -168,9 +183,8 @@ class Selection(SplitCorpusStage):
         documents = summaries.select(pl.len()).collect().item()
         start, stop = part * documents // parts, (part + 1) * documents // parts
         kept_columns = [c for c in (ORDER, "tokens", "quality") if c in summaries.collect_schema().names()]
-        inputs = (
-            [] if config.method == "kcenter" else ["bucket", "count"] if config.method == "dsir" else [VECTOR]
-        )
+        inputs = [] if config.method in ("kcenter", "dsir") else [VECTOR]
+        inputs += ["bucket", "count"] if self._hashes() else []
         shared = self._shared(summaries) if documents else None
         found = []
         # scored in blocks at fixed positions of the corpus: a document's score is the same bits in any split
@@ -215,7 +229,9 @@ class Selection(SplitCorpusStage):
         if config.method == "clusters":
             return pl.Series(CLUSTER, nearest(unit(vectors), shared), dtype=pl.Int32)
         if config.method == "embedding":
-            return pl.Series(SCORE, classifier_scores(vectors, shared), dtype=pl.Float64)
+            ngrams = _features(rows, config.buckets) if self._hashes() else None
+            features = classifier_features(vectors, ngrams)
+            return pl.Series(SCORE, classifier_scores(features, shared), dtype=pl.Float64)
         if config.method == "centroid":
             return pl.Series(SCORE, vectors @ shared, dtype=pl.Float64)  # `centroid_similarity`
         return pl.Series(SCORE, knn_similarity(vectors, shared, k=config.neighbours), dtype=pl.Float64)
@@ -297,15 +313,22 @@ class Selection(SplitCorpusStage):
 
     def _classifier(self, summaries: pl.LazyFrame) -> np.ndarray:
         """The target classifier's coefficients and intercept (`fit_target_classifier`), fitted once per run:
-        the target's embeddings against those of a seeded sample of the pool (`pool_sample_size`)."""
+        the target's features (embeddings, hashed n-grams) against those of a seeded sample of the pool
+        (`pool_sample_size`)."""
         config = self.config
+        columns = [VECTOR, "bucket", "count"] if self._hashes() else [VECTOR]
 
         def fit() -> np.ndarray:
             target = self._target_vectors()
             documents = summaries.select(pl.len()).collect().item()
-            size = pool_sample_size(documents, len(target))
-            pool = sample_vectors(summaries, ORDER, VECTOR, size, config.seed)
-            return fit_target_classifier(target, pool, seed=config.seed)
+            keys = seeded_sample(summaries, ORDER, pool_sample_size(documents, len(target)), config.seed)
+            rows = summaries.select(ORDER, *columns).filter(pl.col(ORDER).is_in(keys.implode()))
+            rows = rows.sort(ORDER).collect(engine="streaming")
+            hashes = self._hashes()
+            pool_ngrams = _features(rows, config.buckets) if hashes else None
+            pool = classifier_features(rows[VECTOR].to_numpy(), pool_ngrams)
+            target_ngrams = hashed_features(self._target(), buckets=config.buckets) if hashes else None
+            return fit_target_classifier(classifier_features(target, target_ngrams), pool, seed=config.seed)
 
         return shared_array(self.state_dir, "target-classifier", fit)
 

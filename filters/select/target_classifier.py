@@ -1,30 +1,36 @@
-"""Target selection by a classifier on embeddings: how much more a pool document looks like the target
-than like the pool.
+"""Target selection by a classifier: how much more a pool document looks like the target than like the pool.
 
-A class-balanced logistic regression is fitted on unit-length embeddings, the target corpus (label 1)
-against a seeded sample of the pool (label 0), as the DCLM / fastText recipe does on n-grams. Its log-odds
+A class-balanced logistic regression is fitted on the target corpus (label 1) against a seeded sample of
+the pool (label 0), as the DCLM / fastText recipe does on n-grams. Its features are a document's unit-length
+embedding followed, by default, by its l2-normalised hashed word unigram + bigram counts (DSIR's hashing,
+`dsir.ngram_buckets`): the embedding carries topic and meaning, the n-grams carry wording, format and
+vocabulary (boilerplate, lists, templated pages) that a sentence embedding smooths away. Its log-odds
 (`decision_function`) estimate log p_target(x) / p_pool(x), a density ratio: documents are ranked by what
 separates the target from the pool, not by closeness to single target documents (knn favours hub documents
-close to everything). The fit is a `(dim + 1,)` float64 vector (coefficients, then the intercept), so the
-pool can be scored in any number of parts with the same bits.
+close to everything). The fit is a `(features + 1,)` float64 vector (coefficients, then the intercept), so
+the pool can be scored in any number of parts with the same bits.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from filters.select.budget import Budget
 from filters.select.sampled_kmeans import unit
 
-#: inverse regularisation strength of the logistic regression (of 0.1, 1, 10 and 100, the best on draw 0 of
+#: inverse regularisation strength of the logistic regression (of 0.1, 0.3, 1 and 3, the best on draw 0 of
 #: `benchmarks/select_target.py`; the README reports other draws)
-DEFAULT_C = 0.1
+DEFAULT_C = 0.3
 #: the pool sample holds at least this many documents (all of a smaller pool) ...
 MIN_POOL_SAMPLE = 10_000
 #: ... and at least this many per target document
 POOL_PER_TARGET = 5
+
+Features = np.ndarray | sparse.csr_matrix
 
 
 def pool_sample_size(pool: int, target: int) -> int:
@@ -32,26 +38,43 @@ def pool_sample_size(pool: int, target: int) -> int:
     return min(pool, max(POOL_PER_TARGET * target, MIN_POOL_SAMPLE))
 
 
+def classifier_features(vectors: np.ndarray, ngrams: sparse.spmatrix | None = None) -> Features:
+    """The classifier's input rows: the unit-length embeddings (float64), followed, when `ngrams` (hashed
+    n-gram counts, one row per document) is given, by those counts scaled to unit length, so the two parts
+    weigh alike whatever the document's length."""
+    dense = unit(vectors).astype(np.float64)
+    if ngrams is None:
+        return dense
+    if ngrams.shape[0] != len(dense):
+        raise ValueError(f"{ngrams.shape[0]} n-gram rows for {len(dense)} embeddings")
+    return sparse.hstack([sparse.csr_matrix(dense), normalize(sparse.csr_matrix(ngrams))], format="csr")
+
+
 def fit_target_classifier(
-    target: np.ndarray, pool: np.ndarray, *, C: float = DEFAULT_C, seed: int = 0
+    target: Features, pool: Features, *, C: float = DEFAULT_C, seed: int = 0
 ) -> np.ndarray:
-    """Coefficients and intercept (`(dim + 1,)` float64) of a class-balanced logistic regression, `target`
-    rows (label 1) against `pool` rows (label 0), both scaled to unit length; fitted on one thread, so the
-    result is the same bits in every process."""
-    target, pool = unit(target), unit(pool)
-    if len(target) == 0 or len(pool) == 0:
+    """Coefficients and intercept (`(features + 1,)` float64) of a class-balanced logistic regression,
+    `target` rows (label 1) against `pool` rows (label 0), both `classifier_features`; fitted on one thread,
+    so the result is the same bits in every process."""
+    if target.shape[0] == 0 or pool.shape[0] == 0:
         raise ValueError("the target corpus and the pool sample need at least one document each")
-    features = np.concatenate([target, pool])
-    labels = np.r_[np.ones(len(target), dtype=np.int8), np.zeros(len(pool), dtype=np.int8)]
+    if target.shape[1] != pool.shape[1]:
+        raise ValueError(f"target rows have {target.shape[1]} features, pool rows {pool.shape[1]}")
+    stack = sparse.vstack if sparse.issparse(target) or sparse.issparse(pool) else np.vstack
+    features = stack([target, pool])
+    labels = np.r_[np.ones(target.shape[0], dtype=np.int8), np.zeros(pool.shape[0], dtype=np.int8)]
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=1000, random_state=seed)
     with threadpool_limits(limits=1):
         model.fit(features, labels)
     return np.r_[model.coef_.ravel(), model.intercept_].astype(np.float64)
 
 
-def classifier_scores(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The log-odds (target over pool) of each row under `fit_target_classifier`'s `weights`."""
-    return unit(vectors).astype(np.float64) @ weights[:-1] + weights[-1]
+def classifier_scores(features: Features, weights: np.ndarray) -> np.ndarray:
+    """The log-odds (target over pool) of each `classifier_features` row under `fit_target_classifier`'s
+    `weights`."""
+    if features.shape[1] != len(weights) - 1:
+        raise ValueError(f"rows have {features.shape[1]} features, the classifier {len(weights) - 1}")
+    return np.asarray(features @ weights[:-1]).ravel() + weights[-1]
 
 
 def classifier_select(
@@ -59,13 +82,21 @@ def classifier_select(
     target: np.ndarray,
     budget: Budget,
     *,
+    pool_ngrams: sparse.spmatrix | None = None,
+    target_ngrams: sparse.spmatrix | None = None,
     C: float = DEFAULT_C,
     seed: int = 0,
     lengths: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(chosen pool row indices, highest log-odds first; log-odds of every pool row), the classifier fitted
-    against a seeded sample of the pool (`pool_sample_size`)."""
+    against a seeded sample of the pool (`pool_sample_size`). `pool` / `target` are embeddings; with
+    `pool_ngrams` and `target_ngrams` (`dsir.hashed_features`) the n-grams join the features."""
+    if (pool_ngrams is None) != (target_ngrams is None):
+        raise ValueError("give the n-grams of both the pool and the target, or of neither")
+    features = classifier_features(pool, pool_ngrams)
     size = pool_sample_size(len(pool), len(target))
     sample = np.sort(np.random.default_rng(seed).choice(len(pool), size=size, replace=False))
-    scores = classifier_scores(pool, fit_target_classifier(target, pool[sample], C=C, seed=seed))
+    target_features = classifier_features(target, target_ngrams)
+    weights = fit_target_classifier(target_features, features[sample], C=C, seed=seed)
+    scores = classifier_scores(features, weights)
     return budget.take(np.argsort(-scores, kind="stable"), lengths), scores

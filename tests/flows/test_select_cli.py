@@ -6,6 +6,7 @@ from pathlib import Path
 
 import orjson
 import polars as pl
+import pytest
 
 from tests.conftest import CliResult
 
@@ -54,12 +55,17 @@ def test_select_dsir_keeps_documents_like_the_target(tmp_path: Path, winnow: Win
     assert set(removed["reason"]) == {"not_selected"} and removed.height == 18
 
 
-def test_select_embedding_keeps_documents_like_the_target(tmp_path: Path, winnow: Winnow) -> None:
+@pytest.mark.parametrize("ngrams", ["--ngrams", "--no-ngrams"])
+def test_select_embedding_keeps_documents_like_the_target(
+    tmp_path: Path, winnow: Winnow, ngrams: str
+) -> None:
     pool = jsonl(tmp_path / "pool.jsonl", SPORT * 3 + COOKING * 3)
     target = jsonl(tmp_path / "target.jsonl", COOKING)
-    args = ["--method", "embedding", "--target", str(target), "--budget", "6"]
+    args = ["--method", "embedding", "--target", str(target), "--budget", "6", ngrams]
     result = winnow("select", str(pool), "--out", str(tmp_path / "out"), *args)
     assert result.exit_code == 0, result.output
+    recipe = json.loads((tmp_path / "out" / "run.json").read_text())["identity"]["recipe"]
+    assert recipe["stages"][0]["ngrams"] is (ngrams == "--ngrams")
     kept = pl.read_parquet(tmp_path / "out" / "kept")
     removed = pl.read_parquet(tmp_path / "out" / "removed")
     assert kept.height == 6 and set(kept["text"]) <= set(COOKING)
