@@ -5,12 +5,16 @@ most repeated ones with their document counts, pages changed and removed, and th
   twice, so this is the check that nothing is touched;
 - the DCLM quality pages (349 raw Common Crawl pages, boilerplate kept).
 
-    PYTHONPATH=. python benchmarks/line_dedup.py [--min-documents 1 2 10] [--top 8]
+Then nightly runs: the DCLM pages shuffled (seed 0) and split into `--nights` nights; each night run
+alone, and each with the index of the nights before (`index`, `update_index`): lines cut per night.
+
+    PYTHONPATH=. python benchmarks/line_dedup.py [--min-documents 1 2 10] [--top 8] [--nights 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,15 +60,37 @@ def report(name: str, frame: pl.DataFrame, config: LineDedupConfig, top: int) ->
         print(f"  {docs:>4}  {line[:60]!r}")
 
 
+def nights(frame: pl.DataFrame, count: int, min_documents: int) -> None:
+    """Lines cut from each of `count` nights of `frame`'s pages, alone and with the earlier nights' index."""
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=0)
+    size = -(-shuffled.height // count)
+    alone, indexed = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        config = LineDedupConfig(min_documents=min_documents)
+        with_index = config.model_copy(update={"index": Path(folder) / "index", "update_index": True})
+        for start in range(0, shuffled.height, size):
+            night = shuffled.slice(start, size)
+            alone.append(int(remove_repeated_lines(night, config)["repeated_lines"].sum()))
+            indexed.append(int(remove_repeated_lines(night, with_index)["repeated_lines"].sum()))
+    print(
+        f"DCLM pages in {count} nights, min_documents={min_documents}: lines cut per night alone "
+        f"{alone} (total {sum(alone)}), with the index of the nights before {indexed} (total {sum(indexed)})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--min-documents", type=int, nargs="+", default=[1, 2, 10])
     parser.add_argument("--top", type=int, default=8)
+    parser.add_argument("--nights", type=int, default=3)
     args = parser.parse_args()
     for name, file in CORPORA.items():
         frame = pl.read_ndjson(SHARED / file).select("text")
         for min_documents in args.min_documents:
             report(name, frame, LineDedupConfig(min_documents=min_documents), args.top)
+    frame = pl.read_ndjson(SHARED / CORPORA["DCLM pages"]).select("text")
+    for min_documents in args.min_documents:
+        nights(frame, args.nights, min_documents)
 
 
 if __name__ == "__main__":

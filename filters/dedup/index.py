@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,24 @@ class IndexError_(WinnowError):
     """The index folder cannot be used with these parameters."""
 
 
+def check_folder(root: AnyPath, params: dict[str, Any], check: str, kind: str) -> None:
+    """Refuse an index folder built with other parameters or another hash implementation, or a folder that
+    holds something else (`kind` names the index in the message)."""
+    meta = root / "index.json"
+    if meta.is_file():
+        stored = json.loads(meta.read_text()).get("params", {})
+        if stored != params:
+            diff = sorted(k for k in set(stored) | set(params) if stored.get(k) != params.get(k))
+            raise IndexError_(f"{root}: the {kind} was built with other parameters ({', '.join(diff)})")
+        if json.loads(meta.read_text()).get("check") != check:
+            raise IndexError_(
+                f"{root}: the {kind} was built with another hash implementation "
+                "(a different polars version?); rebuild it"
+            )
+    elif root.exists() and any(p for p in root.iterdir() if p.name not in ("_pending", LOCK_NAME)):
+        raise IndexError_(f"{root}: not a winnow {kind} (no index.json)")
+
+
 class DedupIndex:
     """Open (or create on first update) the index in `root` (a folder or a URL) for runs with `params`."""
 
@@ -55,25 +73,7 @@ class DedupIndex:
         self.root = storage.as_path(root)
         self.params = params
         self.check = check
-        meta = self.root / "index.json"
-        if meta.is_file():
-            stored = json.loads(meta.read_text())
-            if stored.get("params") != params:
-                diff = sorted(
-                    k
-                    for k in set(stored.get("params", {})) | set(params)
-                    if stored.get("params", {}).get(k) != params.get(k)
-                )
-                raise IndexError_(f"{self.root}: index was built with other parameters ({', '.join(diff)})")
-            if stored.get("check") != check:
-                raise IndexError_(
-                    f"{self.root}: index was built with another shingle hash implementation "
-                    "(a different polars version?); rebuild it"
-                )
-        elif self.root.exists() and any(
-            p for p in self.root.iterdir() if p.name not in ("_pending", LOCK_NAME)
-        ):
-            raise IndexError_(f"{self.root}: not a winnow dedup index (no index.json)")
+        check_folder(self.root, params, check, "dedup index")
         self.rows = self._committed_rows()
 
     def _committed_rows(self) -> int:
@@ -162,16 +162,28 @@ class DedupIndex:
         tmp.replace(self.root / "index.json")
 
 
-def write_by_key(frame: pl.LazyFrame, target: AnyPath, *, ranges: int) -> None:
-    """`frame` (band keys) sorted by `key` into the Parquet file `target`, in row groups of `ROW_GROUP`
-    rows, so a decision part reads only the row groups of its key range. Sorted one key range at a time
-    (memory: 1/`ranges` of the keys; each range read from the pieces' own sorted row groups); written
-    aside and renamed, or one upload."""
+#: the columns of a band file
+BANDS = {"row": pl.Int64(), "band": pl.Int16(), "key": pl.UInt64()}
+
+
+def write_by_key(
+    frame: pl.LazyFrame,
+    target: AnyPath,
+    *,
+    ranges: int,
+    schema: dict[str, pl.DataType] = BANDS,
+    dictionary: Sequence[str] = ("band",),
+) -> None:
+    """`frame` (with a uniform 64-bit `key`; by default band keys) sorted by `key` into the Parquet file
+    `target`, in row groups of `ROW_GROUP` rows, so a decision part reads only the row groups of its key
+    range. Sorted one key range at a time (memory: 1/`ranges` of the keys; each range read from the
+    pieces' own sorted row groups); written aside and renamed, or one upload. Integer columns other than
+    the `dictionary` ones are delta-encoded: sorted keys and their rows differ by less than their values."""
     remote = storage.is_remote(target)
     if not remote:
         storage.make_dirs(target.parent)
     tmp = target if remote else target.with_name(f".{target.name}.tmp")
-    schema = {"row": pl.Int64(), "band": pl.Int16(), "key": pl.UInt64()}
+    delta = {name: "DELTA_BINARY_PACKED" for name, dtype in schema.items() if name not in dictionary}
     with contextlib.ExitStack() as stack:
         sink = stack.enter_context(tmp.open("wb")) if remote else str(tmp)
         writer = stack.enter_context(
@@ -179,8 +191,8 @@ def write_by_key(frame: pl.LazyFrame, target: AnyPath, *, ranges: int) -> None:
                 sink,
                 pl.DataFrame(schema=schema).to_arrow().schema,
                 compression="zstd",
-                use_dictionary=["band"],  # sorted keys and their rows: deltas are smaller than the values
-                column_encoding={"key": "DELTA_BINARY_PACKED", "row": "DELTA_BINARY_PACKED"},
+                use_dictionary=list(dictionary),
+                column_encoding=delta,
             )
         )
         for part in range(ranges):

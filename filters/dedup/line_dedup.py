@@ -11,21 +11,27 @@ as it was, so a page without repeated lines keeps its text byte for byte.
 
 The repeated hashes go to the stage's state folder (the run's `_work/`), where each shard's
 `apply_decisions` reads those of its own lines; a library call keeps them in memory.
+
+With `index` (a folder or URL, `line_index.LineIndex`) a segment's documents in earlier runs count too, so
+nightly runs over fresh crawls cut a banner that no single night repeats often enough; with
+`update_index` this run's counts are added to the index after it succeeded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import polars as pl
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from filters.dedup.line_index import LineIndex
 from filters.dedup.normalize import Normalization, normalize_series
 from pipeline import run_folder, storage
 from pipeline.batch import ORDER, REASON, TEXT
 from pipeline.stage import PART, SplitCorpusStage, StageConfig, part_of_range
-from pipeline.storage import AnyPath
+from pipeline.storage import AnyPath, PathOrUrl, as_path
 
 REASON_TOO_SHORT = "line_dedup_too_short"
 #: the score column: segments cut from each document
@@ -35,6 +41,8 @@ HASH_SEED = 0x11E_D0_0001
 #: the summary's words of one segment (all its copies in the document) and of the whole document
 LINE_WORDS = "line_words"
 DOC_WORDS = "doc_words"
+#: a decision part's column: whether the segment is repeated only with the index's earlier documents
+VIA_INDEX = "via_index"
 _ROW = "__row"
 _SEGMENT = "__segment"
 _WORD = r"\S+"
@@ -64,6 +72,33 @@ class LineDedupConfig(StageConfig):
     min_words_left: int = Field(20, ge=1)
     """A document left with fewer words after its repeated segments are cut is removed: it was mostly
     boilerplate. Documents that lose nothing are never removed, however short."""
+    index: PathOrUrl | None = None
+    """Index folder (or fsspec URL) of earlier runs' segment counts: their documents count too."""
+    update_index: bool = False
+    """Add this run's segment counts to the index once the run has succeeded."""
+
+    @model_validator(mode="after")
+    def _index_given(self) -> LineDedupConfig:
+        if self.update_index and self.index is None:
+            raise ValueError("update_index needs an index folder")
+        return self
+
+    def index_params(self) -> dict:
+        """What an index must share with this run: how segments are cut, normalised and counted."""
+        return {
+            "unit": self.unit,
+            "normalization": self.normalization.model_dump(),
+            "digits": self.digits,
+            "min_chars": self.min_chars,
+        }
+
+
+def hash_check(config: LineDedupConfig) -> str:
+    """A fingerprint of the segment hash: indexes built by another implementation are refused."""
+    keys = segment_keys(
+        pl.Series(["winnow line index check: All rights reserved 1987"]), config.normalization
+    )
+    return ",".join(str(key) for key in keys.to_list())
 
 
 def segments(texts: pl.Series, unit: Literal["line", "paragraph"] = "line") -> pl.DataFrame:
@@ -117,6 +152,8 @@ class LineDedup(SplitCorpusStage):
     config: LineDedupConfig
     #: the repeated keys of a library call (`state_dir` None), as `decide` found them
     _repeated: pl.DataFrame | None = None
+    #: a library call's staging folder for the index update
+    _staging: AnyPath | None = None
 
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
         """Per document, its distinct keys with the words of their copies, and the document's words."""
@@ -146,16 +183,28 @@ class LineDedup(SplitCorpusStage):
         round: int = 0,
         files: Sequence[AnyPath] = (),
     ) -> pl.DataFrame:
-        """The summary rows of the repeated keys in `part`'s key range."""
+        """The summary rows of the repeated keys in `part`'s key range (with the index: counting the
+        documents of earlier runs, and staging this run's counts when it updates the index)."""
         mine = self.routed_rows(summaries, part, parts, routed)
-        repeated = (
-            mine.group_by(KEY)
-            .agg(pl.len().alias("documents"))
-            .filter(pl.col("documents") > self.config.min_documents)
-        )
+        counts = mine.group_by(KEY).agg(pl.len().cast(pl.UInt32).alias("documents"))
+        earlier = pl.lit(0, dtype=pl.UInt32).alias("earlier")
+        index = self._index()
+        if index is not None:
+            if self.config.update_index:
+                found = counts.collect(engine="streaming")
+                index.stage(found.rename({KEY: "key"}), self._pending(index), part, parts)
+                counts = found.lazy()
+            stored = index.counts(part, parts).select(
+                pl.col("key").alias(KEY), pl.col("documents").alias("earlier")
+            )
+            counts = counts.join(stored, on=KEY, how="left")
+            earlier = pl.col("earlier").fill_null(0)
+        limit = self.config.min_documents
+        repeated = counts.with_columns(earlier).filter(pl.col("documents") + pl.col("earlier") > limit)
+        via_index = (pl.col("documents") <= limit).alias(VIA_INDEX)
         return (
-            mine.join(repeated.select(KEY), on=KEY)
-            .select(ORDER, KEY, LINE_WORDS, DOC_WORDS)
+            mine.join(repeated.select(KEY, via_index), on=KEY)
+            .select(ORDER, KEY, LINE_WORDS, DOC_WORDS, VIA_INDEX)
             .collect(engine="streaming")
         )
 
@@ -163,9 +212,13 @@ class LineDedup(SplitCorpusStage):
         self, summaries: pl.LazyFrame, parts: pl.LazyFrame, files: Sequence[AnyPath] = ()
     ) -> pl.DataFrame:
         """Keep the repeated keys for `apply_decisions`; remove the documents they would leave too short."""
-        keys = parts.select(KEY).unique().sort(KEY).collect(engine="streaming")
+        found = parts.select(KEY, VIA_INDEX).unique().sort(KEY).collect(engine="streaming")
+        keys = found.select(KEY)
         self._keep_repeated(keys)
         self.facts = {"repeated_segments": keys.height}
+        index = self._index()
+        if index is not None:
+            self.facts |= {"index_runs": index.runs(), "repeated_with_index": int(found[VIA_INDEX].sum())}
         left = pl.col(DOC_WORDS).cast(pl.Int64) - pl.col(LINE_WORDS).cast(pl.Int64)
         return (
             parts.group_by(ORDER)
@@ -175,6 +228,34 @@ class LineDedup(SplitCorpusStage):
             .sort(ORDER)
             .collect(engine="streaming")
         )
+
+    def _index(self) -> LineIndex | None:
+        config = self.config
+        return (
+            None
+            if config.index is None
+            else LineIndex(config.index, config.index_params(), hash_check(config))
+        )
+
+    def _pending(self, index: LineIndex) -> AnyPath:
+        """Where this run stages its index update: its own state folder (another run never touches it), or
+        for a library call a new folder in the index's `_pending/`."""
+        if self.state_dir is not None:
+            return self.state_dir / "index-update"
+        if self._staging is None:
+            self._staging = index.pending()
+        return self._staging
+
+    def shared_folders(self) -> list[Path]:
+        """The index, when this stage adds to it (runs that update one index take turns)."""
+        config = self.config
+        return [as_path(config.index)] if config.index is not None and config.update_index else []
+
+    def commit(self) -> None:
+        """After the run succeeded: add this run's segment counts to the index (with update_index)."""
+        index = self._index()
+        if index is not None and self.config.update_index:
+            index.commit(self._pending(index))
 
     def _keep_repeated(self, keys: pl.DataFrame) -> None:
         if self.state_dir is None:
@@ -237,9 +318,10 @@ class LineDedup(SplitCorpusStage):
 
 def remove_repeated_lines(frame: pl.DataFrame, config: LineDedupConfig | None = None) -> pl.DataFrame:
     """Library use: `frame` (a `text` column) with its repeated segments cut, a `repeated_lines` count and a
-    `reason` (`line_dedup_too_short`, or null); the whole frame is the corpus."""
+    `reason` (`line_dedup_too_short`, or null); the whole frame is the corpus (plus the config's index)."""
     stage = LineDedup(config or LineDedupConfig())
     numbered = ORDER not in frame.columns
     batch = frame.with_row_index(ORDER).with_columns(pl.col(ORDER).cast(pl.Int64)) if numbered else frame
     marked = stage.apply_decisions(batch, stage.decide(stage.summarize(batch).lazy()))
+    stage.commit()  # with update_index: this frame's counts join the index at once
     return marked.drop(ORDER) if numbered else marked
