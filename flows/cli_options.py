@@ -86,6 +86,14 @@ PartitionsOption = Annotated[
         "tasks; the result is the same for any N (default: one per 250,000 documents).",
     ),
 ]
+PrefectOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--prefect/--no-prefect",
+        help="Run as the clean_corpus Prefect flow, with its runs, logs and artifacts in Prefect (default: "
+        "when PREFECT_API_URL is configured or --workers / --dask-address is given; else in this process).",
+    ),
+]
 MemoryLimitOption = Annotated[
     str | None,
     typer.Option(
@@ -112,6 +120,7 @@ class RunArguments:
     dask_address: str | None = None
     memory_limit: str | None = None
     partitions: int | None = None
+    prefect: bool | None = None
 
 
 #: each field of `RunArguments` as a command-line option, declared once
@@ -127,6 +136,7 @@ RUN_OPTIONS: dict[str, Any] = {
     "dask_address": DaskAddressOption,
     "memory_limit": MemoryLimitOption,
     "partitions": PartitionsOption,
+    "prefect": PrefectOption,
 }
 
 

@@ -11,6 +11,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
+from flows.orchestration import worker_memory_limit
 from pipeline.engine import live_progress
 from pipeline.errors import WinnowError
 
@@ -81,30 +82,6 @@ def task_runner(
             **({"memory_limit": limit} if limit is not None else {}),
         }
     )
-
-
-def worker_memory_limit(
-    memory_limit: str | None, dask_address: str | None, workers: int | None
-) -> int | None:
-    """`memory_limit` in bytes; a WinnowError when it is not a size or there is no local cluster to limit."""
-    if memory_limit is None:
-        return None
-    if dask_address:
-        raise WinnowError(
-            "--memory-limit sets the local workers of --workers; an existing cluster's workers take "
-            "theirs when started (`dask worker --memory-limit 3GiB`)"
-        )
-    if not workers:
-        raise WinnowError("--memory-limit needs a local Dask cluster: give --workers N too")
-    from dask.utils import parse_bytes
-
-    try:
-        limit = parse_bytes(memory_limit)
-    except ValueError:
-        limit = 0
-    if limit <= 0:
-        raise WinnowError(f"--memory-limit {memory_limit!r} is not a size (for example 3GiB or 500MB)")
-    return limit
 
 
 class _HideUserErrorTracebacks(logging.Filter):

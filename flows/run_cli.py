@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ from rich.table import Table
 
 from flows.cli_options import RunArguments, out_console, show_progress
 from pipeline.stats import RunStats
+
+#: tasks run at once in this process without Prefect: as Prefect's default thread pool
+TASK_THREADS = min(32, (os.cpu_count() or 1) + 4)
 
 
 def clean_and_print(inputs: list[str], out: str | Path, recipe: Any, run: RunArguments) -> None:
@@ -30,9 +34,12 @@ def run_clean(
     dask_address: str | None = None,
     workers: int | None = None,
     memory_limit: str | None = None,
+    prefect: bool | None = None,
     **options: Any,
 ) -> RunStats:
-    """Validate everything that can be checked up front, then run the `clean_corpus` flow."""
+    """Validate everything that can be checked up front, then run the recipe: in this process, or as the
+    `clean_corpus` flow (`orchestration.wants_prefect`)."""
+    from flows.orchestration import wants_prefect, worker_memory_limit
     from flows.recipe import Recipe
     from pipeline.lock import ensure_free
     from pipeline.readers import resolve_sources
@@ -48,17 +55,30 @@ def run_clean(
     )
     resolve_sources(inputs, run_options.read)  # a missing path fails here, before any Prefect start
     ensure_free(out)  # a folder another run is writing to is refused before Prefect starts
+    worker_memory_limit(memory_limit, dask_address, workers)  # so are Dask options that do not fit
+    from flows.progress import RichProgress
+    from pipeline.engine import showing_progress
+
+    display = RichProgress() if progress else contextlib.nullcontext()
+    if not wants_prefect(prefect, dask_address=dask_address, workers=workers):
+        from pipeline.engine import LocalEngine
+        from pipeline.runner import run
+        from pipeline.storage import as_path
+
+        stages = loaded.build_stages()
+        with display as bars, showing_progress(bars):
+            engine = LocalEngine(workers=TASK_THREADS, progress=bars)
+            result = run(inputs, as_path(out), stages, run_options, engine=engine, recipe=loaded.identity())
+        return result.stats
+
     from flows.engine import hide_user_error_tracebacks, task_runner
 
     runner = task_runner(dask_address, workers, memory_limit)  # bad options fail before Prefect too
 
     from flows.clean import clean_corpus
-    from flows.progress import RichProgress
-    from pipeline.engine import showing_progress
 
     hide_user_error_tracebacks()
     flow = clean_corpus.with_options(task_runner=runner) if runner else clean_corpus
-    display = RichProgress() if progress else contextlib.nullcontext()
     with display as bars, showing_progress(bars):
         return flow(inputs=[str(i) for i in inputs], out=str(out), recipe=loaded, **options)
 

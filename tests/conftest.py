@@ -66,11 +66,14 @@ class CliResult:
 
 @pytest.fixture
 def winnow(prefect_server: str) -> Callable[..., CliResult]:
-    """Run the installed `winnow` command as a user would, against the session's Prefect server."""
+    """Run the installed `winnow` command as a user would: without a Prefect API configured (corpus runs stay
+    in the process), or with `prefect=True` against the session's Prefect server."""
     command = Path(sys.executable).parent / "winnow"
 
-    def invoke(*args: str | Path) -> CliResult:
-        env = {**os.environ, "PREFECT_API_URL": prefect_server, "COLUMNS": "200"}
+    def invoke(*args: str | Path, prefect: bool = False) -> CliResult:
+        env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | {"COLUMNS": "200"}
+        if prefect:
+            env["PREFECT_API_URL"] = prefect_server
         done = subprocess.run(
             [str(command), *map(str, args)],
             capture_output=True,

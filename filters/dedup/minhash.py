@@ -26,7 +26,6 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from filters.dedup.clusters import resolve
-from filters.dedup.datasketch_compat import datasketch_signatures
 from filters.dedup.index import DedupIndex
 from filters.dedup.lsh import candidate_pairs, index_pairs
 from filters.dedup.normalize import DEFAULT, Normalization
@@ -143,6 +142,8 @@ def _signatures(
         for words in tokens(texts, config.unit, config.normalization).to_list()
     ]
     shingles = [s if s != [""] else [] for s in shingles]
+    from filters.dedup.datasketch_compat import datasketch_signatures  # datasketch imported only here
+
     return datasketch_signatures(shingles, config.num_perm, config.seed).astype(np.uint32)
 
 
@@ -278,7 +279,8 @@ def near_duplicates(
 def _list_column(name: str, doc_index: np.ndarray, values: np.ndarray, n: int) -> pl.Series:
     """A list column of `values` grouped by `doc_index` (sorted) for documents 0..n-1."""
     offsets = np.r_[0, np.cumsum(np.bincount(doc_index, minlength=n))].astype(np.int64)
-    array = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
+    # through polars: pa.array() on numpy imports pandas (0.3 s of a short run) to check its type
+    array = pa.LargeListArray.from_arrays(pl.Series(offsets).to_arrow(), pl.Series(values).to_arrow())
     return pl.Series(name, array)
 
 

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
-from datasketch.lsh import _optimal_param
 
 EMPTY = np.uint32(0xFFFFFFFF)
 THREADS = os.cpu_count() or 1
@@ -82,10 +81,82 @@ def _kernel() -> Callable[..., None]:
     return minhash_rows
 
 
+#: datasketch's search (`band_parameters`) for the stage's weights (0.05, 0.95) and datasketch's (0.5, 0.5) at
+#: common thresholds and permutations, so that a run with them does not import datasketch and scipy.integrate
+#: (a third of a second); `tests/filters/dedup/test_minhash.py` checks every entry against the search
+KNOWN_BANDS: dict[tuple[float, int, float, float], tuple[int, int]] = {
+    (0.5, 64, 0.05, 0.95): (21, 3),
+    (0.55, 64, 0.05, 0.95): (19, 3),
+    (0.6, 64, 0.05, 0.95): (16, 4),
+    (0.65, 64, 0.05, 0.95): (16, 4),
+    (0.7, 64, 0.05, 0.95): (12, 5),
+    (0.75, 64, 0.05, 0.95): (12, 5),
+    (0.8, 64, 0.05, 0.95): (10, 6),
+    (0.85, 64, 0.05, 0.95): (8, 8),
+    (0.9, 64, 0.05, 0.95): (6, 10),
+    (0.95, 64, 0.05, 0.95): (4, 16),
+    (0.5, 128, 0.05, 0.95): (26, 3),
+    (0.55, 128, 0.05, 0.95): (32, 4),
+    (0.6, 128, 0.05, 0.95): (24, 4),
+    (0.65, 128, 0.05, 0.95): (25, 5),
+    (0.7, 128, 0.05, 0.95): (21, 6),
+    (0.75, 128, 0.05, 0.95): (18, 7),
+    (0.8, 128, 0.05, 0.95): (16, 8),
+    (0.85, 128, 0.05, 0.95): (12, 10),
+    (0.9, 128, 0.05, 0.95): (9, 14),
+    (0.95, 128, 0.05, 0.95): (6, 21),
+    (0.5, 256, 0.05, 0.95): (53, 4),
+    (0.55, 256, 0.05, 0.95): (51, 5),
+    (0.6, 256, 0.05, 0.95): (41, 5),
+    (0.65, 256, 0.05, 0.95): (42, 6),
+    (0.7, 256, 0.05, 0.95): (36, 7),
+    (0.75, 256, 0.05, 0.95): (30, 8),
+    (0.8, 256, 0.05, 0.95): (25, 10),
+    (0.85, 256, 0.05, 0.95): (19, 13),
+    (0.9, 256, 0.05, 0.95): (15, 17),
+    (0.95, 256, 0.05, 0.95): (9, 28),
+    (0.5, 64, 0.5, 0.5): (14, 4),
+    (0.55, 64, 0.5, 0.5): (12, 5),
+    (0.6, 64, 0.5, 0.5): (10, 6),
+    (0.65, 64, 0.5, 0.5): (9, 7),
+    (0.7, 64, 0.5, 0.5): (8, 8),
+    (0.75, 64, 0.5, 0.5): (7, 9),
+    (0.8, 64, 0.5, 0.5): (5, 11),
+    (0.85, 64, 0.5, 0.5): (4, 15),
+    (0.9, 64, 0.5, 0.5): (3, 21),
+    (0.95, 64, 0.5, 0.5): (2, 32),
+    (0.5, 128, 0.5, 0.5): (25, 5),
+    (0.55, 128, 0.5, 0.5): (21, 6),
+    (0.6, 128, 0.5, 0.5): (18, 7),
+    (0.65, 128, 0.5, 0.5): (16, 8),
+    (0.7, 128, 0.5, 0.5): (14, 9),
+    (0.75, 128, 0.5, 0.5): (11, 11),
+    (0.8, 128, 0.5, 0.5): (9, 13),
+    (0.85, 128, 0.5, 0.5): (8, 16),
+    (0.9, 128, 0.5, 0.5): (5, 25),
+    (0.95, 128, 0.5, 0.5): (3, 42),
+    (0.5, 256, 0.5, 0.5): (42, 6),
+    (0.55, 256, 0.5, 0.5): (36, 7),
+    (0.6, 256, 0.5, 0.5): (32, 8),
+    (0.65, 256, 0.5, 0.5): (28, 9),
+    (0.7, 256, 0.5, 0.5): (25, 10),
+    (0.75, 256, 0.5, 0.5): (21, 12),
+    (0.8, 256, 0.5, 0.5): (17, 15),
+    (0.85, 256, 0.5, 0.5): (13, 19),
+    (0.9, 256, 0.5, 0.5): (9, 28),
+    (0.95, 256, 0.5, 0.5): (5, 51),
+}
+
+
 def band_parameters(
     threshold: float, num_perm: int, false_positive_weight: float = 0.5, false_negative_weight: float = 0.5
 ) -> tuple[int, int]:
     """(bands, rows) minimising the weighted false positive and negative areas (datasketch's search)."""
+    known = KNOWN_BANDS.get((threshold, num_perm, false_positive_weight, false_negative_weight))
+    if known is not None:
+        return known
+    from datasketch.lsh import _optimal_param  # imports scipy.integrate
+
     bands, rows = _optimal_param(threshold, num_perm, false_positive_weight, false_negative_weight)
     return int(bands), int(rows)
 

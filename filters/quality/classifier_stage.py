@@ -11,15 +11,17 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from filters.quality.classifier import QualityClassifier, QualityModelError, read_header
 from pipeline.batch import REASON, TEXT
 from pipeline.stage import Filter, StageConfig
+
+if TYPE_CHECKING:  # scikit-learn is imported where a model is read, not where a recipe is
+    from filters.quality.classifier import QualityClassifier
 
 COLUMN = "quality_score"
 REASON_BELOW = "quality_below_threshold"
@@ -31,6 +33,8 @@ def load_model(path: str | Path, *, device: str | None = None) -> QualityClassif
     `device` runs the embedding head's encoder there instead of the device it was trained on.
     """
     resolved = Path(path).resolve()
+    from filters.quality.classifier import read_header
+
     read_header(resolved)  # a clear error for a missing or foreign file
     stat = resolved.stat()
     return _load(str(resolved), stat.st_mtime_ns, stat.st_size, device)
@@ -38,6 +42,8 @@ def load_model(path: str | Path, *, device: str | None = None) -> QualityClassif
 
 @lru_cache(maxsize=4)
 def _load(path: str, mtime_ns: int, size: int, device: str | None) -> QualityClassifier:
+    from filters.quality.classifier import QualityClassifier
+
     model = QualityClassifier.load(path)
     return model if device is None else model.set_params(device=device)
 
@@ -52,7 +58,7 @@ def score_quality(
     """`frame` with a Float64 `quality_score` column: P(high quality), scored `batch_size` texts at a time."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    classifier = model if isinstance(model, QualityClassifier) else load_model(model)
+    classifier = model if not isinstance(model, str | Path) else load_model(model)
     texts = frame[text].fill_null("").to_list()
     scores = np.concatenate(
         [np.zeros(0)]
@@ -79,6 +85,8 @@ class QualityClassifierConfig(StageConfig):
     @field_validator("model")
     @classmethod
     def _model_file(cls, path: Path) -> Path:
+        from filters.quality.classifier import QualityModelError, read_header
+
         path = path.expanduser().resolve()
         try:
             read_header(path)  # missing, foreign or another version: fail before any work starts

@@ -7,7 +7,6 @@ round-robin across clusters, so a cluster that runs out leaves its share to the 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import MiniBatchKMeans
 
 from filters.select.budget import Budget
 
@@ -16,6 +15,8 @@ DEFAULT_CLUSTERS = 32
 
 def cluster_labels(vectors: np.ndarray, n_clusters: int = DEFAULT_CLUSTERS, *, seed: int = 0) -> np.ndarray:
     """MiniBatchKMeans cluster of each row (at most one cluster per row)."""
+    from sklearn.cluster import MiniBatchKMeans
+
     n = len(vectors)
     k = max(1, min(n_clusters, n))
     model = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=1024)

@@ -21,8 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from sklearn.cluster import MiniBatchKMeans
-from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from pipeline.run_state import local_folder, publish_once, shared_array
@@ -56,6 +54,9 @@ def unit(matrix: np.ndarray) -> np.ndarray:
 def fit_centers(sample: np.ndarray, n_clusters: int, seed: int = 0) -> np.ndarray:
     """(k, dim) float32 MiniBatchKMeans centers of `sample` (k = n_clusters, at most one per row), fitted
     on one thread; one center (the mean) for one cluster."""
+    from sklearn.cluster import MiniBatchKMeans
+    from sklearn.exceptions import ConvergenceWarning
+
     sample = np.asarray(sample, dtype=np.float32)
     if n_clusters <= 1 or len(sample) <= 1:
         mean = sample.mean(axis=0, keepdims=True) if len(sample) else np.zeros((1, sample.shape[1]))

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from filters.select.budget import Budget
@@ -42,6 +40,8 @@ def classifier_features(vectors: np.ndarray, ngrams: sparse.spmatrix | None = No
     """The classifier's input rows: the unit-length embeddings (float64), followed, when `ngrams` (hashed
     n-gram counts, one row per document) is given, by those counts scaled to unit length, so the two parts
     weigh alike whatever the document's length."""
+    from sklearn.preprocessing import normalize
+
     dense = unit(vectors).astype(np.float64)
     if ngrams is None:
         return dense
@@ -60,6 +60,8 @@ def fit_target_classifier(
         raise ValueError("the target corpus and the pool sample need at least one document each")
     if target.shape[1] != pool.shape[1]:
         raise ValueError(f"target rows have {target.shape[1]} features, pool rows {pool.shape[1]}")
+    from sklearn.linear_model import LogisticRegression
+
     stack = sparse.vstack if sparse.issparse(target) or sparse.issparse(pool) else np.vstack
     features = stack([target, pool])
     labels = np.r_[np.ones(target.shape[0], dtype=np.int8), np.zeros(pool.shape[0], dtype=np.int8)]

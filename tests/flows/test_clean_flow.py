@@ -66,13 +66,13 @@ def test_flow_runs_one_task_per_stage_per_shard(tmp_path: Path, prefect_server: 
         assert any("exact_dedup: removed 2 of 7" in m for m in messages), messages
 
 
-def test_default_is_prefects_temporary_server(tmp_path: Path) -> None:
+def test_prefect_without_an_api_runs_on_prefects_temporary_server(tmp_path: Path) -> None:
     data = write(tmp_path / "a.jsonl", ["alpha", "beta", "ALPHA"])
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
     winnow = Path(sys.executable).parent / "winnow"
     done = subprocess.run(
-        [str(winnow), "clean", str(data), "--out", str(tmp_path / "out")],
+        [str(winnow), "clean", str(data), "--out", str(tmp_path / "out"), "--prefect"],
         env=env,
         capture_output=True,
         text=True,

@@ -43,7 +43,7 @@ def test_batch_through_the_winnow_command(tmp_path: Path, winnow: Callable[..., 
     out = tmp_path / "out" / "compressed.jsonl"
     question = "When does the fish auction start?"
     options = ("--rate", "0.5", "--roles", "user", "--question", question, "--json")
-    done = winnow("compress", "--batch", batch, "--out", out, *options)
+    done = winnow("compress", "--batch", batch, "--out", out, *options, prefect=True)
     assert done.exit_code == 0, done.output
     assert "compressed 4 of 5 records, 1 failed" in done.output
     summary = json.loads(next(line for line in done.output.splitlines() if line.startswith('{"records"')))
@@ -192,7 +192,9 @@ def test_batch_on_dask_workers(tmp_path: Path, winnow: Callable[..., CliResult])
     records = [{"id": i, "prompt": text} for i, text in enumerate([HARBOUR, *PARAGRAPHS] * 2)]
     batch = write_jsonl(tmp_path / "in.jsonl", records)
     out = tmp_path / "out.jsonl"
-    done = winnow("compress", "--batch", batch, "--out", out, "--target-tokens", "25", "--workers", "2")
+    done = winnow(
+        "compress", "--batch", batch, "--out", out, "--target-tokens", "25", "--workers", "2", prefect=True
+    )
     assert done.exit_code == 0, done.output
     rows = read_jsonl(out)
     assert [row["id"] for row in rows] == list(range(8))

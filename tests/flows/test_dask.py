@@ -24,7 +24,9 @@ def test_dask_workers_give_the_same_result(tmp_path: Path, winnow: Callable[...,
     common = ("clean", path, "--batch-size", "9")
     local = winnow(*common, "--out", tmp_path / "local")
     split = ("--partitions", "7")  # MinHash's decision as 7 tasks spread over the workers
-    dask = winnow(*common, "--out", tmp_path / "dask", "--workers", "2", "--memory-limit", "2GiB", *split)
+    dask = winnow(
+        *common, "--out", tmp_path / "dask", "--workers", "2", "--memory-limit", "2GiB", *split, prefect=True
+    )
     assert local.exit_code == 0 and dask.exit_code == 0, dask.output
     kept = [pl.read_parquet(tmp_path / run / "kept")["id"].to_list() for run in ("local", "dask")]
     assert kept[0] == kept[1] and len(kept[0]) == 60

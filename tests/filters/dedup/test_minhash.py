@@ -201,3 +201,13 @@ def test_chunked_verification_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -
     chunked = verify.jaccard(pairs, shingles)
     assert whole.sort("a", "b").equals(chunked.sort("a", "b"))
     assert whole.filter(pl.col("b") >= 40)["similarity"].eq(0).all()  # documents without shingles
+
+
+def test_known_band_parameters_are_datasketchs_search() -> None:
+    from datasketch.lsh import _optimal_param
+
+    from filters.dedup.signatures import KNOWN_BANDS, band_parameters
+
+    for (threshold, num_perm, fp, fn), bands in KNOWN_BANDS.items():
+        assert bands == tuple(_optimal_param(threshold, num_perm, fp, fn))
+    assert band_parameters(0.83, 100, 0.3, 0.7) == tuple(_optimal_param(0.83, 100, 0.3, 0.7))  # searched

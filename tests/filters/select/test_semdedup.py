@@ -359,7 +359,7 @@ def test_dask_workers_decide_the_parts_as_one_process_decides_them(
     recipe.write_text(f'[[stages]]\ntype = "semantic_dedup"\neps = 0.1\ncache = "{cache}"\n')
     local, _, _ = semdedup_run(corpus, tmp_path / "local", 1, cache)
     options = ("--batch-size", "30", "--partitions", "7", "--workers", "2", "--memory-limit", "2GiB")
-    dask = winnow("clean", corpus, "--out", tmp_path / "dask", "--recipe", recipe, *options)
+    dask = winnow("clean", corpus, "--out", tmp_path / "dask", "--recipe", recipe, *options, prefect=True)
     assert dask.exit_code == 0, dask.output
     assert fates(tmp_path / "dask").equals(local)
     assert local["reason"].is_not_null().sum() >= 3
