@@ -16,8 +16,9 @@ def candidate_pairs(bands: pl.DataFrame, max_bucket: int = MAX_BUCKET_PAIRS) -> 
     other (star) and between neighbours in input order (chain), not all k(k-1)/2 pairs: every member is
     still verified against the document that will usually be kept, and memory stays linear.
     """
+    shared = bands.filter(pl.struct("band", "key").is_duplicated())  # most keys are one document's
     buckets = (
-        bands.group_by("band", "key")
+        shared.group_by("band", "key")
         .agg(pl.col("order").sort().alias("members"))
         .filter(pl.col("members").list.len() > 1)
         .select("members")

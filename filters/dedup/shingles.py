@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from filters.dedup.normalize import DEFAULT, Normalization, normalize_series
+from filters.dedup.word_hashes import word_hashes
 
 Unit = Literal["word", "char"]
 TOKEN_SEED = 0x5EED_7011
@@ -42,10 +43,13 @@ def shingle_hashes(
 
     Texts without any token have no shingles. Repeated shingles of a document are not removed.
     """
-    lists = tokens(texts, unit, normalization)
-    lengths = lists.list.len().fill_null(0).to_numpy()
-    flat = lists.explode()
-    words = flat.filter(flat.is_not_null()).hash(seed=TOKEN_SEED).to_numpy()
+    if unit == "word":  # hashed by a compiled scan of the bytes: no list of token strings
+        lengths, words = word_hashes(normalize_series(texts, normalization, layout=False))
+    else:
+        lists = tokens(texts, unit, normalization)
+        lengths = lists.list.len().fill_null(0).to_numpy()
+        flat = lists.explode()
+        words = flat.filter(flat.is_not_null()).hash(seed=TOKEN_SEED).to_numpy()
     docs = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     total = len(words)
     if total == 0:
