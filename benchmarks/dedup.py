@@ -107,6 +107,24 @@ def divisor_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     return min(options, key=lambda option: lsh_error(threshold, *option))
 
 
+def datasketch_sketch(text: str):
+    """The datasketch `MinHash` of a text: its ground-truth shingles as UTF-8 bytes."""
+    from datasketch import MinHash
+
+    minhash = MinHash(num_perm=NUM_PERM)
+    minhash.update_batch([shingle.encode("utf-8") for shingle in shingles(text)])
+    return minhash
+
+
+def rensa_sketch(text: str):
+    """The rensa `RMinHash` of a text: its ground-truth shingles."""
+    from rensa import RMinHash
+
+    minhash = RMinHash(num_perm=NUM_PERM, seed=RENSA_SEED)
+    minhash.update(list(shingles(text)))
+    return minhash
+
+
 def query_then_insert(ids: list[str], texts: list[str], sketch: Callable, lsh) -> Removed:
     """Documents in order: removed as a duplicate of the earliest hit of the index, else inserted."""
     removed: Removed = {}
@@ -145,22 +163,16 @@ def prepare_winnow() -> tuple[Job, str]:
 
 
 def prepare_datasketch() -> tuple[Job, str]:
-    from datasketch import MinHash, MinHashLSH
+    from datasketch import MinHashLSH
 
     frame = read_reuters()
     lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
-
-    def sketch(text: str) -> MinHash:
-        minhash = MinHash(num_perm=NUM_PERM)
-        minhash.update_batch([shingle.encode("utf-8") for shingle in shingles(text)])
-        return minhash
-
     ids, texts = frame["id"].to_list(), frame["text"].to_list()
-    return (lambda: query_then_insert(ids, texts, sketch, lsh)), f"{lsh.b} bands x {lsh.r} rows"
+    return (lambda: query_then_insert(ids, texts, datasketch_sketch, lsh)), f"{lsh.b} bands x {lsh.r} rows"
 
 
 def prepare_rensa(bands: int | None = None) -> tuple[Job, str]:
-    from rensa import RMinHash, RMinHashLSH
+    from rensa import RMinHashLSH
 
     frame = read_reuters()
     if bands is None:
@@ -168,14 +180,8 @@ def prepare_rensa(bands: int | None = None) -> tuple[Job, str]:
     else:
         rows = NUM_PERM // bands
     lsh = RMinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM, num_bands=bands)
-
-    def sketch(text: str) -> RMinHash:
-        minhash = RMinHash(num_perm=NUM_PERM, seed=RENSA_SEED)
-        minhash.update(list(shingles(text)))
-        return minhash
-
     ids, texts = frame["id"].to_list(), frame["text"].to_list()
-    return (lambda: query_then_insert(ids, texts, sketch, lsh)), f"{bands} bands x {rows} rows"
+    return (lambda: query_then_insert(ids, texts, rensa_sketch, lsh)), f"{bands} bands x {rows} rows"
 
 
 def prepare_datatrove() -> tuple[Job, str]:

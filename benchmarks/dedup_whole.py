@@ -37,7 +37,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from dedup import NUM_PERM, RENSA_SEED, THRESHOLD, divisor_bands, planted_pairs, prefix, shingles  # noqa: E402
+from dedup import (  # noqa: E402
+    NUM_PERM,
+    THRESHOLD,
+    datasketch_sketch,
+    divisor_bands,
+    planted_pairs,
+    prefix,
+    rensa_sketch,
+)
 
 METHODS = ("winnow", "rensa", "datasketch")
 SIZES = (20_000, 200_000, 2_000_000)
@@ -49,25 +57,17 @@ def peer_script(method: str, corpus: Path, out: Path) -> None:
 
     frame = pl.read_ndjson(corpus, schema={"id": pl.String, "text": pl.String})
     if method == "rensa":
-        from rensa import RMinHash, RMinHashLSH
+        from rensa import RMinHashLSH
 
-        bands, _ = divisor_bands(THRESHOLD, NUM_PERM)
-        lsh = RMinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM, num_bands=bands)
-
-        def sketch(text: str) -> RMinHash:
-            minhash = RMinHash(num_perm=NUM_PERM, seed=RENSA_SEED)
-            minhash.update(list(shingles(text)))
-            return minhash
+        lsh = RMinHashLSH(
+            threshold=THRESHOLD, num_perm=NUM_PERM, num_bands=divisor_bands(THRESHOLD, NUM_PERM)[0]
+        )
+        sketch = rensa_sketch
     else:
-        from datasketch import MinHash, MinHashLSH
+        from datasketch import MinHashLSH
 
         lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
-
-        def sketch(text: str) -> MinHash:
-            minhash = MinHash(num_perm=NUM_PERM)
-            minhash.update_batch([shingle.encode("utf-8") for shingle in shingles(text)])
-            return minhash
-
+        sketch = datasketch_sketch
     ids, texts = frame["id"].to_list(), frame["text"].to_list()
     removed, of = [], []
     for position, text in enumerate(texts):
