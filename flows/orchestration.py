@@ -37,10 +37,13 @@ def configured_api_url() -> str | None:
 
 def wants_prefect(asked: bool | None, *, dask_address: str | None = None, workers: int | None = None) -> bool:
     """Run as a Prefect flow: `asked` (`--prefect` / `--no-prefect` win), else when tasks go to Dask or an
-    API is configured."""
+    API is configured. Dask runs through prefect-dask, so `--no-prefect` with Dask options is refused."""
+    on_dask = bool(dask_address or workers)
+    if asked is False and on_dask:
+        raise WinnowError("--workers and --dask-address run the tasks through Prefect: drop --no-prefect")
     if asked is not None:
         return asked
-    return bool(dask_address or workers or configured_api_url())
+    return on_dask or configured_api_url() is not None
 
 
 def worker_memory_limit(

@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from flows.orchestration import configured_api_url, wants_prefect
+from pipeline.errors import WinnowError
 from tests.conftest import CliResult
 
 TIMINGS = ("seconds", "task_seconds", "docs_per_second", "started_at", "finished_at")
@@ -58,6 +59,8 @@ def test_prefect_only_when_asked_configured_or_on_dask(no_api: Path, monkeypatch
     )
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
     assert wants_prefect(None) and not wants_prefect(False)
+    with pytest.raises(WinnowError, match="drop --no-prefect"):
+        wants_prefect(False, workers=2)  # Dask runs through prefect-dask: never silently in this process
 
 
 def without_timings(value: Any) -> Any:
