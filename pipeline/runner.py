@@ -55,7 +55,7 @@ from pipeline.stats import (
     stage_line,
 )
 from pipeline.storage import AnyPath
-from pipeline.writers import OutputFormat, count_rows, read_frame, shard_path, write_frame
+from pipeline.writers import OutputFormat, count_rows, frame_schema, read_frame, shard_path, write_frame
 
 #: what to do about a shared folder (a dedup index) that another run is updating
 SHARED_FOLDER_HINT = "runs that update it take turns: wait for that run to finish"
@@ -362,7 +362,7 @@ def read_task(item: tuple[int, Source], *, folder: RunFolder, options: ReadOptio
             docs = batch.docs.with_columns(
                 pl.int_range(first, first + batch.docs.height, dtype=pl.Int64).alias(ORDER)
             )
-            written.append(write_work(docs, work_shard(folder.work / "ingest", name)))
+            written.append(write_frame(docs, work_shard(folder.work / "ingest", name)))
             shards.append(ShardInfo(name, docs.height, first, first + docs.height - 1))
             documents += docs.height
     run_folder.sync(written)
@@ -442,7 +442,7 @@ def check_ids_task(
             ).alias("error"),
         ).with_columns(raw.to_series().alias("raw"))
         run_folder.sync([write_frame(quarantine, shard_path(folder.quarantine, f"ids-{info.shard}"))])
-        written.append(write_work(shard.filter(~pl.col(ORDER).is_in(hits[ORDER].implode())), path))
+        written.append(write_frame(shard.filter(~pl.col(ORDER).is_in(hits[ORDER].implode())), path))
     run_folder.sync(written)
     return repeated.height
 
@@ -474,16 +474,6 @@ def work_shard(folder: AnyPath, shard: str) -> AnyPath:
     return shard_path(folder, shard, "parquet" if storage.is_remote(folder) else "arrow")
 
 
-def write_work(frame: pl.DataFrame, path: AnyPath) -> AnyPath:
-    """Write a `work_shard`."""
-    return write_frame(frame, path, "arrow" if path.suffix == ".arrow" else "parquet")
-
-
-def work_schema(path: AnyPath) -> dict[str, pl.DataType]:
-    """A `work_shard`'s schema, from its footer."""
-    return dict(pl.read_ipc_schema(path)) if path.suffix == ".arrow" else storage.read_parquet_schema(path)
-
-
 def scan_work(paths: Sequence[AnyPath], columns: Sequence[str]) -> pl.LazyFrame:
     """`columns` of every `work_shard` in `paths` (shards may hold other columns besides)."""
     if paths and all(path.suffix == ".arrow" for path in paths):
@@ -495,7 +485,7 @@ def union_schema(paths: Sequence[Path]) -> dict[str, pl.DataType]:
     """The schema every shard is conformed to: all columns of all shards, types widened to fit."""
     if not paths:
         return {ID: pl.String(), TEXT: pl.String(), SOURCE: pl.String(), LINE: pl.Int64(), ORDER: pl.Int64()}
-    schemas = [work_schema(path) for path in paths]
+    schemas = [frame_schema(path) for path in paths]
     try:
         return dict(pl.concat([pl.DataFrame(schema=s) for s in schemas], how="diagonal_relaxed").schema)
     except pl.exceptions.PolarsError:
@@ -715,7 +705,7 @@ def shard_task(
             documents = kept.drop([c for c in PROVENANCE if c in kept.columns]).rename(renames)
             written.append(write_frame(documents, output, output_format))
     else:
-        written.append(write_work(kept, output))
+        written.append(write_frame(kept, output))
     run_folder.sync(written)
     reasons = removed[REASON].value_counts().rows() if removed.height else []
     return ShardResult(

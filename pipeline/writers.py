@@ -30,9 +30,12 @@ def _write(frame: pl.DataFrame, target: str | IO[bytes], fmt: FrameFormat) -> No
         raise ValueError(f"unknown output format {fmt!r} (parquet or jsonl)")
 
 
-def write_frame(frame: pl.DataFrame, path: AnyPath, fmt: FrameFormat = "parquet") -> AnyPath:
+def write_frame(frame: pl.DataFrame, path: AnyPath, fmt: FrameFormat | None = None) -> AnyPath:
     """Write `frame` atomically so a crash never leaves half a shard: a temporary file then a rename, or
-    on object storage one upload (an object appears whole when its upload completes, or not at all)."""
+    on object storage one upload (an object appears whole when its upload completes, or not at all).
+    `fmt` defaults to the one `path`'s suffix names (Parquet for any other suffix)."""
+    if fmt is None:
+        fmt = next((name for name, suffix in SUFFIX.items() if path.suffix == suffix), "parquet")
     if fmt not in SUFFIX:
         raise ValueError(f"unknown output format {fmt!r} (parquet or jsonl)")
     if storage.is_remote(path):
@@ -59,6 +62,11 @@ def read_frame(path: AnyPath) -> pl.DataFrame:
     if path.suffix == ".arrow":
         return storage.read_ipc(path)
     return storage.read_parquet(path)
+
+
+def frame_schema(path: AnyPath) -> dict[str, pl.DataType]:
+    """The schema of a Parquet or Arrow IPC file written by `write_frame`, from its footer."""
+    return dict(pl.read_ipc_schema(path)) if path.suffix == ".arrow" else storage.read_parquet_schema(path)
 
 
 def count_rows(folder: AnyPath) -> int:

@@ -53,11 +53,12 @@ def check_folder(root: AnyPath, params: dict[str, Any], check: str, kind: str) -
     holds something else (`kind` names the index in the message)."""
     meta = root / "index.json"
     if meta.is_file():
-        stored = json.loads(meta.read_text()).get("params", {})
+        written = json.loads(meta.read_text())
+        stored = written.get("params", {})
         if stored != params:
             diff = sorted(k for k in set(stored) | set(params) if stored.get(k) != params.get(k))
             raise IndexError_(f"{root}: the {kind} was built with other parameters ({', '.join(diff)})")
-        if json.loads(meta.read_text()).get("check") != check:
+        if written.get("check") != check:
             raise IndexError_(
                 f"{root}: the {kind} was built with another hash implementation "
                 "(a different polars version?); rebuild it"

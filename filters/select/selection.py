@@ -316,7 +316,8 @@ class Selection(SplitCorpusStage):
         the target's features (embeddings, hashed n-grams) against those of a seeded sample of the pool
         (`pool_sample_size`)."""
         config = self.config
-        columns = [VECTOR, "bucket", "count"] if self._hashes() else [VECTOR]
+        hashes = self._hashes()
+        columns = [VECTOR, "bucket", "count"] if hashes else [VECTOR]
 
         def fit() -> np.ndarray:
             target = self._target_vectors()
@@ -324,7 +325,6 @@ class Selection(SplitCorpusStage):
             keys = seeded_sample(summaries, ORDER, pool_sample_size(documents, len(target)), config.seed)
             rows = summaries.select(ORDER, *columns).filter(pl.col(ORDER).is_in(keys.implode()))
             rows = rows.sort(ORDER).collect(engine="streaming")
-            hashes = self._hashes()
             pool_ngrams = _features(rows, config.buckets) if hashes else None
             pool = classifier_features(rows[VECTOR].to_numpy(), pool_ngrams)
             target_ngrams = hashed_features(self._target(), buckets=config.buckets) if hashes else None
