@@ -1,8 +1,8 @@
 """`report.html`: a finished run folder as one self-contained page that a person reads in a browser, offline.
 
 `write_html_report(root)` reads `stats.json`, `run.json`, `kept/`, `removed/` and `quarantine/` (Parquet or
-JSON Lines) with polars and draws its charts with matplotlib as inline SVG: no script, no stylesheet or font
-from the network. Sections: documents kept and removed by stage and reason; a histogram of every numeric
+JSON Lines) with polars and draws its charts with pygal as inline SVG: no script, no stylesheet or font from
+the network. Sections: documents kept and removed by stage and reason; a histogram of every numeric
 score column; duplicate cluster sizes (from the ledger's `duplicate_of`); embedding cluster sizes and
 selection coverage, as the stages that embed recorded them when they decided (their `facts` in
 `stats.json`); example removed documents per reason and quarantined records.
@@ -14,11 +14,8 @@ them, else every numeric column of `kept/` and `removed/` but the ledger's own.
 from __future__ import annotations
 
 import html
-import io
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +37,8 @@ QUARANTINE_EXAMPLES = 5
 #: ledger columns that are never scores
 LEDGER = frozenset({"id", "stage", "reason", "source", "line", "row", "duplicate_of", "cluster_id"})
 KEPT_COLOR, REMOVED_COLOR = "#3d8b5f", "#c8553d"
+#: one color a step in the chart of removal reasons (the tab10 cycle)
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem;
@@ -169,37 +168,75 @@ def _columns(frame: pl.LazyFrame | None) -> dict[str, pl.DataType]:
 
 
 class Charts:
-    """Matplotlib figures rendered to inline SVG, each with a distinct id salt so their defs never clash."""
+    """pygal charts rendered to inline SVG, numbered so that the ids (and so the styles) of two never
+    clash, and without pygal's script (its tooltips): the page stays script-free."""
 
     def __init__(self) -> None:
         self.count = 0
 
-    def figure(
-        self, key: str, draw: Callable[[Any], None], caption: str, *, width: float = 5.2, height: float = 2.8
-    ) -> str:
-        """`<figure class="chart">` holding the SVG that `draw(axes)` makes, with its caption."""
-        import matplotlib
-        from matplotlib.figure import Figure
-
+    def figure(self, key: str, chart: Any, caption: str) -> str:
+        """`<figure class="chart">` holding `chart` (from `chart()`) as SVG, with its caption."""
         self.count += 1
-        style = {
-            "svg.fonttype": "none",
-            "svg.hashsalt": f"winnow-report-{self.count}",
-            "font.size": 8,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-        }
-        with matplotlib.rc_context(style):
-            figure = Figure(figsize=(width, height), layout="constrained")
-            draw(figure.add_subplot())
-            buffer = io.StringIO()
-            figure.savefig(buffer, format="svg", metadata={"Date": None})
-        svg = buffer.getvalue()
-        svg = svg[svg.index("<svg") :]
+        chart.uuid = f"winnow-report-{self.count}"
+        chart.add_xml_filter(_without_scripts)
+        svg = chart.render(is_unicode=True)
         return (
             f"<figure class='chart' data-chart='{_e(key)}'>{svg}"
             f"<figcaption>{_e(caption)}</figcaption></figure>\n"
         )
+
+
+def chart(
+    kind: str,
+    *,
+    colors: tuple[str, ...] = (KEPT_COLOR, REMOVED_COLOR),
+    width: int = 480,
+    height: int = 270,
+    **config: Any,
+) -> Any:
+    """An empty pygal chart of `kind` ("StackedBar", "HorizontalBar", "XY", ...) in the report's style."""
+    import pygal
+    from pygal.style import Style
+
+    style = Style(
+        background="white",
+        plot_background="white",
+        foreground="#222",
+        foreground_strong="#222",
+        foreground_subtle="#ddd",
+        colors=colors,
+        font_family="system-ui, sans-serif",
+        label_font_size=10,
+        major_label_font_size=10,
+        legend_font_size=10,
+        title_font_size=12,
+        opacity="1",
+        opacity_hover="0.8",
+        guide_stroke_color="#e4e4e4",
+        major_guide_stroke_color="#e4e4e4",
+        guide_stroke_dasharray="1,0",
+        major_guide_stroke_dasharray="1,0",
+    )
+    config = {"legend_at_bottom": True, "legend_at_bottom_columns": 2, "truncate_label": -1, **config}
+    return getattr(pygal, kind)(
+        style=style,
+        width=width,
+        height=height,
+        explicit_size=True,
+        disable_xml_declaration=True,
+        js=[],
+        margin=8,
+        **config,
+    )
+
+
+def _without_scripts(root: Any) -> Any:
+    """pygal always writes its configuration as a script for its tooltips; the report has no script."""
+    for parent in list(root.iter()):
+        for child in list(parent):
+            if str(child.tag).endswith("script"):
+                parent.remove(child)
+    return root
 
 
 # ---------------------------------------------------------------- overview and stages
@@ -291,48 +328,37 @@ def _stage_section(run: RunData, charts: Charts) -> str:
         "<th class='n'>seconds</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>\n"
     )
 
-    def flow(ax: Any) -> None:
-        names = [step["step"] for step in steps][::-1]
-        kept = [step["kept"] for step in steps][::-1]
-        ax.barh(names, kept, color=KEPT_COLOR, label="kept (passed on)")
-        ax.barh(names, [s["removed"] for s in steps][::-1], left=kept, color=REMOVED_COLOR, label="removed")
-        ax.set_xlabel("documents")
-        ax.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=2, frameon=False)
-
+    flow = chart("HorizontalStackedBar", height=90 + 26 * len(steps), x_title="documents")
+    flow.x_labels = [step["step"] for step in steps][::-1]  # the first step on top
+    flow.add("kept (passed on)", [step["kept"] for step in steps][::-1])
+    flow.add("removed", [step["removed"] for step in steps][::-1])
     figures = charts.figure(
         "stages",
         flow,
         "Documents each step passed on (green) and removed (red; for the read step, quarantined).",
-        height=0.9 + 0.28 * len(steps),
     )
     if reasons:
-
-        def by_reason(ax: Any) -> None:
-            palette = matplotlib_colors()
-            order = list(dict.fromkeys(r["step"] for r in reasons))
-            labels = [f"{r['step']}: {r['reason']}" for r in reasons][::-1]
-            colors = [palette[order.index(r["step"]) % len(palette)] for r in reasons][::-1]
-            ax.barh(labels, [r["documents"] for r in reasons][::-1], color=colors)
-            ax.set_xlabel("documents removed")
-
-        figures += charts.figure(
-            "reasons",
-            by_reason,
-            "Documents removed by stage and reason.",
-            width=6.4,
-            height=0.9 + 0.24 * len(reasons),
+        order = list(dict.fromkeys(r["step"] for r in reasons))
+        by_reason = chart(
+            "HorizontalBar",
+            width=600,
+            height=70 + 24 * len(reasons),
+            x_title="documents removed",
+            show_legend=False,
         )
+        by_reason.x_labels = [f"{r['step']}: {r['reason']}" for r in reasons][::-1]
+        by_reason.add(
+            "documents",
+            [
+                {"value": r["documents"], "color": PALETTE[order.index(r["step"]) % len(PALETTE)]}
+                for r in reasons
+            ][::-1],
+        )
+        figures += charts.figure("reasons", by_reason, "Documents removed by stage and reason.")
     return (
         "<section id='stages'><h2>Kept and removed by stage</h2>\n"
         f"{table}<div class='charts'>{figures}</div></section>\n"
     )
-
-
-def matplotlib_colors() -> list[str]:
-    """Matplotlib's default color cycle (tab10)."""
-    import matplotlib
-
-    return list(matplotlib.rcParams["axes.prop_cycle"].by_key()["color"])
 
 
 # ---------------------------------------------------------------- score histograms
@@ -414,22 +440,23 @@ def histogram(run: RunData, column: str, bins: int = HISTOGRAM_BINS) -> Histogra
     return Histogram(column, edges, kept, removed, missing, clipped, low, high, single)
 
 
-def _draw_histogram(h: Histogram, ax: Any) -> None:
-    widths = np.diff(h.edges)
-    if h.kept.any():
-        ax.bar(h.edges[:-1], h.kept, width=widths, align="edge", color=KEPT_COLOR, label="kept")
-    ax.bar(
-        h.edges[:-1],
-        h.removed,
-        width=widths,
-        bottom=h.kept,
-        align="edge",
-        color=REMOVED_COLOR,
-        label="removed",
+def _histogram_chart(h: Histogram) -> Any:
+    """Kept (green) and removed (red) stacked per bin, labelled by the bins' lower edges."""
+    colors = (KEPT_COLOR, REMOVED_COLOR) if h.kept.any() else (REMOVED_COLOR,)
+    bars = chart(
+        "StackedBar",
+        colors=colors,
+        title=h.column,
+        y_title="documents",
+        x_label_rotation=0,
+        x_labels_major_every=max(1, len(h.kept) // 5),
+        show_minor_x_labels=False,
     )
-    ax.set_title(h.column)
-    ax.set_ylabel("documents")
-    ax.legend(frameon=False)
+    bars.x_labels = [_num(edge) for edge in h.edges[:-1]]
+    if h.kept.any():
+        bars.add("kept", h.kept.tolist())
+    bars.add("removed", h.removed.tolist())
+    return bars
 
 
 def _histogram_caption(h: Histogram, detail: bool) -> str:
@@ -460,7 +487,7 @@ def _score_section(run: RunData, charts: Charts) -> str:
             continue
 
         caption = _histogram_caption(counts, detail=column not in kept_columns)
-        figures.append(charts.figure(f"histogram:{column}", partial(_draw_histogram, counts), caption))
+        figures.append(charts.figure(f"histogram:{column}", _histogram_chart(counts), caption))
     body = (
         f"<div class='charts'>{''.join(figures)}</div>"
         if figures
@@ -510,14 +537,22 @@ def duplicate_table(run: RunData, clusters: pl.DataFrame) -> list[dict[str, Any]
     return rows
 
 
-def _draw_cluster_sizes(sizes: pl.DataFrame, stage: str, ax: Any) -> None:
-    ax.bar(sizes["size"].to_numpy(), sizes["clusters"].to_numpy(), color=REMOVED_COLOR, width=0.8)
-    ax.set_title(f"{stage}: cluster sizes")
-    ax.set_xlabel("documents in the cluster (kept + removed)")
-    ax.set_ylabel("clusters")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    if sizes["clusters"].max() > 50 * max(1, sizes["clusters"].min()):
-        ax.set_yscale("log")
+def _cluster_size_chart(sizes: pl.DataFrame, stage: str) -> Any:
+    """Clusters per size (only the sizes that occur), on a log scale when the counts span 50x or more."""
+    bars = chart(
+        "Bar",
+        colors=(REMOVED_COLOR,),
+        title=f"{stage}: cluster sizes",
+        x_title="documents in the cluster (kept + removed)",
+        y_title="clusters",
+        show_legend=False,
+        logarithmic=bool(sizes["clusters"].max() > 50 * max(1, sizes["clusters"].min())),
+        x_labels_major_every=max(1, sizes.height // 10),
+        show_minor_x_labels=False,
+    )
+    bars.x_labels = [str(size) for size in sizes["size"].to_list()]
+    bars.add("clusters", sizes["clusters"].to_list())
+    return bars
 
 
 def _duplicate_section(run: RunData, clusters: pl.DataFrame, charts: Charts) -> str:
@@ -535,9 +570,9 @@ def _duplicate_section(run: RunData, clusters: pl.DataFrame, charts: Charts) -> 
             f"</td><td class='n'>{row['mean size']:.2f}</td><td class='n'>{row['largest']:,}</td></tr>"
         )
 
-        draw = partial(_draw_cluster_sizes, clusters.filter(pl.col("stage") == stage), stage)
+        sizes = _cluster_size_chart(clusters.filter(pl.col("stage") == stage), stage)
         caption = f"{stage}: {row['clusters']:,} clusters, {row['removed']:,} documents removed as copies."
-        figures.append(charts.figure(f"duplicates:{stage}", draw, caption))
+        figures.append(charts.figure(f"duplicates:{stage}", sizes, caption))
     header = "".join(f"<th class='n'>{name}</th>" for name in ("clusters", "removed", "mean size", "largest"))
     return (
         "<section id='duplicates'><h2>Duplicate clusters</h2>\n"
@@ -587,25 +622,50 @@ def embedding_view(run: RunData, index: int) -> EmbeddingView | str:
     )
 
 
-def _draw_embedding_clusters(v: EmbeddingView, ax: Any) -> None:
-    x = np.arange(len(v.sizes))
-    ax.bar(x, v.selected_sizes, color=KEPT_COLOR, width=0.9, label="selected")
-    rest = v.sizes - v.selected_sizes
-    ax.bar(x, rest, bottom=v.selected_sizes, color=REMOVED_COLOR, width=0.9, label="not selected")
-    ax.set_xlabel("k-means cluster (largest first)")
-    ax.set_ylabel("documents")
-    ax.set_title(f"{v.stage}: embedding clusters")
-    ax.legend(frameon=False)
+def _embedding_cluster_chart(v: EmbeddingView) -> Any:
+    """Documents per k-means cluster, largest first: the selected ones below, the rest stacked on top."""
+    bars = chart(
+        "StackedBar",
+        title=f"{v.stage}: embedding clusters",
+        x_title="k-means cluster (largest first)",
+        y_title="documents",
+        x_labels_major_every=max(1, len(v.sizes) // 10),
+        show_minor_x_labels=False,
+    )
+    bars.x_labels = [str(i) for i in range(len(v.sizes))]
+    bars.add("selected", v.selected_sizes.tolist())
+    bars.add("not selected", (v.sizes - v.selected_sizes).tolist())
+    return bars
 
 
-def _draw_coverage(v: EmbeddingView, ax: Any) -> None:
-    ax.stairs(v.distance_counts, v.distance_edges, fill=True, color=KEPT_COLOR)
-    ax.axvline(v.coverage, color="#222", linestyle="--", label=f"mean {v.coverage:.3f}")
-    ax.axvline(v.random_coverage, color=REMOVED_COLOR, linestyle=":", label="random selection, mean")
-    ax.set_xlabel("cosine distance to the nearest selected document")
-    ax.set_ylabel("documents")
-    ax.set_title(f"{v.stage}: coverage")
-    ax.legend(frameon=False)
+def _coverage_chart(v: EmbeddingView) -> Any:
+    """The distances to the nearest selected document as a step histogram, with the selection's mean
+    (dashed) and a random selection's (dotted)."""
+    lines = chart(
+        "XY",
+        colors=(KEPT_COLOR, "#222", REMOVED_COLOR),
+        title=f"{v.stage}: coverage",
+        x_title="cosine distance to the nearest selected document",
+        y_title="documents",
+        show_dots=False,
+        include_x_axis=True,
+        legend_at_bottom_columns=3,
+    )
+    counts, edges = v.distance_counts.tolist(), v.distance_edges.tolist()
+    steps = [point for i, n in enumerate(counts) for point in ((edges[i], n), (edges[i + 1], n))]
+    lines.add("documents", steps, fill=True)
+    top = max(counts, default=0)
+    lines.add(
+        f"mean {v.coverage:.3f}",
+        [(v.coverage, 0), (v.coverage, top)],
+        stroke_style={"width": 2, "dasharray": "6, 4"},
+    )
+    lines.add(
+        "random selection, mean",
+        [(v.random_coverage, 0), (v.random_coverage, top)],
+        stroke_style={"width": 2, "dasharray": "2, 3"},
+    )
+    return lines
 
 
 def _embedding_section(run: RunData, charts: Charts) -> str:
@@ -622,12 +682,12 @@ def _embedding_section(run: RunData, charts: Charts) -> str:
         sample = f" (a sample of {view.sampled:,} documents)" if view.sampled else ""
         figures = charts.figure(
             f"embedding-clusters:{view.stage}",
-            partial(_draw_embedding_clusters, view),
+            _embedding_cluster_chart(view),
             f"{len(view.sizes):,} k-means clusters of the embeddings{sample}, with the documents kept in "
             "each (the stage's own clusters where it makes them; recorded when it decided).",
         ) + charts.figure(
             f"coverage:{view.stage}",
-            partial(_draw_coverage, view),
+            _coverage_chart(view),
             "How far each document is from the selection: lower is better covered; the dotted line is a "
             "random selection of the same size.",
         )

@@ -189,8 +189,9 @@ MEASURE = """JSON.stringify({
     const svg = figure.querySelector('svg');
     const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
     const drawn = svg ? svg.querySelector('g').getBBox() : {width: 0, height: 0};
+    const marks = svg ? svg.querySelectorAll('path, use, rect').length : 0;
     return {key: figure.dataset.chart, width: box.width, height: box.height,
-            drawn: drawn.width * drawn.height, marks: svg ? svg.querySelectorAll('path, use').length : 0};
+            drawn: drawn.width * drawn.height, marks: marks};
   }),
   svgs: document.querySelectorAll('svg').length,
   stageRows: document.querySelectorAll('#stage-table tbody tr').length,
