@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 
 def resolve(edges: pl.DataFrame, rank: pl.DataFrame, pinned: pl.Series | None = None) -> pl.DataFrame:
@@ -26,6 +24,9 @@ def resolve(edges: pl.DataFrame, rank: pl.DataFrame, pinned: pl.Series | None = 
     )
     if edges.is_empty():
         return empty
+    from scipy.sparse import coo_matrix  # imported here: a run without near duplicates never pays for scipy
+    from scipy.sparse.csgraph import connected_components
+
     nodes = pl.concat([edges["a"], edges["b"]]).unique().sort()
     position = pl.DataFrame({"doc": nodes, "i": np.arange(len(nodes))})
     indexed = edges.join(position.rename({"doc": "a", "i": "ia"}), on="a").join(

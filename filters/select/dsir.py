@@ -9,12 +9,15 @@ log-weights, keep the largest) samples documents without replacement in proporti
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from scipy import sparse
 
 from filters.select.budget import Budget
+
+if TYPE_CHECKING:  # scipy is imported where a matrix is made: a run without selection never pays for it
+    from scipy import sparse
 
 DEFAULT_BUCKETS = 10_000
 HASH_SEED = 0x0D51_2023
@@ -50,6 +53,8 @@ def ngram_buckets(texts: pl.Series | Sequence[str], *, buckets: int = DEFAULT_BU
 
 def feature_matrix(counts: pl.DataFrame, n_docs: int, buckets: int = DEFAULT_BUCKETS) -> sparse.csr_matrix:
     """The `(n_docs, buckets)` sparse count matrix of `ngram_buckets` rows."""
+    from scipy import sparse
+
     return sparse.csr_matrix(
         (counts["count"].to_numpy(), (counts["doc"].to_numpy(), counts["bucket"].to_numpy())),
         shape=(n_docs, buckets),

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import polars as pl
 from pydantic import Field, model_validator
-from scipy import sparse
 
 from filters.select.budget import Budget, selection_mask, token_counts
 from filters.select.cluster_balanced import DEFAULT_CLUSTERS, balanced_order, cluster_labels
@@ -54,6 +53,9 @@ from pipeline.run_state import local_folder, shared_array
 from pipeline.stage import SplitCorpusStage, StageConfig
 from pipeline.storage import AnyPath
 from pipeline.summaries import summary_rows
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 REASON_NOT_SELECTED = "not_selected"
 Method = Literal["kcenter", "clusters", "dsir", "embedding", "knn", "centroid"]

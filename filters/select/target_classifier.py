@@ -13,12 +13,16 @@ the pool can be scored in any number of parts with the same bits.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeAlias
+
 import numpy as np
-from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from filters.select.budget import Budget
 from filters.select.sampled_kmeans import unit
+
+if TYPE_CHECKING:  # scipy is imported where a matrix is made: a run without selection never pays for it
+    from scipy import sparse
 
 #: inverse regularisation strength of the logistic regression (of 0.1, 0.3, 1 and 3, the best on draw 0 of
 #: `benchmarks/select_target.py`; the README reports other draws)
@@ -28,7 +32,7 @@ MIN_POOL_SAMPLE = 10_000
 #: ... and at least this many per target document
 POOL_PER_TARGET = 5
 
-Features = np.ndarray | sparse.csr_matrix
+Features: TypeAlias = "np.ndarray | sparse.csr_matrix"
 
 
 def pool_sample_size(pool: int, target: int) -> int:
@@ -40,6 +44,7 @@ def classifier_features(vectors: np.ndarray, ngrams: sparse.spmatrix | None = No
     """The classifier's input rows: the unit-length embeddings (float64), followed, when `ngrams` (hashed
     n-gram counts, one row per document) is given, by those counts scaled to unit length, so the two parts
     weigh alike whatever the document's length."""
+    from scipy import sparse
     from sklearn.preprocessing import normalize
 
     dense = unit(vectors).astype(np.float64)
@@ -60,6 +65,7 @@ def fit_target_classifier(
         raise ValueError("the target corpus and the pool sample need at least one document each")
     if target.shape[1] != pool.shape[1]:
         raise ValueError(f"target rows have {target.shape[1]} features, pool rows {pool.shape[1]}")
+    from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
     stack = sparse.vstack if sparse.issparse(target) or sparse.issparse(pool) else np.vstack
