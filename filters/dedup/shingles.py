@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from filters.dedup.normalize import DEFAULT, Normalization, normalize_series
-from filters.dedup.word_hashes import word_hashes
+from filters.dedup.word_hashes import mix64, word_hashes
 
 Unit = Literal["word", "char"]
 TOKEN_SEED = 0x5EED_7011
@@ -25,15 +25,6 @@ def tokens(texts: pl.Series, unit: Unit = "word", normalization: Normalization =
     if unit == "word":
         return normalized.str.extract_all(r"\w+")
     return normalized.str.split("").list.eval(pl.element().filter(pl.element() != ""))
-
-
-def _finalize(h: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: every input bit affects every output bit."""
-    h = h ^ (h >> np.uint64(30))
-    h = h * np.uint64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> np.uint64(27))
-    h = h * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
 
 
 def shingle_hashes(
@@ -76,14 +67,14 @@ def shingle_hashes(
         span = max(total - ngram + 1, 0)
         full = np.zeros(total, bool)
         full[:span] = docs[:span] == docs[ngram - 1 :]
-        hashes = _finalize(acc[full])
+        hashes = mix64(acc[full])
         doc_index = docs[full]
         # documents shorter than `ngram` have one shingle each: merge them in (both parts are sorted by doc)
         short_doc = np.concatenate(short_docs)
         if len(short_doc):
             order = np.argsort(short_doc, kind="stable")
             short_doc = short_doc[order]
-            short_hash = _finalize(np.concatenate(short_hashes)[order])
+            short_hash = mix64(np.concatenate(short_hashes)[order])
             at = np.searchsorted(doc_index, short_doc)
             doc_index = np.insert(doc_index, at, short_doc)
             hashes = np.insert(hashes, at, short_hash)

@@ -2,7 +2,8 @@
 
 Permutation k maps a shingle's 32-bit fold x to (a_k * x + b_k) mod 2^32 with a_k odd: a bijection of the
 32-bit space, so each column of the signature is the minimum of the document's shingles under one random
-permutation. The minima are taken by a loop compiled with numba, on every core.
+permutation. The minima are taken by a loop compiled with numba, on every core, or for a small input in a
+process that has not loaded numba yet, by numpy in cache-sized blocks (`compiled`; the same minima).
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ from functools import lru_cache
 
 import numpy as np
 
+from filters.dedup.compiled import COMPILED_FROM_SHINGLES, use_compiled
+
 EMPTY = np.uint32(0xFFFFFFFF)
 THREADS = os.cpu_count() or 1
+#: shingles per numpy block: 256 x 128 permutations x 4 bytes stays in a core's L2 cache
+BLOCK = 256
 
 
 @lru_cache(maxsize=16)
@@ -33,9 +38,16 @@ def fold32(hashes: np.ndarray) -> np.ndarray:
 
 
 def signatures(
-    doc_index: np.ndarray, hashes: np.ndarray, n_docs: int, num_perm: int = 128, seed: int = 1
+    doc_index: np.ndarray,
+    hashes: np.ndarray,
+    n_docs: int,
+    num_perm: int = 128,
+    seed: int = 1,
+    *,
+    compiled: bool | None = None,
 ) -> np.ndarray:
-    """(n_docs, num_perm) uint32 MinHash signatures; a document without shingles gets all EMPTY."""
+    """(n_docs, num_perm) uint32 MinHash signatures; a document without shingles gets all EMPTY;
+    `compiled` as `use_compiled` decides."""
     a, b = permutations(num_perm, seed)
     out = np.full((n_docs, num_perm), EMPTY, dtype=np.uint32)
     if len(hashes) == 0:
@@ -44,6 +56,9 @@ def signatures(
     starts = np.flatnonzero(np.r_[True, doc_index[1:] != doc_index[:-1]])
     bounds = np.r_[starts, len(x)].astype(np.int64)
     docs = doc_index[starts].astype(np.int64)
+    if not use_compiled(len(x), COMPILED_FROM_SHINGLES, compiled):
+        _numpy_minima(x, bounds, docs, a, b, out)
+        return out
     kernel = _kernel()
     # the compiled loop releases the GIL: one contiguous run of documents per core
     workers = max(1, min(THREADS, len(docs) // 64))
@@ -55,6 +70,24 @@ def signatures(
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(run, range(workers)))
     return out
+
+
+def _numpy_minima(
+    x: np.ndarray, bounds: np.ndarray, docs: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray
+) -> None:
+    """The signature rows by numpy: whole documents in blocks of about BLOCK shingles, each block's
+    (shingles, permutations) values computed in place in uint32 (so mod 2^32) and reduced per document."""
+    buffer = np.empty((BLOCK, len(a)), dtype=np.uint32)
+    first = 0
+    while first < len(docs):
+        last = int(np.searchsorted(bounds, bounds[first] + BLOCK, side="right")) - 1
+        last = min(max(last, first + 1), len(docs))
+        start, end = bounds[first], bounds[last]
+        block = buffer[: end - start] if end - start <= BLOCK else np.empty((end - start, len(a)), np.uint32)
+        np.multiply(x[start:end, None], a, out=block)
+        np.add(block, b, out=block)
+        out[docs[first:last]] = np.minimum.reduceat(block, bounds[first:last] - start, axis=0)
+        first = last
 
 
 @lru_cache(maxsize=1)

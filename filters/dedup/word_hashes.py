@@ -5,7 +5,8 @@ is: a word is a run of `[0-9A-Za-z_]` bytes. A text with a non-ASCII byte is the
 Unicode regex has replaced every run of `\\W` by one space: a word is a run of non-space bytes. The words, and
 so their hashes, are the regex's. Each word's hash is 64-bit FNV-1a over its UTF-8
 bytes, from a seeded basis, finished by splitmix64's mixer. The scan is a loop compiled by numba (the
-regex's list of strings took two thirds of MinHash's summarize).
+regex's list of strings took two thirds of MinHash's summarize); a small input, in a process that has not
+loaded numba yet, takes the regex's words and hashes them with numpy instead (`compiled`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 import polars as pl
+
+from filters.dedup.compiled import COMPILED_FROM_BYTES, use_compiled
 
 SEED = 0x5EED_7012
 FNV_BASIS = 0xCBF29CE484222325
@@ -30,13 +33,17 @@ NOT_SPACE = np.ones(256, dtype=np.bool_)
 NOT_SPACE[32] = False
 
 
-def word_hashes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+def word_hashes(texts: pl.Series, *, compiled: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(words per text: int64, every word's hash in text order: uint64) of already normalised `texts`
-    (a null text has no words)."""
+    (a null text has no words); `compiled` as `use_compiled` decides (the results are the same)."""
     texts = texts.cast(pl.String).fill_null("")
+    data, offsets = _buffers(texts)
+    if not use_compiled(len(data), COMPILED_FROM_BYTES, compiled):
+        words = texts.str.extract_all(r"\w+")
+        counts = words.list.len().fill_null(0).to_numpy().astype(np.int64)
+        return counts, hash_strings(words.explode().drop_nulls())
     count, fill = _kernels()
     basis = np.uint64(FNV_BASIS ^ SEED)
-    data, offsets = _buffers(texts)
     counts = np.zeros(len(texts), dtype=np.int64)
     wide = np.zeros(len(texts), dtype=np.bool_)
     count(data, offsets, ASCII_WORD, counts, wide)
@@ -59,11 +66,29 @@ def word_hashes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def hash_strings(strings: pl.Series) -> np.ndarray:
-    """Each string's hash as `word_hashes` gives it for a word (uint64)."""
+    """Each string's hash as `word_hashes` gives it for a word (uint64), by numpy: one step over the byte
+    at position j of every string longer than j, the strings ordered longest first."""
     data, offsets = _buffers(strings.cast(pl.String).fill_null(""))
-    out = np.empty(len(strings), dtype=np.uint64)
-    _whole_kernel()(data, offsets, out, np.uint64(FNV_BASIS ^ SEED))
+    lengths = np.diff(offsets)
+    order = np.argsort(-lengths, kind="stable")
+    at = offsets[:-1][order]
+    longer = np.searchsorted(-lengths[order], -np.arange(lengths.max(initial=0)), side="left")
+    h = np.full(len(lengths), FNV_BASIS ^ SEED, dtype=np.uint64)
+    prime = np.uint64(FNV_PRIME)
+    for j, n in enumerate(longer.tolist()):
+        h[:n] = (h[:n] ^ data[at[:n] + j]) * prime
+    out = np.empty_like(h)
+    out[order] = mix64(h)
     return out
+
+
+def mix64(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser (uint64): every input bit affects every output bit."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
 
 
 def _buffers(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -118,22 +143,3 @@ def _kernels() -> tuple[Callable[..., None], Callable[..., None]]:
                 inside = word
 
     return count, fill
-
-
-@lru_cache(maxsize=1)
-def _whole_kernel() -> Callable[..., None]:
-    """Each string hashed whole, as `fill` hashes a word."""
-    import numba
-
-    @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def whole(data, offsets, out, basis):
-        prime = np.uint64(FNV_PRIME)
-        for row in range(len(out)):
-            h = basis
-            for i in range(offsets[row], offsets[row + 1]):
-                h = (h ^ np.uint64(data[i])) * prime
-            h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-            h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-            out[row] = h ^ (h >> np.uint64(31))
-
-    return whole

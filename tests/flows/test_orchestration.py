@@ -119,5 +119,7 @@ def test_a_plain_run_imports_no_prefect(tmp_path: Path) -> None:
     }
     assert "polars" in imported and (tmp_path / "out" / "report.html").is_file()
     assert not {
-        name for name in imported if name.split(".")[0] in ("prefect", "torch", "transformers", "sklearn")
-    }
+        name
+        for name in imported
+        if name.split(".")[0] in ("prefect", "torch", "transformers", "sklearn", "matplotlib", "numba")
+    }  # numba: a small input is hashed by numpy, which costs less than loading the compiled loops

@@ -1,5 +1,5 @@
 """The compiled word scan finds exactly the words of `str.extract_all(r"\\w+")`, in every script, and hashes
-each as `hash_strings` hashes that word's text."""
+each as `hash_strings` (numpy) hashes that word's text; the numpy path for small inputs gives the same."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from filters.dedup.normalize import DEFAULT, normalize_series
-from filters.dedup.word_hashes import hash_strings, word_hashes
+from filters.dedup.word_hashes import FNV_BASIS, FNV_PRIME, SEED, hash_strings, word_hashes
 from tests.conftest import shared_file
 
 
@@ -19,7 +19,8 @@ def regex_words(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     return words.list.len().fill_null(0).to_numpy(), hash_strings(flat)
 
 
-def test_words_are_the_regexs_in_edge_cases() -> None:
+@pytest.mark.parametrize("compiled", [True, False])
+def test_words_are_the_regexs_in_edge_cases(compiled: bool) -> None:
     texts = pl.Series(
         [
             "Hello, world_1 foo",
@@ -35,16 +36,17 @@ def test_words_are_the_regexs_in_edge_cases() -> None:
             "عربي، نص",
         ]
     )
-    counts, hashes = word_hashes(texts)
+    counts, hashes = word_hashes(texts, compiled=compiled)
     expected_counts, expected_hashes = regex_words(texts.fill_null(""))
     assert counts.tolist() == expected_counts.tolist()
     assert np.array_equal(hashes, expected_hashes)
     assert counts[0] == 3 and counts[2] == 0 and counts[4] == 5
 
 
-def test_the_same_word_hashes_alike_in_plain_and_non_ascii_texts() -> None:
-    _, plain = word_hashes(pl.Series(["report one"]))
-    _, wide = word_hashes(pl.Series(["report — one"]))
+@pytest.mark.parametrize("compiled", [True, False])
+def test_the_same_word_hashes_alike_in_plain_and_non_ascii_texts(compiled: bool) -> None:
+    _, plain = word_hashes(pl.Series(["report one"]), compiled=compiled)
+    _, wide = word_hashes(pl.Series(["report — one"]), compiled=compiled)
     assert np.array_equal(plain, wide) and plain[0] != plain[1]
     assert len(set(hash_strings(pl.Series([f"w{i}" for i in range(10_000)])).tolist())) == 10_000
 
@@ -55,7 +57,21 @@ def test_the_same_word_hashes_alike_in_plain_and_non_ascii_texts() -> None:
 )
 def test_words_are_the_regexs_on_real_text(name: str, field: str) -> None:
     texts = normalize_series(pl.read_ndjson(shared_file(name))[field], DEFAULT, layout=False)
-    counts, hashes = word_hashes(texts)
     expected_counts, expected_hashes = regex_words(texts)
-    assert np.array_equal(counts, expected_counts) and np.array_equal(hashes, expected_hashes)
+    for compiled in (True, False):
+        counts, hashes = word_hashes(texts, compiled=compiled)
+        assert np.array_equal(counts, expected_counts) and np.array_equal(hashes, expected_hashes)
     assert counts.sum() > 10_000
+
+
+def test_hash_strings_is_fnv1a_then_splitmix_over_the_utf8_bytes() -> None:
+    """Spelled out for one string in plain Python: the hash an index on disk depends on."""
+    mask = (1 << 64) - 1
+    h = FNV_BASIS ^ SEED
+    for byte in "grüße".encode():
+        h = ((h ^ byte) * FNV_PRIME) & mask
+    h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & mask
+    h ^= h >> 31
+    assert hash_strings(pl.Series(["grüße", "", None])).tolist()[0] == h
+    assert hash_strings(pl.Series([""])).tolist() == hash_strings(pl.Series([None])).tolist()
