@@ -174,9 +174,19 @@ def compress(
     progress: ProgressOption = None,
     workers: WorkersOption = None,
     dask_address: DaskAddressOption = None,
+    prefect: Annotated[
+        bool | None,
+        typer.Option(
+            "--prefect/--no-prefect",
+            help="--batch: run as the compress_prompts Prefect flow (default: when PREFECT_API_URL is "
+            "configured or --workers / --dask-address is given; else in this process).",
+        ),
+    ] = None,
 ) -> None:
     """Compress a prompt to a rate or a token budget: question-aware, whole words, numbers kept."""
     _check_usage(file, batch, out, question, question_file, roles, prompt_format, workers, dask_address)
+    if batch is None and prefect:
+        raise typer.BadParameter("--prefect goes with --batch", param_hint="--prefect")
     options: dict[str, Any] = {
         "rate": rate,
         "target_tokens": target_tokens,
@@ -208,6 +218,7 @@ def compress(
                 progress=progress,
                 workers=workers,
                 dask_address=dask_address,
+                prefect=prefect,
                 as_json=as_json,
             )
             return
@@ -286,31 +297,42 @@ def _run_batch(
     progress: bool | None,
     workers: int | None,
     dask_address: str | None,
+    prefect: bool | None,
     as_json: bool,
 ) -> None:
-    """Check every line, then run the `compress_prompts` flow; print its counts (`--json`: on stdout)."""
+    """Check every line, then compress them in this process or as the `compress_prompts` flow
+    (`orchestration.wants_prefect`); print the counts (`--json`: on stdout)."""
     from flows.cli_options import show_progress
-    from flows.compress_flow import compress_prompts, read_batch
-    from flows.engine import hide_user_error_tracebacks, task_runner
+    from flows.orchestration import wants_prefect
     from flows.progress import RichProgress
     from pipeline.engine import showing_progress
+    from prompts.batch import compress_jsonl, read_batch
 
     with as_options():
         read_batch(batch, {**options, "question": question})  # a bad line fails here, before Prefect starts
-    hide_user_error_tracebacks()
-    runner = task_runner(dask_address, workers)
-    flow = compress_prompts.with_options(task_runner=runner) if runner else compress_prompts
     display = RichProgress() if show_progress(progress) else contextlib.nullcontext()
-    with display as bars, showing_progress(bars):
-        summary = flow(
-            input=str(batch),
-            out=str(out),
-            question=question,
-            model=model,
-            tokenizer=tokenizer,
-            dtype=dtype,
-            **options,
-        )
+    if not wants_prefect(prefect, dask_address=dask_address, workers=workers):
+        with display as bars, showing_progress(bars), as_options():
+            summary = compress_jsonl(
+                batch, out, {**options, "question": question}, model=model, tokenizer=tokenizer, dtype=dtype
+            )
+    else:
+        from flows.compress_flow import compress_prompts
+        from flows.engine import hide_user_error_tracebacks, task_runner
+
+        hide_user_error_tracebacks()
+        runner = task_runner(dask_address, workers)
+        flow = compress_prompts.with_options(task_runner=runner) if runner else compress_prompts
+        with display as bars, showing_progress(bars):
+            summary = flow(
+                input=str(batch),
+                out=str(out),
+                question=question,
+                model=model,
+                tokenizer=tokenizer,
+                dtype=dtype,
+                **options,
+            )
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
     failed = f", {summary['failed']:,} failed" if summary["failed"] else ""

@@ -1,120 +1,24 @@
 """`compress_prompts`: the Prefect flow that compresses a JSON Lines file of prompts, one task per chunk.
 
-Each input line is `{"id": ..., "prompt": str | [documents] | [{"role", "content"}], "question": str}`
-(`id` and `question` optional, other fields kept); each output line is the same record plus the fields of
-`CompressionResult.to_dict()` (`text` holds the compressed prompt), in input order. Every line is checked
-before anything runs, as JSON and as a `prompts.request.CompressionRequest` (the record's prompt and
-question with the flow's options): a bad one stops the run with `FILE, line N, field 'x': ...` and nothing
-is written. A record the compressor refuses (a `CompressionError` about its text: NUL bytes, a role no
-message has, protected parts over the target) gets `"error": "<message>"` instead of the result fields.
-The output is written to a temporary file and renamed into place.
-
-Tasks run on the flow's task runner (one thread by default; `flows.engine.task_runner` for Dask); each
-builds a `prompts.compress.Compressor` (cheap: its models load once per worker process).
+The records, their checks, the chunks and the output are `prompts.batch.compress_jsonl`'s (which `winnow
+compress --batch` runs in its own process unless Prefect is asked for); here each chunk is a task on the
+flow's task runner (one thread by default; `flows.engine.task_runner` for Dask). Each task builds a
+`prompts.compress.Compressor` (cheap: its models load once per worker process).
 """
 
 from __future__ import annotations
 
-import gzip
-import math
-import os
-import threading
-import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
-import orjson
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pipeline.engine import live_progress
-from pipeline.errors import InputError
 from pipeline.models import Precision
-from prompts.request import CompressionRequest, RequestError, check_models
-from prompts.result import CompressionError
-
-STEP = "compress prompts"
-#: records per task: small batches give the workers (and the progress bar) at least 32 tasks; at most this
-CHUNK_SIZE = 16
-
-#: one compression at a time per process: the scorer's threads already use the cores
-_COMPRESSING = threading.Lock()
-
-#: a record and its request, or why the compressor refuses its prompt
-Entry = tuple[dict[str, Any], CompressionRequest | str]
-
-
-def read_batch(path: str | Path, options: dict[str, Any]) -> list[Entry]:
-    """Every record of a JSON Lines file (blank lines skipped) with its request (`options` and the record's
-    prompt and question, which wins over `options["question"]`), checked: the first bad line raises. A bad
-    option (`RequestError` of `rate`, `keep`, ...) is raised as it is."""
-    source = str(path)
-    if not Path(path).is_file():
-        raise InputError("no such file" if not Path(path).exists() else "not a file", source=source)
-    entries: list[Entry] = []
-    seen_ids: dict[Any, int] = {}
-    with _open(Path(path), "rb") as lines:
-        for number, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as error:
-                raise InputError(
-                    f"not valid UTF-8 at byte {error.start} of the line", source=source, line=number
-                ) from None
-            record = _parse_record(text, source, number)
-            entry = _request(record, options, source, number)
-            if "id" in record:
-                key = _id_key(record["id"], source, number)
-                if key in seen_ids:
-                    raise InputError(
-                        f"duplicate id {record['id']!r} (first on line {seen_ids[key]})",
-                        source=source,
-                        line=number,
-                        field="id",
-                    )
-                seen_ids[key] = number
-            entries.append(entry)
-    if not entries:
-        raise InputError("no records (the file is empty)", source=source)
-    return entries
-
-
-def _parse_record(text: str, source: str, line: int) -> dict[str, Any]:
-    try:
-        record = orjson.loads(text)
-    except orjson.JSONDecodeError as error:
-        raise InputError(f"invalid JSON: {error}", source=source, line=line) from None
-    if not isinstance(record, dict):
-        raise InputError('a record is a JSON object {"id", "prompt", "question"}', source=source, line=line)
-    if "prompt" not in record:
-        raise InputError("missing", source=source, line=line, field="prompt")
-    return record
-
-
-def _request(record: dict[str, Any], options: dict[str, Any], source: str, line: int) -> Entry:
-    """The record with its request; a bad prompt or question is an error of this line, naming the field
-    (`prompt[1].content`)."""
-    question = record.get("question")
-    if question is None or (isinstance(question, str) and not question.strip()):
-        question = options.get("question")
-    try:
-        return record, CompressionRequest(record["prompt"], **{**options, "question": question})
-    except RequestError as error:
-        if error.in_prompt or error.field == "question":
-            raise InputError(error.problem, source=source, line=line, field=error.field) from None
-        raise
-    except CompressionError as error:
-        return record, str(error)
-
-
-def _id_key(value: Any, source: str, line: int) -> Any:
-    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    raise InputError("must be a string or an integer", source=source, line=line, field="id")
+from prompts.batch import ChunkRunner, Entry, compress_jsonl, compress_records
 
 
 @task(name="compress", task_run_name="compress [{label}]", cache_policy=NO_CACHE, persist_result=False)
@@ -129,30 +33,20 @@ def compress_chunk(
     return compress_records(entries, model, tokenizer, dtype)
 
 
-def compress_records(
-    entries: list[Entry],
-    model: str | None,
-    tokenizer: str | None,
-    dtype: Precision = "auto",
-) -> list[dict[str, Any]]:
-    """Run each record's request (the chunk's sentences embedded together first); one the compressor
-    refuses carries its `error` instead of the result."""
-    from prompts.compress import Compressor
+def as_tasks(model: str | None, tokenizer: str | None, dtype: Precision) -> ChunkRunner:
+    """Submit every chunk as a `compress_chunk` task; yield each as it completes."""
 
-    compressor = Compressor(model, tokenizer=tokenizer, dtype=dtype)
-    done: list[dict[str, Any]] = []
-    with _COMPRESSING, compressor.batch([request for _, request in entries if not isinstance(request, str)]):
-        for record, request in entries:
-            if isinstance(request, str):
-                done.append({**record, "error": request})
-                continue
-            try:
-                result = compressor.run(request)
-            except CompressionError as error:
-                done.append({**record, "error": str(error)})
-            else:
-                done.append({**record, **result.to_dict()})
-    return done
+    def run(chunks: Sequence[list[Entry]]) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+        futures, first = [], 1
+        for chunk in chunks:
+            label = f"{first}-{first + len(chunk) - 1}"  # records counted from 1
+            futures.append(compress_chunk.submit(label, chunk, model, tokenizer, dtype))
+            first += len(chunk)
+        index = {future.task_run_id: i for i, future in enumerate(futures)}
+        for future in as_completed(futures):
+            yield index[future.task_run_id], future.result()
+
+    return run
 
 
 @flow(
@@ -180,18 +74,9 @@ def compress_prompts(
     chunk_size: int | None = None,
     dtype: Precision = "auto",
 ) -> dict[str, Any]:
-    """Compress every prompt of `input` (JSON Lines) into `out`; returns the counts.
-
-    `question` is the default for records without one; `chunk_size` is the records per task (default: up
-    to 16, fewer for small files); `dtype` is the scorer's precision ("auto": bfloat16 where native, else
-    float32). Returns `records`, `compressed`, `failed` (always
-    `records == compressed + failed`), `original_tokens` and `compressed_tokens` (of the compressed
-    records), `ratio`, `seconds` and `out`.
-    """
-    started = time.perf_counter()
-    check_models(model, tokenizer)
-    if chunk_size is not None and chunk_size < 1:
-        raise InputError(f"chunk_size must be at least 1, got {chunk_size}")
+    """Compress every prompt of `input` (JSON Lines) into `out`: `prompts.batch.compress_jsonl` with its
+    chunks as tasks; returns its counts. `question` is the default for records without one; `dtype` is the
+    scorer's precision ("auto": bfloat16 where native, else float32)."""
     options = {
         "rate": rate,
         "target_tokens": target_tokens,
@@ -204,64 +89,18 @@ def compress_prompts(
         "whole_chunks": whole_chunks,
         "roles": roles,
     }
-    entries = read_batch(input, options)
-    chunk_size = chunk_size or max(1, min(CHUNK_SIZE, math.ceil(len(entries) / 32)))
-    chunks = [entries[i : i + chunk_size] for i in range(0, len(entries), chunk_size)]
-    progress = live_progress()
-    progress.start(STEP, len(entries))
-    try:
-        futures = [
-            compress_chunk.submit(_label(i, chunk_size, len(chunk)), chunk, model, tokenizer, dtype)
-            for i, chunk in enumerate(chunks)
-        ]
-        sizes = {future.task_run_id: len(chunk) for future, chunk in zip(futures, chunks, strict=True)}
-        for future in as_completed(futures):
-            progress.advance(STEP, sizes[future.task_run_id])
-        results = [row for future in futures for row in future.result()]
-    finally:
-        progress.finish(STEP)
-    write_jsonl(Path(out), results)
-
-    compressed = [row for row in results if "error" not in row]
-    original = sum(row["original_tokens"] for row in compressed)
-    kept = sum(row["compressed_tokens"] for row in compressed)
-    summary = {
-        "records": len(results),
-        "compressed": len(compressed),
-        "failed": len(results) - len(compressed),
-        "original_tokens": original,
-        "compressed_tokens": kept,
-        "ratio": kept / original if original else None,
-        "seconds": time.perf_counter() - started,
-        "out": str(out),
-    }
+    summary = compress_jsonl(
+        input,
+        out,
+        options,
+        model=model,
+        tokenizer=tokenizer,
+        dtype=dtype,
+        chunk_size=chunk_size,
+        runner=as_tasks(model, tokenizer, dtype),
+    )
     get_run_logger().info(
         f"compressed {summary['compressed']} of {summary['records']} records ({summary['failed']} failed): "
-        f"{original} -> {kept} tokens"
+        f"{summary['original_tokens']} -> {summary['compressed_tokens']} tokens"
     )
     return summary
-
-
-def _label(index: int, chunk_size: int, size: int) -> str:
-    """Records `first-last` (counting from 1) of chunk `index`."""
-    first = index * chunk_size + 1
-    return f"{first}-{first + size - 1}"
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Write `rows` as JSON Lines (gzip for .gz) through a temporary file renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with _open(tmp, "wb", gzipped=path.suffix == ".gz") as sink:
-            for row in rows:
-                sink.write(orjson.dumps(row) + b"\n")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _open(path: Path, mode: Literal["rb", "wb"], gzipped: bool | None = None) -> IO[bytes]:
-    if path.suffix == ".gz" if gzipped is None else gzipped:
-        return gzip.open(path, mode)  # type: ignore[return-value]
-    return path.open(mode)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,12 +41,15 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_batch_through_the_winnow_command(tmp_path: Path, winnow: Callable[..., CliResult]) -> None:
+@pytest.mark.parametrize("prefect", [False, True], ids=["in-process", "prefect-flow"])
+def test_batch_through_the_winnow_command(
+    tmp_path: Path, winnow: Callable[..., CliResult], prefect: bool
+) -> None:
     batch = write_jsonl(tmp_path / "in.jsonl", RECORDS)
     out = tmp_path / "out" / "compressed.jsonl"
     question = "When does the fish auction start?"
     options = ("--rate", "0.5", "--roles", "user", "--question", question, "--json")
-    done = winnow("compress", "--batch", batch, "--out", out, *options, prefect=True)
+    done = winnow("compress", "--batch", batch, "--out", out, *options, prefect=prefect)
     assert done.exit_code == 0, done.output
     assert "compressed 4 of 5 records, 1 failed" in done.output
     summary = json.loads(next(line for line in done.output.splitlines() if line.startswith('{"records"')))
@@ -69,6 +75,38 @@ def test_batch_through_the_winnow_command(tmp_path: Path, winnow: Callable[..., 
     assert summary["original_tokens"] == sum(row.get("original_tokens", 0) for row in rows)
     assert summary["compressed_tokens"] == sum(row.get("compressed_tokens", 0) for row in rows)
     assert sorted(p.name for p in out.parent.iterdir()) == ["compressed.jsonl"]  # no temporary file left
+
+
+def test_in_process_and_flow_write_the_same_records(tmp_path: Path, winnow: Callable[..., CliResult]) -> None:
+    batch = write_jsonl(tmp_path / "in.jsonl", RECORDS)
+    written = []
+    for prefect in (False, True):
+        out = tmp_path / f"out-{prefect}.jsonl"
+        done = winnow("compress", "--batch", batch, "--out", out, "--target-tokens", "30", prefect=prefect)
+        assert done.exit_code == 0, done.output
+        written.append([{k: v for k, v in row.items() if k != "seconds"} for row in read_jsonl(out)])
+    assert written[0] == written[1] and len(written[0]) == len(RECORDS)
+
+
+def test_a_batch_without_prefect_asked_imports_no_prefect(tmp_path: Path) -> None:
+    batch = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "prompt": HARBOUR}])
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    command = [sys.executable, "-X", "importtime", str(Path(sys.executable).parent / "winnow"), "compress"]
+    done = subprocess.run(
+        [*command, "--batch", str(batch), "--out", str(tmp_path / "out.jsonl"), "--target-tokens", "20"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    imported = {
+        line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time")
+    }
+    assert "transformers" in imported and not {name for name in imported if name.split(".")[0] == "prefect"}
+    assert read_jsonl(tmp_path / "out.jsonl")[0]["compressed_tokens"] <= 20
 
 
 def test_flow_in_chunks_keeps_order_and_counts(tmp_path: Path, prefect_server: str) -> None:
