@@ -12,6 +12,7 @@ import pytest
 from pipeline.models import causal_lm_path, pad_id
 from prompts.attention import SMOLLM2_ANSWER_HEADS, answer_attention, default_heads
 from prompts.surprisal import row_surprisal, surprisal
+from tests.prompts.conftest import surprisal_tolerance
 
 PASSAGE = (
     "Harbour records\nThe old harbour of Quenby was rebuilt after the storm of 1872. The new breakwater "
@@ -80,7 +81,7 @@ def test_surprisal_pass_gives_attention_only_when_asked(scorer: tuple[Any, Any])
     )
     assert not plain.attention.any()
     assert (probed.attention > 0).all() and probed.attention.sum() < len(SMOLLM2_ANSWER_HEADS)
-    np.testing.assert_allclose(plain.surprisal, probed.surprisal, atol=0.05)
+    np.testing.assert_allclose(plain.surprisal, probed.surprisal, atol=surprisal_tolerance(lm, 0.05))
 
 
 def test_answer_attention_peaks_on_the_answer(scorer: tuple[Any, Any]) -> None:
