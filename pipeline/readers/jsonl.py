@@ -1,13 +1,21 @@
-"""Streaming JSON Lines reader (plain, gzip, zstd): pyarrow fast path, orjson line-by-line fallback."""
+"""Streaming JSON Lines reader (plain, gzip, zstd): pyarrow fast path, orjson line-by-line fallback.
+
+Lines are found with numpy over each decompressed block (newline positions, a carriage return before a
+newline, a BOM, blank lines), not a Python loop per line; a batch of lines goes to pyarrow as the spans of
+bytes that hold it (pyarrow skips blank lines), and only a batch pyarrow cannot take is split into lines for
+orjson.
+"""
 
 from __future__ import annotations
 
 import gzip
 import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import numpy as np
 import orjson
 import polars as pl
 import pyarrow as pa
@@ -86,27 +94,6 @@ def open_blocks(fh: BinaryIO, path: AnyPath) -> Iterator[bytes]:
     return _plain_blocks(fh)
 
 
-def iter_lines(blocks: Iterable[bytes]) -> Iterator[bytes]:
-    """Lines without their newline; a final unterminated line too. Truncated carries the partial line."""
-    pending: list[bytes] = []
-    try:
-        for block in blocks:
-            first = block.find(b"\n")
-            if first < 0:
-                pending.append(block)
-                continue
-            pending.append(block[:first])
-            yield b"".join(pending)
-            last = block.rfind(b"\n")
-            if last > first:
-                yield from block[first + 1 : last].split(b"\n")
-            pending = [block[last + 1 :]] if last + 1 < len(block) else []
-    except Truncated as exc:
-        raise Truncated(exc.detail, b"".join(pending)) from exc
-    if tail := b"".join(pending):
-        yield tail
-
-
 def _strings_for_timestamps(dtype: pa.DataType) -> pa.DataType:
     """`dtype` with every timestamp (pyarrow infers them from date-like strings) replaced by string."""
     if pa.types.is_timestamp(dtype):
@@ -137,18 +124,18 @@ def valid_utf8(data: bytes) -> bool:
     return True
 
 
-def fast_parse(lines: list[bytes], options: ReadOptions) -> pl.DataFrame | None:
-    """Parse a chunk with pyarrow; None when the chunk needs the line-by-line fallback."""
-    data = b"\n".join(lines) + b"\n"
+def fast_parse(data: bytes, rows: int, longest: int, options: ReadOptions) -> pl.DataFrame | None:
+    """Parse `rows` records (`data`: their lines, newline-terminated, blank lines between them allowed; the
+    longest `longest` bytes) with pyarrow; None when they need the line-by-line fallback."""
     if not valid_utf8(data):
         return None
-    block_size = max(MIN_BLOCK, max(map(len, lines)) + 2)
+    block_size = max(MIN_BLOCK, longest + 2)
     try:
         table = _arrow_read(data, pa.schema([(options.text_field, pa.string())]), block_size)
         fixed = pa.schema([f.with_type(_strings_for_timestamps(f.type)) for f in table.schema])
         if not fixed.equals(table.schema):
             table = _arrow_read(data, fixed, block_size)
-        if table.num_rows != len(lines) or table.column(options.text_field).null_count:
+        if table.num_rows != rows or table.column(options.text_field).null_count:
             return None
         frame = pl.from_arrow(table)
     except (pa.ArrowException, UnicodeDecodeError, ValueError, TypeError):
@@ -252,12 +239,87 @@ def slow_parse(lines: list[bytes], numbers: list[int], label: str, options: Read
     return finalize(frame, positions, label, options, "line", good_lines, earlier)
 
 
-def parse_chunk(lines: list[bytes], numbers: list[int], label: str, options: ReadOptions) -> ReadBatch:
-    """Records of a chunk of non-blank lines: fast path when it applies, else the fallback."""
-    frame = fast_parse(lines, options)
-    if frame is None:
-        return slow_parse(lines, numbers, label, options)
-    return finalize(frame, pl.Series(numbers, dtype=pl.Int64), label, options, "line", lines)
+#: bytes that make a line blank when it has nothing else (`bytes.isspace`)
+BLANK = np.zeros(256, dtype=np.bool_)
+BLANK[[9, 10, 11, 12, 13, 32]] = True
+
+
+@dataclass
+class Lines:
+    """Non-blank lines of a batch: where they sit in the buffers they came from, and their line numbers."""
+
+    buffers: list[bytes] = field(default_factory=list)
+    starts: list[np.ndarray] = field(default_factory=list)
+    ends: list[np.ndarray] = field(default_factory=list)
+    numbers: list[np.ndarray] = field(default_factory=list)
+    count: int = 0
+    size: int = 0
+
+    def add(self, buffer: bytes, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray) -> None:
+        self.buffers.append(buffer)
+        self.starts.append(starts)
+        self.ends.append(ends)
+        self.numbers.append(numbers)
+        self.count += len(starts)
+        self.size += int((ends - starts).sum()) + len(starts)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> bytes:
+        for buffer, starts, ends in zip(self.buffers, self.starts, self.ends, strict=True):
+            if index < len(starts):
+                return buffer[starts[index] : ends[index]]
+            index -= len(starts)
+        raise IndexError(index)
+
+    def lines(self) -> list[bytes]:
+        """Every line, as bytes (for the line-by-line fallback)."""
+        return [
+            buffer[start:end]
+            for buffer, starts, ends in zip(self.buffers, self.starts, self.ends, strict=True)
+            for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
+        ]
+
+    def longest(self) -> int:
+        return max(int((ends - starts).max()) for starts, ends in zip(self.starts, self.ends, strict=True))
+
+    def data(self) -> bytes:
+        """The bytes from each buffer's first line to its last (blank lines between them included)."""
+        views = [memoryview(b) for b in self.buffers]
+        return (
+            b"\n".join([v[s[0] : e[-1]] for v, s, e in zip(views, self.starts, self.ends, strict=True)])
+            + b"\n"
+        )
+
+    def parse(self, label: str, options: ReadOptions) -> ReadBatch:
+        """The records of these lines: pyarrow over their spans, else line by line."""
+        numbers = np.concatenate(self.numbers).tolist()
+        frame = fast_parse(self.data(), self.count, self.longest(), options)
+        if frame is None:
+            return slow_parse(self.lines(), numbers, label, options)
+        return finalize(frame, pl.Series(numbers, dtype=pl.Int64), label, options, "line", self)
+
+
+def line_spans(buffer: bytes, first_number: int, bom: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(start, end, line number) of the non-blank lines of `buffer` (whole lines, the last one ending with a
+    newline or at the end of the file), and the number of lines, blank ones included: the end excludes the
+    newline and a carriage return before it; a BOM at the buffer's start is skipped when `bom`."""
+    raw = np.frombuffer(buffer, dtype=np.uint8)
+    newlines = np.flatnonzero(raw == 10)
+    ends = newlines if len(newlines) and newlines[-1] == len(raw) - 1 else np.r_[newlines, len(raw)]
+    starts = np.r_[0, ends[:-1] + 1]
+    if bom and buffer.startswith(BOM):
+        starts[0] = len(BOM)
+    ends = ends - ((ends > starts) & (raw[np.maximum(ends - 1, 0)] == 13))
+    numbers = np.arange(first_number, first_number + len(starts), dtype=np.int64)
+    # blank: empty, or (rare) starting with whitespace and nothing else
+    maybe = (ends == starts) | BLANK[raw[np.minimum(starts, len(raw) - 1)]]
+    blank = np.zeros(len(starts), dtype=np.bool_)
+    for i in np.flatnonzero(maybe).tolist():
+        blank[i] = buffer[starts[i] : ends[i]].isspace() or ends[i] == starts[i]
+    keep = ~blank
+    return starts[keep], ends[keep], numbers[keep], len(numbers)
 
 
 def _truncated(exc: Truncated, label: str, line: int, options: ReadOptions) -> ReadBatch:
@@ -280,36 +342,55 @@ def read_jsonl(source: Source, options: ReadOptions) -> Iterator[ReadBatch]:
     """Stream a JSON Lines file in batches of at most batch_size records and about batch_bytes bytes."""
     assert source.path is not None
     label = source.label
-    lines: list[bytes] = []
-    numbers: list[int] = []
-    size = 0
-    number = 0
+    batch = Lines()
+    number = 0  # complete lines so far
+    carry = b""  # the bytes after the last newline
     seen = False
+
+    def take(buffer: bytes) -> Iterator[ReadBatch]:
+        """Add the whole lines of `buffer` to the batch, yielding each batch that fills up."""
+        nonlocal batch, number, seen
+        starts, ends, numbers, lines = line_spans(buffer, number + 1, bom=number == 0)
+        number += lines
+        seen |= len(starts) > 0
+        sizes = np.cumsum(ends - starts + 1)
+        taken = 0
+        while taken < len(starts):
+            before = int(sizes[taken - 1]) if taken else 0
+            room = min(options.batch_size - batch.count, len(starts) - taken)
+            fits = int(
+                np.searchsorted(
+                    sizes[taken : taken + room], before + options.batch_bytes - batch.size, "right"
+                )
+            )
+            count = max(fits, 0 if batch.count else 1) if room > 0 else 0
+            if count:
+                part = slice(taken, taken + count)
+                batch.add(buffer, starts[part], ends[part], numbers[part])
+                taken += count
+            if taken < len(starts):
+                yield batch.parse(label, options)
+                batch = Lines()
+
     with source.path.open("rb") as fh:  # a local file, or an object streamed through fsspec
         try:
-            for line in iter_lines(open_blocks(fh, source.path)):
-                number += 1
-                if line.endswith(b"\r"):
-                    line = line[:-1]
-                if number == 1 and line.startswith(BOM):
-                    line = line[len(BOM) :]
-                if not line or line.isspace():
+            for block in open_blocks(fh, source.path):
+                last = block.rfind(b"\n")
+                if last < 0:
+                    carry += block
                     continue
-                seen = True
-                if lines and (len(lines) >= options.batch_size or size + len(line) + 1 > options.batch_bytes):
-                    yield parse_chunk(lines, numbers, label, options)
-                    lines, numbers, size = [], [], 0
-                lines.append(line)
-                numbers.append(number)
-                size += len(line) + 1
+                yield from take(carry + block[: last + 1])
+                carry = block[last + 1 :]
         except Truncated as exc:
-            if lines:
-                yield parse_chunk(lines, numbers, label, options)
-            yield _truncated(exc, label, number + 1, options)
+            if batch.count:
+                yield batch.parse(label, options)
+            yield _truncated(Truncated(exc.detail, carry), label, number + 1, options)
             return
         except Corrupt as exc:
             raise InputError(f"corrupt compressed file: {exc}", source=label, line=number + 1) from exc
-    if lines:
-        yield parse_chunk(lines, numbers, label, options)
+    if carry:
+        yield from take(carry)
+    if batch.count:
+        yield batch.parse(label, options)
     elif not seen:
         yield empty_file(label, options)

@@ -323,3 +323,51 @@ def test_streaming_memory_is_bounded(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert count == 60_000
     assert peak < size / 8, f"peak {peak} for a {size}-byte file"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lines_found_by_blocks_are_those_of_a_plain_line_split(tmp_path: Path, seed: int) -> None:
+    """Random files of CRLF and LF lines, blank and whitespace-only lines (form feeds too), bad records,
+    lines longer than a read block, a BOM, no final newline: every document and quarantined record has
+    the line number and text a plain `split(b"\\n")` gives, in batches within their limits."""
+    import random
+
+    rng = random.Random(seed)
+    lines: list[bytes] = []
+    for i in range(3_000):
+        kind = rng.random()
+        if kind < 0.08:
+            lines.append(rng.choice([b"", b"   ", b"\t", b"\r", b" \x0c ", b"\x0b"]))
+        elif kind < 0.10:
+            lines.append(b'{"id": "bad%d", "text": ' % i)  # malformed
+        else:
+            size = rng.choice([10, 200, 3_000]) if rng.random() > 0.002 else 1_500_000  # > a 1 MiB block
+            start = rng.randrange(7)
+            text = ("abc éñ\u4e2d" * (size // 7 + 2))[start : start + size]
+            lines.append(orjson.dumps({"id": f"d{i}", "text": text}))
+        if rng.random() < 0.3:
+            lines[-1] += b"\r"
+    data = b"\xef\xbb\xbf" + b"\n".join(lines)  # BOM, and no newline after the last line
+    path = tmp_path / "random.jsonl"
+    path.write_bytes(data)
+    limits = {
+        "batch_size": rng.choice([7, 100, 20_000]),
+        "batch_bytes": rng.choice([5_000, 2**20, 64 * 2**20]),
+    }
+    docs, quarantined, _, batches = collect(path, **limits)
+
+    expected_docs, expected_bad = [], []
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        line = line.removesuffix(b"\r").removeprefix(b"\xef\xbb\xbf" if number == 1 else b"")
+        if not line or line.isspace():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            expected_bad.append(number)
+        else:
+            expected_docs.append((number, record["id"], record["text"]))
+    assert list(zip(docs["__line"], docs["id"], docs["text"], strict=True)) == expected_docs
+    assert quarantined["line"].to_list() == expected_bad
+    for batch in batches:
+        assert batch.docs.height + batch.quarantined.height <= limits["batch_size"]
