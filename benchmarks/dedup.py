@@ -184,16 +184,9 @@ def prepare_rensa(bands: int | None = None) -> tuple[Job, str]:
     return (lambda: query_then_insert(ids, texts, rensa_sketch, lsh)), f"{bands} bands x {rows} rows"
 
 
-def prepare_datatrove() -> tuple[Job, str]:
-    import numpy as np
-    from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup.minhash import (
-        MinhashConfig,
-        MinhashDedupBuckets,
-        MinhashDedupCluster,
-        MinhashDedupSignature,
-    )
-    from datatrove.pipeline.readers import JsonlReader
+def datatrove_config():
+    """(datatrove's MinhashConfig at our threshold, a word tokenizer that needs no spaCy, bands, rows)."""
+    from datatrove.pipeline.dedup.minhash import MinhashConfig
     from datatrove.utils.hashing import HashConfig
     from datatrove.utils.word_tokenizers import WordTokenizer
 
@@ -221,6 +214,45 @@ def prepare_datatrove() -> tuple[Job, str]:
         hashes_per_bucket=rows,
         hash_config=HashConfig(precision=64, hash_fc="sha1"),
     )
+    return config, SplitTokenizer(), bands, rows
+
+
+def run_datatrove(corpus: Path, work: Path, final: list | None = None) -> None:
+    """datatrove's MinHash stages over the JSON Lines file `corpus` (its reader reads it), state in `work`:
+    signatures, buckets, clusters (`work/remove`), then `final` (steps after a reader) if given. workers=1:
+    every task runs in this process, so its VmHWM is the pipeline's peak memory."""
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupSignature,
+    )
+    from datatrove.pipeline.readers import JsonlReader
+
+    config, tokenizer, bands, _ = datatrove_config()
+    sigs, buckets, remove = (str(work / name) for name in ("sigs", "buckets", "remove"))
+    stages = [
+        (
+            "signatures",
+            [
+                JsonlReader(str(corpus.parent), glob_pattern=corpus.name),
+                MinhashDedupSignature(sigs, config, language=tokenizer),
+            ],
+            1,
+        ),
+        ("buckets", [MinhashDedupBuckets(sigs, buckets, config=config)], bands),
+        ("clusters", [MinhashDedupCluster(buckets, remove, config=config, save_cluster_id=True)], 1),
+    ]
+    if final:
+        stages.append(("final", [JsonlReader(str(corpus.parent), glob_pattern=corpus.name), *final], 1))
+    for name, pipeline, tasks in stages:
+        LocalPipelineExecutor(pipeline, tasks=tasks, workers=1, logging_dir=str(work / "logs" / name)).run()
+
+
+def prepare_datatrove() -> tuple[Job, str]:
+    import numpy as np
+
+    _, _, bands, rows = datatrove_config()
     # its reader reads the JSONL inside the pipeline, so its reading is part of its time
     frame = read_reuters()
     ids = frame.filter(frame["text"].str.len_bytes() > 0)["id"].to_list()
@@ -228,17 +260,7 @@ def prepare_datatrove() -> tuple[Job, str]:
     def job() -> Removed:
         with tempfile.TemporaryDirectory(prefix="winnow-datatrove-") as tmp:
             work = Path(tmp)
-            sigs, buckets, remove = (str(work / name) for name in ("sigs", "buckets", "remove"))
-            reader = JsonlReader(str(REUTERS.parent), glob_pattern=REUTERS.name)
-            # workers=1: every task runs in this process, so its VmHWM is the pipeline's peak memory
-            signatures = MinhashDedupSignature(sigs, config, language=SplitTokenizer())
-            for name, pipeline, tasks in (
-                ("signatures", [reader, signatures], 1),
-                ("buckets", [MinhashDedupBuckets(sigs, buckets, config=config)], bands),
-                ("clusters", [MinhashDedupCluster(buckets, remove, config=config, save_cluster_id=True)], 1),
-            ):
-                logs = str(work / "logs" / name)
-                LocalPipelineExecutor(pipeline, tasks=tasks, workers=1, logging_dir=logs).run()
+            run_datatrove(REUTERS, work)
             to_remove = set(np.fromfile(work / "remove" / "000000.remove", dtype="<u4").tolist())
             clusters = np.fromfile(work / "remove" / "000000.clusters", dtype="<u4").reshape(-1, 2)
         kept = {int(cluster): int(doc) for doc, cluster in clusters if int(doc) not in to_remove}

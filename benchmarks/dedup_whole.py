@@ -9,8 +9,11 @@ resident set (`os.wait4`, the process and the children it waited for):
 - rensa: a plain rensa 0.5 script, as its README shows: polars reads the file, `RMinHash(num_perm=128)` per
   document over the ground-truth word 5-grams, `RMinHashLSH` (the divisor of 128 that best fits 0.8),
   query then insert in input order, kept documents and removed ids written as Parquet;
-- datasketch: the same script with `MinHash` / `MinHashLSH` (the slowest: only at `--datasketch-max` or
-  fewer documents).
+- datasketch: the same script with `MinHash` / `MinHashLSH` (slow: only at `--datasketch-max` or fewer
+  documents);
+- datatrove: its documented MinHash pipeline (`benchmarks/dedup.py`'s stages: signatures, buckets, clusters)
+  and a last pass `JsonlReader -> MinhashDedupFilter -> JsonlWriter` writing kept and removed (its
+  `exclusion_writer`) as JSON Lines, one worker (only at `--datatrove-max` or fewer documents).
 
 Corpora: `benchmarks/dedup_corpus.py` (Reuters texts made distinct, 7% planted near duplicates of known
 Jaccard); the first N documents of the largest for each size. Printed per size: seconds (median), docs/s,
@@ -18,8 +21,9 @@ the method's speed as a multiple of rensa's (rensa runs first), peak memory, rem
 of the planted pairs with Jaccard >= 0.8. The in-process comparison and precision on the Reuters ground
 truth are `benchmarks/dedup.py`'s.
 
-    python benchmarks/dedup_whole.py [--sizes 20000,200000,2000000] [--methods winnow,rensa,datasketch]
-        [--repeats 3] [--corpus-dir DIR] [--datasketch-max 200000]
+    python benchmarks/dedup_whole.py [--sizes 20000,200000,2000000]
+        [--methods winnow,rensa,datasketch,datatrove] [--repeats 3] [--corpus-dir DIR]
+        [--datasketch-max 200000] [--datatrove-max 200000]
 """
 
 from __future__ import annotations
@@ -45,15 +49,27 @@ from dedup import (  # noqa: E402
     planted_pairs,
     prefix,
     rensa_sketch,
+    run_datatrove,
 )
 
-METHODS = ("winnow", "rensa", "datasketch")
+METHODS = ("winnow", "rensa", "datasketch", "datatrove")
 SIZES = (20_000, 200_000, 2_000_000)
 
 
 def peer_script(method: str, corpus: Path, out: Path) -> None:
     """What a user of `method` writes: read, sketch, query then insert, write kept and removed."""
     import polars as pl
+
+    if method == "datatrove":
+        from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
+        from datatrove.pipeline.writers import JsonlWriter
+
+        def writer(name: str) -> JsonlWriter:
+            return JsonlWriter(str(out / name), output_filename="${rank}.jsonl", compression=None)
+
+        remove = str(out / "work" / "remove")
+        run_datatrove(corpus, out / "work", [MinhashDedupFilter(remove, writer("removed")), writer("kept")])
+        return
 
     frame = pl.read_ndjson(corpus, schema={"id": pl.String, "text": pl.String})
     if method == "rensa":
@@ -113,6 +129,9 @@ def timed(args: list[str]) -> tuple[float, float, str]:
 def removed_ids(method: str, out: Path) -> set[str]:
     import polars as pl
 
+    if method == "datatrove":
+        files = sorted((out / "removed").glob("*.jsonl"))
+        return {i for f in files for i in pl.read_ndjson(f, schema={"id": pl.String})["id"].to_list()}
     source = out / "removed" / "*.parquet" if method == "winnow" else out / "removed.parquet"
     if method == "winnow" and not list((out / "removed").glob("*.parquet")):
         return set()
@@ -128,6 +147,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--corpus-dir", type=Path, help="keep (and reuse) the corpora here")
     parser.add_argument("--datasketch-max", type=int, default=200_000)
+    parser.add_argument("--datatrove-max", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--peer", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -155,7 +175,9 @@ def main() -> None:
             planted = planted_pairs(corpus).filter(pl.col("planted_jaccard") >= THRESHOLD)
             medians: dict[str, float] = {}
             for method in methods:
-                if method == "datasketch" and size > args.datasketch_max:
+                if size > {"datasketch": args.datasketch_max, "datatrove": args.datatrove_max}.get(
+                    method, size
+                ):
                     continue
                 runs, peaks = [], []
                 for repeat in range(args.repeats):
