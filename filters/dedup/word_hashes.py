@@ -22,6 +22,8 @@ from filters.dedup.compiled import COMPILED_FROM_BYTES, use_compiled
 SEED = 0x5EED_7012
 FNV_BASIS = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
+#: numpy hashes the words one byte position at a time: a longer word sends a small input to the compiled scan
+LONGEST_NUMPY_WORD = 1_000
 
 
 #: word bytes of a plain-ASCII text: [0-9A-Za-z_]
@@ -40,8 +42,10 @@ def word_hashes(texts: pl.Series, *, compiled: bool | None = None) -> tuple[np.n
     data, offsets = _buffers(texts)
     if not use_compiled(len(data), COMPILED_FROM_BYTES, compiled):
         words = texts.str.extract_all(r"\w+")
-        counts = words.list.len().fill_null(0).to_numpy().astype(np.int64)
-        return counts, hash_strings(words.explode().drop_nulls())
+        flat = words.explode().drop_nulls()
+        if compiled is False or (flat.str.len_bytes().max() or 0) <= LONGEST_NUMPY_WORD:
+            return words.list.len().fill_null(0).to_numpy().astype(np.int64), hash_strings(flat)
+        use_compiled(len(data), COMPILED_FROM_BYTES, compiled=True)  # a very long word: the compiled scan
     count, fill = _kernels()
     basis = np.uint64(FNV_BASIS ^ SEED)
     counts = np.zeros(len(texts), dtype=np.int64)

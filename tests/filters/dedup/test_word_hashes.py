@@ -75,3 +75,16 @@ def test_hash_strings_is_fnv1a_then_splitmix_over_the_utf8_bytes() -> None:
     h ^= h >> 31
     assert hash_strings(pl.Series(["grüße", "", None])).tolist()[0] == h
     assert hash_strings(pl.Series([""])).tolist() == hash_strings(pl.Series([None])).tolist()
+
+
+def test_a_very_long_word_goes_to_the_compiled_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """numpy would take a step per byte of it; the hashes are the same either way."""
+    from filters.dedup import compiled
+
+    monkeypatch.setattr(compiled, "_loaded", False)
+    texts = pl.Series(["short words here", "x" * 50_000 + " tail"])
+    counts, hashes = word_hashes(texts)
+    assert compiled._loaded  # the compiled scan ran
+    expected_counts, expected_hashes = regex_words(texts)
+    assert counts.tolist() == expected_counts.tolist() == [3, 2]
+    assert np.array_equal(hashes, expected_hashes)
