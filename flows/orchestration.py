@@ -1,7 +1,8 @@
-"""Whether a corpus run goes through Prefect: only when the user asks for it.
+"""Whether a corpus run (or `winnow compress --batch`) goes through Prefect: only when the user asks for it.
 
 A plain `winnow clean` / `dedup` / `select` / `quality score` runs the runner in this process (threads for
-the tasks) and pays nothing for Prefect: no import, no temporary server. It runs as the `clean_corpus`
+the tasks) and pays nothing for Prefect: no import, no temporary server; `compress --batch` runs its chunks
+in this process too (`prompts.batch.compress_jsonl`). It runs as the `clean_corpus`
 Prefect flow when asked by `--prefect`, when a Prefect API is configured (`PREFECT_API_URL` in the
 environment or in the active Prefect profile), or when its tasks go to Dask (`--workers`,
 `--dask-address`: prefect-dask's task runner). The run folder is the same either way. Dask options that
