@@ -308,11 +308,9 @@ def _run_batch(
     from pipeline.engine import showing_progress
     from prompts.batch import compress_jsonl, read_batch
 
-    with as_options():
-        read_batch(batch, {**options, "question": question})  # a bad line fails here, before Prefect starts
     display = RichProgress() if show_progress(progress) else contextlib.nullcontext()
     if not wants_prefect(prefect, dask_address=dask_address, workers=workers):
-        with display as bars, showing_progress(bars), as_options():
+        with display as bars, showing_progress(bars), as_options():  # every line is checked before any runs
             summary = compress_jsonl(
                 batch, out, {**options, "question": question}, model=model, tokenizer=tokenizer, dtype=dtype
             )
@@ -320,6 +318,8 @@ def _run_batch(
         from flows.compress_flow import compress_prompts
         from flows.engine import hide_user_error_tracebacks, task_runner
 
+        with as_options():
+            read_batch(batch, {**options, "question": question})  # a bad line fails before Prefect starts
         hide_user_error_tracebacks()
         runner = task_runner(dask_address, workers)
         flow = compress_prompts.with_options(task_runner=runner) if runner else compress_prompts
