@@ -2,8 +2,8 @@
 
 A plain `winnow clean` / `dedup` / `select` / `quality score` runs the runner in this process (threads for
 the tasks) and pays nothing for Prefect: no import, no temporary server; `compress --batch` runs its chunks
-in this process too (`prompts.batch.compress_jsonl`). It runs as the `clean_corpus`
-Prefect flow when asked by `--prefect`, when a Prefect API is configured (`PREFECT_API_URL` in the
+in this process too (`prompts.batch.compress_jsonl`). Each runs as its Prefect flow (`clean_corpus`,
+`compress_prompts`) when asked by `--prefect`, when a Prefect API is configured (`PREFECT_API_URL` in the
 environment or in the active Prefect profile), or when its tasks go to Dask (`--workers`,
 `--dask-address`: prefect-dask's task runner). The run folder is the same either way. Dask options that
 do not fit together are refused here, before either starts (`worker_memory_limit`).

@@ -38,7 +38,18 @@ QUARANTINE_EXAMPLES = 5
 LEDGER = frozenset({"id", "stage", "reason", "source", "line", "row", "duplicate_of", "cluster_id"})
 KEPT_COLOR, REMOVED_COLOR = "#3d8b5f", "#c8553d"
 #: one color a step in the chart of removal reasons (the tab10 cycle)
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem;

@@ -1,6 +1,6 @@
 """Whether a dedup kernel runs as its numba-compiled loop or as numpy array operations (same results).
 
-numba's first use in a process costs about 0.6 s on a 2-core EPYC (its import, then loading the cached machine
+numba's first use in a process costs about 0.6 s on a 2-vCPU Xeon (its import, then loading the cached machine
 code into its target context), more than numpy takes for a few thousand documents. So a kernel runs compiled
 once any kernel has been (the cost is paid) or when its input is large enough to repay it; `compiled=True` /
 `False` forces either.
