@@ -16,11 +16,12 @@ apart from the pool, and a budget of as many documents as the pool holds of that
 not in ../shared/data.) Each `--draws` value shuffles every source with that seed before the slices are
 taken (Reuters: its first 4,000 documents; Wikipedia: the first 2,000 distinct gold passages). For DSIR
 (hashed n-grams, Gumbel top-k seeded by the draw), `embedding` (a class-balanced logistic regression, target
-vs pool, on each document's embedding and hashed word n-grams: its log-odds; `winnow select`'s default),
-`emb-only` (the same classifier on the embedding alone, `ngrams = false`), knn (max cosine to a target
-document) and centroid (cosine to the target mean) it prints the share of the target's kind among the
-selected documents (random gives the pool's share) and the seconds each took (embedding apart: it is
-shared by the embedding methods).
+vs pool, on each document's embedding, hashed word n-grams and layout statistics: its log-odds; `winnow
+select`'s default), `no-layout` (the same without the layout statistics, `layout = false`), `emb-only` (the
+embedding alone, `ngrams = false`, `layout = false`), knn (max cosine to a target document) and centroid
+(cosine to the target mean) it prints the share of the target's kind among the selected documents (random
+gives the pool's share) and the seconds each took (embedding apart: it is shared by the embedding
+methods).
 
 Then, on 2,000 documents (the first 1,500 Reuters + the first 500 C4), the coverage (mean cosine distance
 from every document to its nearest selected one; lower is better) and the radius (the largest such
@@ -56,11 +57,12 @@ from filters.select.cluster_balanced import cluster_balanced_select  # noqa: E40
 from filters.select.dsir import dsir_select, hashed_features  # noqa: E402
 from filters.select.kcenter import kcenter_select  # noqa: E402
 from filters.select.knn import target_select  # noqa: E402
+from filters.select.layout import layout_statistics  # noqa: E402
 from filters.select.target_classifier import DEFAULT_C, classifier_select  # noqa: E402
 from pipeline.coverage import coverage, radius  # noqa: E402
 from pipeline.embeddings import embed  # noqa: E402
 
-METHODS = ("dsir", "embedding", "emb-only", "knn", "centroid")
+METHODS = ("dsir", "embedding", "no-layout", "emb-only", "knn", "centroid")
 
 
 def sources() -> dict[str, pl.Series]:
@@ -122,13 +124,16 @@ def select(method: str, case: dict, budget: Budget, seed: int, C: float) -> np.n
     """The pool rows `method` chooses."""
     if method == "dsir":
         return dsir_select(case["pool"], case["target"], budget, seed=seed)[0]
-    if method == "embedding":
-        ngrams = {
+    if method in ("embedding", "no-layout"):
+        features = {
             "pool_ngrams": hashed_features(case["pool"]),
             "target_ngrams": hashed_features(case["target"]),
         }
+        if method == "embedding":
+            features["pool_layout"] = layout_statistics(case["pool"])
+            features["target_layout"] = layout_statistics(case["target"])
         return classifier_select(
-            case["pool_vectors"], case["target_vectors"], budget, C=C, seed=seed, **ngrams
+            case["pool_vectors"], case["target_vectors"], budget, C=C, seed=seed, **features
         )[0]
     if method == "emb-only":
         return classifier_select(case["pool_vectors"], case["target_vectors"], budget, C=C, seed=seed)[0]

@@ -57,6 +57,10 @@ def select(
     ngrams: Annotated[
         bool, typer.Option(help="embedding: the classifier also sees hashed word n-grams (wording, format).")
     ] = True,
+    layout: Annotated[
+        bool,
+        typer.Option(help="embedding: the classifier also sees layout statistics (length, lines, etc.)."),
+    ] = True,
     seed: Annotated[int, typer.Option(min=0, help="Seed of k-means, sampling and Gumbel noise.")] = 0,
     cache: Annotated[
         Path | None, typer.Option(help="Embedding cache folder: a re-run embeds only new documents.")
@@ -82,6 +86,7 @@ def select(
                 "target": str(target) if target else None,
                 "quality_column": quality_column,
                 "ngrams": ngrams,
+                "layout": layout,
                 "seed": seed,
             }
         if cache:

@@ -1,18 +1,20 @@
 """Selection to a budget as a corpus stage: `type = "select"` in a recipe, `winnow select` on the CLI.
 
 Methods: `kcenter` and `clusters` (diversity over embeddings, optionally by a quality column), `embedding`
-(a classifier on embeddings and hashed n-grams, target vs pool, optionally plus a quality column), `knn` and
-`centroid` (embedding similarity to a target corpus) and `dsir` (hashed n-gram importance resampling
-towards a target corpus). `summarize` embeds (and hashes) each shard where it lies; the decision scores
-the documents in parts (`Selection`), takes the budget from the top of their ranking and removes every
-other document with `reason=not_selected`. Embeddings are fixed-size float32 arrays, never Python lists.
+(a classifier on embeddings, hashed n-grams and layout statistics, target vs pool, optionally plus a
+quality column), `knn` and `centroid` (embedding similarity to a target corpus) and `dsir` (hashed n-gram
+importance resampling towards a target corpus). `summarize` embeds (hashes, measures the layout of) each
+shard where it lies; the decision scores the documents in parts (`Selection`), takes the budget from the
+top of their ranking and removes every other document with `reason=not_selected`. Embeddings are
+fixed-size float32 arrays, never Python lists.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, TypeAlias
 
 import numpy as np
 import polars as pl
@@ -32,6 +34,7 @@ from filters.select.dsir import (
 from filters.select.facts import SAMPLE, sample_facts
 from filters.select.kcenter import kcenter_select
 from filters.select.knn import knn_similarity, target_centroid
+from filters.select.layout import LayoutScaling, layout_statistics
 from filters.select.sampled_kmeans import (
     CLUSTER,
     corpus_centers,
@@ -65,10 +68,14 @@ EMBEDDED = ("kcenter", "clusters", "embedding", "knn", "centroid")
 QUALITY = ("kcenter", "clusters", "embedding")
 #: the summaries' embedding column (float32 `Array`)
 VECTOR = "vector"
+#: the summaries' layout statistics (`layout.LAYOUT_STATISTICS`, float32 `Array`; embedding with `layout`)
+LAYOUT = "layout"
 #: a part's score of each of its documents (dsir, embedding, knn, centroid)
 SCORE = "score"
 #: summary rows a part reads and scores at once (at multiples of it from the corpus's first row)
 BLOCK = 4_096
+#: what every part of a run shares (`Selection._shared`)
+Shared: TypeAlias = "np.ndarray | tuple[np.ndarray, LayoutScaling | None] | None"
 
 
 class SelectConfig(StageConfig):
@@ -92,6 +99,9 @@ class SelectConfig(StageConfig):
     )
     ngrams: bool = Field(
         True, description="embedding: the classifier sees hashed word n-grams beside the embedding"
+    )
+    layout: bool = Field(
+        True, description="embedding: the classifier sees layout statistics (length, lines, characters)"
     )
     batch_size: int = Field(64, ge=1, le=4096)
     cache: Path | None = Field(None, description="embedding cache folder (a re-run embeds only new texts)")
@@ -161,6 +171,8 @@ class Selection(SplitCorpusStage):
             blocks = [texts.slice(start, BLOCK) for start in range(0, max(len(texts), 1), BLOCK)]
             grams = pl.concat([_hashed_ngrams(block, config.buckets) for block in blocks])
             summary = summary.with_columns(grams["bucket"], grams["count"])
+        if self._layout():
+            summary = summary.with_columns(vector_column(layout_statistics(batch[TEXT]), LAYOUT))
         if config.method == "dsir":
             return summary
         vectors = self._embed(batch[TEXT].fill_null("").to_list())
@@ -169,6 +181,10 @@ class Selection(SplitCorpusStage):
     def _hashes(self) -> bool:
         """Whether the summaries hold hashed n-grams (dsir; embedding unless `ngrams` is off)."""
         return self.config.method == "dsir" or (self.config.method == "embedding" and self.config.ngrams)
+
+    def _layout(self) -> bool:
+        """Whether the summaries hold layout statistics (embedding unless `layout` is off)."""
+        return self.config.method == "embedding" and self.config.layout
 
     def decide_part(
         self,
@@ -187,6 +203,7 @@ class Selection(SplitCorpusStage):
         kept_columns = [c for c in (ORDER, "tokens", "quality") if c in summaries.collect_schema().names()]
         inputs = [] if config.method in ("kcenter", "dsir") else [VECTOR]
         inputs += ["bucket", "count"] if self._hashes() else []
+        inputs += [LAYOUT] if self._layout() else []
         shared = self._shared(summaries) if documents else None
         found = []
         # scored in blocks at fixed positions of the corpus: a document's score is the same bits in any split
@@ -206,7 +223,7 @@ class Selection(SplitCorpusStage):
             return {CLUSTER: pl.Int32()}
         return {} if method == "kcenter" else {SCORE: pl.Float64()}
 
-    def _shared(self, summaries: pl.LazyFrame) -> np.ndarray | None:
+    def _shared(self, summaries: pl.LazyFrame) -> Shared:
         """What every part needs, computed once per run: DSIR's per-bucket weights, the target classifier's
         weights, the target's embeddings (or their centroid) or the k-means centroids (None for k-center)."""
         method = self.config.method
@@ -220,20 +237,23 @@ class Selection(SplitCorpusStage):
             return target_centroid(self._target_vectors())  # once per part, not once per block
         return None if method == "kcenter" else self._target_vectors()
 
-    def _part_scores(self, rows: pl.DataFrame, shared: np.ndarray | None) -> pl.Series:
+    def _part_scores(self, rows: pl.DataFrame, shared: Shared) -> pl.Series:
         """The `SCORE` (or `CLUSTER`) of a block of summary rows, given `_shared`."""
         config = self.config
-        assert shared is not None
+        if config.method == "embedding":
+            assert isinstance(shared, tuple)
+            weights, scaling = shared
+            ngrams = _features(rows, config.buckets) if self._hashes() else None
+            layout = None if scaling is None else scaling.transform(rows[LAYOUT].to_numpy())
+            features = classifier_features(rows[VECTOR].to_numpy(), ngrams, layout)
+            return pl.Series(SCORE, classifier_scores(features, weights), dtype=pl.Float64)
+        assert isinstance(shared, np.ndarray)
         if config.method == "dsir":
             weights = _features(rows, config.buckets) @ shared
             return pl.Series(SCORE, np.asarray(weights).ravel(), dtype=pl.Float64)
         vectors = rows[VECTOR].to_numpy()
         if config.method == "clusters":
             return pl.Series(CLUSTER, nearest(unit(vectors), shared), dtype=pl.Int32)
-        if config.method == "embedding":
-            ngrams = _features(rows, config.buckets) if self._hashes() else None
-            features = classifier_features(vectors, ngrams)
-            return pl.Series(SCORE, classifier_scores(features, shared), dtype=pl.Float64)
         if config.method == "centroid":
             return pl.Series(SCORE, vectors @ shared, dtype=pl.Float64)  # `centroid_similarity`
         return pl.Series(SCORE, knn_similarity(vectors, shared, k=config.neighbours), dtype=pl.Float64)
@@ -313,26 +333,46 @@ class Selection(SplitCorpusStage):
             folder=self.state_dir,
         )
 
-    def _classifier(self, summaries: pl.LazyFrame) -> np.ndarray:
-        """The target classifier's coefficients and intercept (`fit_target_classifier`), fitted once per run:
-        the target's features (embeddings, hashed n-grams) against those of a seeded sample of the pool
-        (`pool_sample_size`)."""
+    def _classifier(self, summaries: pl.LazyFrame) -> tuple[np.ndarray, LayoutScaling | None]:
+        """The target classifier's coefficients and intercept (`fit_target_classifier`) and its layout
+        scaling, fitted once per run: the target's features (embeddings, hashed n-grams, layout) against
+        those of a seeded sample of the pool (`pool_sample_size`), on which the layout is scaled."""
         config = self.config
-        hashes = self._hashes()
-        columns = [VECTOR, "bucket", "count"] if hashes else [VECTOR]
+        hashes, layout = self._hashes(), self._layout()
+        columns = [VECTOR, *(["bucket", "count"] if hashes else []), *([LAYOUT] if layout else [])]
+
+        @functools.cache
+        def pool_sample() -> pl.DataFrame:
+            documents = summaries.select(pl.len()).collect().item()
+            size = pool_sample_size(documents, len(self._target_vectors()))
+            keys = seeded_sample(summaries, ORDER, size, config.seed)
+            rows = summaries.select(ORDER, *columns).filter(pl.col(ORDER).is_in(keys.implode()))
+            return rows.sort(ORDER).collect(engine="streaming")
+
+        scaling = None
+        if layout:
+            fitted = shared_array(
+                self.state_dir,
+                "layout-scaling",
+                lambda: LayoutScaling.fit(pool_sample()[LAYOUT].to_numpy()).to_array(),
+            )
+            scaling = LayoutScaling.from_array(fitted)
 
         def fit() -> np.ndarray:
-            target = self._target_vectors()
-            documents = summaries.select(pl.len()).collect().item()
-            keys = seeded_sample(summaries, ORDER, pool_sample_size(documents, len(target)), config.seed)
-            rows = summaries.select(ORDER, *columns).filter(pl.col(ORDER).is_in(keys.implode()))
-            rows = rows.sort(ORDER).collect(engine="streaming")
+            rows, target = pool_sample(), self._target()
             pool_ngrams = _features(rows, config.buckets) if hashes else None
-            pool = classifier_features(rows[VECTOR].to_numpy(), pool_ngrams)
-            target_ngrams = hashed_features(self._target(), buckets=config.buckets) if hashes else None
-            return fit_target_classifier(classifier_features(target, target_ngrams), pool, seed=config.seed)
+            target_ngrams = hashed_features(target, buckets=config.buckets) if hashes else None
+            pool_layout = target_layout = None
+            if scaling is not None:  # the target's statistics rounded to float32 like the summaries'
+                pool_layout = scaling.transform(rows[LAYOUT].to_numpy())
+                target_layout = scaling.transform(layout_statistics(target).astype(np.float32))
+            return fit_target_classifier(
+                classifier_features(self._target_vectors(), target_ngrams, target_layout),
+                classifier_features(rows[VECTOR].to_numpy(), pool_ngrams, pool_layout),
+                seed=config.seed,
+            )
 
-        return shared_array(self.state_dir, "target-classifier", fit)
+        return shared_array(self.state_dir, "target-classifier", fit), scaling
 
     def _target_vectors(self) -> np.ndarray:
         """The target corpus's embeddings, computed once per run."""

@@ -55,17 +55,20 @@ def test_select_dsir_keeps_documents_like_the_target(tmp_path: Path, winnow: Win
     assert set(removed["reason"]) == {"not_selected"} and removed.height == 18
 
 
-@pytest.mark.parametrize("ngrams", ["--ngrams", "--no-ngrams"])
+@pytest.mark.parametrize(
+    ("ngrams", "layout"), [("--ngrams", "--layout"), ("--no-ngrams", "--layout"), ("--ngrams", "--no-layout")]
+)
 def test_select_embedding_keeps_documents_like_the_target(
-    tmp_path: Path, winnow: Winnow, ngrams: str
+    tmp_path: Path, winnow: Winnow, ngrams: str, layout: str
 ) -> None:
     pool = jsonl(tmp_path / "pool.jsonl", SPORT * 3 + COOKING * 3)
     target = jsonl(tmp_path / "target.jsonl", COOKING)
-    args = ["--method", "embedding", "--target", str(target), "--budget", "6", ngrams]
+    args = ["--method", "embedding", "--target", str(target), "--budget", "6", ngrams, layout]
     result = winnow("select", str(pool), "--out", str(tmp_path / "out"), *args)
     assert result.exit_code == 0, result.output
     recipe = json.loads((tmp_path / "out" / "run.json").read_text())["identity"]["recipe"]
     assert recipe["stages"][0]["ngrams"] is (ngrams == "--ngrams")
+    assert recipe["stages"][0]["layout"] is (layout == "--layout")
     kept = pl.read_parquet(tmp_path / "out" / "kept")
     removed = pl.read_parquet(tmp_path / "out" / "removed")
     assert kept.height == 6 and set(kept["text"]) <= set(COOKING)

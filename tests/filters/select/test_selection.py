@@ -86,16 +86,22 @@ def test_embedding_stage_keeps_target_like_documents_and_adds_the_quality_z_scor
     assert FINANCE[0] in kept and len(set(kept) & set(COOKING[:3])) == 2
 
 
-def test_embedding_stage_hashes_ngrams_unless_told_not_to(tmp_path):
+def test_embedding_stage_hashes_ngrams_and_measures_layout_unless_told_not_to(tmp_path):
     target = write_jsonl(tmp_path / "target.jsonl.gz", COOKING[3:])
     shards = [shard(FINANCE + COOKING[:1], 0), shard(FINANCE + COOKING[1:3], 7), shard(FINANCE, 15)]
     both = SelectConfig(method="embedding", budget_docs=3, target=target, cache=tmp_path / "cache").build()
-    alone = both.config.model_copy(update={"ngrams": False}).build()
-    assert both != alone and "ngrams=False" in repr(alone)
-    assert {"vector", "bucket", "count"} <= set(both.summarize(shards[0]).columns)
-    assert "bucket" not in alone.summarize(shards[0]).columns
+    alone = both.config.model_copy(update={"ngrams": False, "layout": False}).build()
+    assert both != alone and "ngrams=False" in repr(alone) and "layout=False" in repr(alone)
+    summary = both.summarize(shards[0])
+    assert {"vector", "bucket", "count", "layout"} <= set(summary.columns)
+    assert summary.schema["layout"] == pl.Array(pl.Float32, 10)
+    assert not {"bucket", "layout"} & set(alone.summarize(shards[0]).columns)
     kept = run(alone, shards).filter(pl.col(REASON).is_null())
     assert sorted(kept["text"].to_list()) == sorted(COOKING[:3])  # cooking vs finance: the embedding suffices
+    no_layout = both.config.model_copy(update={"layout": False}).build()
+    assert "layout" not in no_layout.summarize(shards[0]).columns
+    kept = run(no_layout, shards).filter(pl.col(REASON).is_null())
+    assert sorted(kept["text"].to_list()) == sorted(COOKING[:3])
 
 
 def test_token_budget_limits_the_words_kept(tmp_path):
@@ -218,6 +224,8 @@ def test_each_part_is_a_task_and_shared_values_are_computed_once(chain_parts) ->
     assert shared == {
         "00-select-decide": ["dsir-weights.npy", "dsir-weights.npy.lock"],
         "01-select-decide": [
+            "layout-scaling.npy",
+            "layout-scaling.npy.lock",
             "target-classifier.npy",
             "target-classifier.npy.lock",
             "target-embeddings.npy",
@@ -229,7 +237,9 @@ def test_each_part_is_a_task_and_shared_values_are_computed_once(chain_parts) ->
         "05-select-decide": ["kcenter-vectors.npy"],
     }
     weights = np.load(work / "01-select-decide" / "state" / "target-classifier.npy")
-    # coefficients (the embedding's 384, the hashed n-grams' 10,000) and the intercept
-    assert weights.dtype == np.float64 and weights.shape == (384 + 10_000 + 1,)
+    # coefficients (the embedding's 384, the hashed n-grams' 10,000, the layout's 10) and the intercept
+    assert weights.dtype == np.float64 and weights.shape == (384 + 10_000 + 10 + 1,)
+    scaling = np.load(work / "01-select-decide" / "state" / "layout-scaling.npy")
+    assert scaling.shape == (2, 10) and (scaling[1] > 0).all()  # means, then standard deviations
     vectors = np.load(work / "05-select-decide" / "state" / "kcenter-vectors.npy", mmap_mode="r")
     assert vectors.dtype == np.float32 and vectors.shape == (100, 384)

@@ -1,10 +1,12 @@
 import numpy as np
+import polars as pl
 import pytest
 
 from filters.select import target_classifier
 from filters.select.budget import Budget
 from filters.select.dsir import hashed_features
 from filters.select.knn import target_select
+from filters.select.layout import LayoutScaling, layout_statistics
 from filters.select.sampled_kmeans import unit
 from filters.select.target_classifier import (
     classifier_features,
@@ -13,6 +15,8 @@ from filters.select.target_classifier import (
     fit_target_classifier,
     pool_sample_size,
 )
+from pipeline.embeddings import embed
+from tests.conftest import shared_file
 from tests.filters.select.test_kcenter import blobs
 
 
@@ -97,3 +101,63 @@ def test_classifier_features_weigh_the_embedding_and_the_ngrams_alike():
     norms = np.linalg.norm(features[0, :2]), np.linalg.norm(features[0, 2:])
     assert np.allclose(norms, 1.0, rtol=1e-6)
     assert not features[1].any()  # an empty text with a zero vector stays zero, not NaN
+
+
+def test_layout_finds_a_target_that_differs_in_form_not_in_words_or_meaning():
+    """Target-kind documents are lists (a phrase a line, bulleted), the others prose made of the same
+    words: neither the embedding (drawn alike) nor the word n-grams (the same words) tell them apart; the
+    layout statistics do."""
+    rng = np.random.default_rng(0)
+    vocabulary = [f"w{i}" for i in range(2_000)]
+
+    def page(listed: bool) -> str:
+        phrases = [" ".join(rng.choice(vocabulary, size=4)) for _ in range(12)]
+        return "\n".join(f"- {p}" for p in phrases) if listed else ". ".join(phrases) + "."
+
+    pool_texts = [page(False) for _ in range(800)] + [page(True) for _ in range(200)]
+    target_texts = [page(True) for _ in range(150)]
+    pool, target = rng.normal(size=(1_000, 16)), rng.normal(size=(150, 16))
+    ngrams = {"pool_ngrams": hashed_features(pool_texts), "target_ngrams": hashed_features(target_texts)}
+    budget = Budget(docs=200)
+    without, _ = classifier_select(pool, target, budget, seed=0, **ngrams)
+    assert (without >= 800).mean() < 0.5
+    layout = {"pool_layout": layout_statistics(pool_texts), "target_layout": layout_statistics(target_texts)}
+    chosen, _ = classifier_select(pool, target, budget, seed=0, **ngrams, **layout)
+    assert (chosen >= 800).mean() >= 0.95
+    with pytest.raises(ValueError, match="both"):
+        classifier_select(pool, target, budget, pool_layout=layout["pool_layout"])
+
+
+def test_classifier_features_append_the_scaled_layout_block():
+    statistics = layout_statistics(["One line.", "- a\n- b\n- c", ""])
+    block = LayoutScaling.fit(statistics).transform(statistics)
+    vectors = np.eye(3, 4)
+    features = classifier_features(vectors, layout=block).toarray()
+    assert features.shape == (3, 4 + statistics.shape[1])
+    assert np.array_equal(features[:, 4:], block) and np.array_equal(features[:, :4], vectors)
+    with_ngrams = classifier_features(vectors, hashed_features(["x", "y z", ""], buckets=8), block)
+    assert with_ngrams.shape == (3, 4 + 8 + statistics.shape[1])
+    with pytest.raises(ValueError, match="layout rows"):
+        classifier_features(vectors, layout=block[:2])
+
+
+@pytest.mark.shared_data
+def test_layout_lifts_the_share_of_wikipedia_passages_picked_from_c4_pages(tmp_path):
+    """500 C4 pages + 125 Wikipedia passages (NaturalQuestions gold), 150 other passages as the target: the
+    embedding and n-grams alone confuse encyclopedic C4 pages with the passages, the layout (one paragraph,
+    every line ending a sentence) separates them. Measured on this draw: 0.816 without, 0.96 with."""
+    nq = pl.read_ndjson(shared_file("nq_open_oracle.jsonl.gz"))
+    gold = nq.select(pl.col("ctxs").list.eval(pl.element().filter(pl.element().struct.field("isgold"))))
+    wikipedia = gold["ctxs"].list.first().struct.field("text").drop_nulls().unique(maintain_order=True)
+    c4 = pl.read_ndjson(shared_file("c4_sample1k.jsonl.gz"))["text"]
+    rng = np.random.default_rng(0)
+    wikipedia = wikipedia.head(2000)[rng.permutation(2000)[:275]]
+    pool_texts = pl.concat([c4[rng.permutation(len(c4))[:500]], wikipedia[:125]]).to_list()
+    target_texts = wikipedia[125:].to_list()
+    pool, target = embed(pool_texts, cache=tmp_path), embed(target_texts, cache=tmp_path)
+    ngrams = {"pool_ngrams": hashed_features(pool_texts), "target_ngrams": hashed_features(target_texts)}
+    layout = {"pool_layout": layout_statistics(pool_texts), "target_layout": layout_statistics(target_texts)}
+    budget = Budget(docs=125)
+    without = (classifier_select(pool, target, budget, **ngrams)[0] >= 500).mean()
+    share = (classifier_select(pool, target, budget, **ngrams, **layout)[0] >= 500).mean()
+    assert share >= 0.88 and share >= without + 0.05
