@@ -344,7 +344,8 @@ def read_jsonl(source: Source, options: ReadOptions) -> Iterator[ReadBatch]:
     label = source.label
     batch = Lines()
     number = 0  # complete lines so far
-    carry = b""  # the bytes after the last newline
+    carry: list[bytes] = []  # the bytes after the last newline, joined when a newline comes (a long line
+    # spanning many blocks is copied once, not once per block)
     seen = False
 
     def take(buffer: bytes) -> Iterator[ReadBatch]:
@@ -377,19 +378,19 @@ def read_jsonl(source: Source, options: ReadOptions) -> Iterator[ReadBatch]:
             for block in open_blocks(fh, source.path):
                 last = block.rfind(b"\n")
                 if last < 0:
-                    carry += block
+                    carry.append(block)
                     continue
-                yield from take(carry + block[: last + 1])
-                carry = block[last + 1 :]
+                yield from take(b"".join([*carry, block[: last + 1]]))
+                carry = [block[last + 1 :]]
         except Truncated as exc:
             if batch.count:
                 yield batch.parse(label, options)
-            yield _truncated(Truncated(exc.detail, carry), label, number + 1, options)
+            yield _truncated(Truncated(exc.detail, b"".join(carry)), label, number + 1, options)
             return
         except Corrupt as exc:
             raise InputError(f"corrupt compressed file: {exc}", source=label, line=number + 1) from exc
-    if carry:
-        yield from take(carry)
+    if tail := b"".join(carry):
+        yield from take(tail)
     if batch.count:
         yield batch.parse(label, options)
     elif not seen:
