@@ -16,9 +16,10 @@ apart from the pool, and a budget of as many documents as the pool holds of that
 not in ../shared/data.) Each `--draws` value shuffles every source with that seed before the slices are
 taken (Reuters: its first 4,000 documents; Wikipedia: the first 2,000 distinct gold passages). For DSIR
 (hashed n-grams, Gumbel top-k seeded by the draw), `embedding` (a class-balanced logistic regression, target
-vs pool, on each document's embedding, hashed word n-grams and layout statistics: its log-odds; `winnow
-select`'s default), `no-layout` (the same without the layout statistics, `layout = false`), `emb-only` (the
-embedding alone, `ngrams = false`, `layout = false`), knn (max cosine to a target document) and centroid
+vs pool, on each document's embedding, hashed word n-grams, layout statistics and SmolLM2 middle-layer state:
+its log-odds; `winnow select`'s default), `no-lm` (the same without the LM state, `lm = false`), `no-layout`
+(neither the LM state nor the layout, `lm = false`, `layout = false`), `emb-only` (the embedding alone,
+`ngrams = false`, `layout = false`, `lm = false`), knn (max cosine to a target document) and centroid
 (cosine to the target mean) it prints the share of the target's kind among the selected documents (random
 gives the pool's share) and the seconds each took (embedding apart: it is shared by the embedding
 methods).
@@ -32,12 +33,14 @@ distance, k-center's objective) of k-center greedy, cluster-balanced sampling an
         [--C 0.3] [--cache DIR]   # an embedding cache folder: a re-run embeds nothing
 
 Embedding the ~9,700 documents with all-MiniLM-L6-v2 (`pipeline.embeddings.embed`, as `winnow select`
-does) takes minutes on a small CPU. `--C` is the embedding method's regularisation (chosen on draw 0).
+does) and running them through SmolLM2's first 15 layers (`lm_states`) takes minutes on a small CPU; both
+are cached in `--cache`. `--C` is the embedding method's regularisation (chosen on draw 0).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
 from collections.abc import Callable
@@ -58,11 +61,12 @@ from filters.select.dsir import dsir_select, hashed_features  # noqa: E402
 from filters.select.kcenter import kcenter_select  # noqa: E402
 from filters.select.knn import target_select  # noqa: E402
 from filters.select.layout import layout_statistics  # noqa: E402
+from filters.select.lm_states import lm_states  # noqa: E402
 from filters.select.target_classifier import DEFAULT_C, classifier_select  # noqa: E402
 from pipeline.coverage import coverage, radius  # noqa: E402
 from pipeline.embeddings import embed  # noqa: E402
 
-METHODS = ("dsir", "embedding", "no-layout", "emb-only", "knn", "centroid")
+METHODS = ("dsir", "embedding", "no-lm", "no-layout", "emb-only", "knn", "centroid")
 
 
 def sources() -> dict[str, pl.Series]:
@@ -104,14 +108,41 @@ SETUPS = {
 }
 
 
-def draw(setup: Setup, vectors: dict[str, np.ndarray], texts: dict[str, pl.Series], seed: int) -> dict:
-    """The pool's and the target's texts and vectors, and the is-the-target's-kind flag of each pool row."""
+def cached_states(name: str, texts: pl.Series, cache: Path | None) -> np.ndarray:
+    """`lm_states` of a source's texts, kept in `cache` (keyed by the texts) when given."""
+    digest = hashlib.blake2b("\x00".join(texts.to_list()).encode(), digest_size=8).hexdigest()
+    path = None if cache is None else cache / f"lm-states-{name}-{digest}.npy"
+    if path is not None and path.is_file():
+        return np.load(path)
+    states = lm_states(texts.to_list())
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, states)
+    return states
+
+
+def draw(
+    setup: Setup,
+    vectors: dict[str, np.ndarray],
+    texts: dict[str, pl.Series],
+    seed: int,
+    states: dict[str, np.ndarray] | None = None,
+) -> dict:
+    """The pool's and the target's texts, vectors (and LM states), and the is-the-target's-kind flag of each
+    pool row."""
     rng = np.random.default_rng(seed)
     other = rng.permutation(len(texts[setup.background]))[: setup.other]
     kind = rng.permutation(len(texts[setup.kind_source]))
     kind, target = kind[: setup.kind], kind[setup.kind : setup.kind + setup.target]
     assert len(target) == setup.target, "not enough documents of the target's kind"
+    if states is not None:
+        background, kind_states = states[setup.background][other], states[setup.kind_source]
+        pool_states = np.concatenate([background, kind_states[kind]])
+        lm = {"pool_states": pool_states, "target_states": kind_states[target]}
+    else:
+        lm = {}
     return {
+        **lm,
         "pool": pl.concat([texts[setup.background][other], texts[setup.kind_source][kind]]),
         "pool_vectors": np.concatenate([vectors[setup.background][other], vectors[setup.kind_source][kind]]),
         "target": texts[setup.kind_source][target],
@@ -124,14 +155,16 @@ def select(method: str, case: dict, budget: Budget, seed: int, C: float) -> np.n
     """The pool rows `method` chooses."""
     if method == "dsir":
         return dsir_select(case["pool"], case["target"], budget, seed=seed)[0]
-    if method in ("embedding", "no-layout"):
+    if method in ("embedding", "no-lm", "no-layout"):
         features = {
             "pool_ngrams": hashed_features(case["pool"]),
             "target_ngrams": hashed_features(case["target"]),
         }
-        if method == "embedding":
+        if method != "no-layout":
             features["pool_layout"] = layout_statistics(case["pool"])
             features["target_layout"] = layout_statistics(case["target"])
+        if method == "embedding":
+            features["pool_states"], features["target_states"] = case["pool_states"], case["target_states"]
         return classifier_select(
             case["pool_vectors"], case["target_vectors"], budget, C=C, seed=seed, **features
         )[0]
@@ -161,13 +194,16 @@ def main() -> None:
         vectors[name] = embed(series.to_list(), cache=args.cache)
     total = sum(len(series) for series in texts.values())
     print(f"embedding {total} documents: {time.perf_counter() - start:.1f} s (0 with a warm --cache)")
+    start = time.perf_counter()
+    states = {name: cached_states(name, series, args.cache) for name, series in texts.items()}
+    print(f"LM states of {total} documents: {time.perf_counter() - start:.1f} s (0 with a warm --cache)")
 
     print("setup                 draw  random  " + "  ".join(f"{m:>9s}" for m in METHODS) + "   seconds")
     shares: dict[tuple[str, str], list[float]] = {}
     for name in args.setups:
         setup = SETUPS[name]
         for seed in args.draws:
-            case = draw(setup, vectors, texts, seed)
+            case = draw(setup, vectors, texts, seed, states)
             budget = Budget(docs=setup.kind)
             row, took = [], []
             for method in METHODS:

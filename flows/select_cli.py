@@ -61,6 +61,13 @@ def select(
         bool,
         typer.Option(help="embedding: the classifier also sees layout statistics (length, lines, etc.)."),
     ] = True,
+    lm: Annotated[
+        bool,
+        typer.Option(
+            help="embedding: the classifier also sees SmolLM2's middle-layer state (the register; about "
+            "3x the time of --no-lm)."
+        ),
+    ] = True,
     seed: Annotated[int, typer.Option(min=0, help="Seed of k-means, sampling and Gumbel noise.")] = 0,
     cache: Annotated[
         Path | None, typer.Option(help="Embedding cache folder: a re-run embeds only new documents.")
@@ -87,6 +94,7 @@ def select(
                 "quality_column": quality_column,
                 "ngrams": ngrams,
                 "layout": layout,
+                "lm": lm,
                 "seed": seed,
             }
         if cache:

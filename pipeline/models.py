@@ -269,6 +269,52 @@ def _load_causal_lm(path: str, dtype: str, device: str) -> tuple[Any, Any]:
     return model, tokenizer
 
 
+def load_lm_trunk(
+    name_or_path: str | Path | None = None,
+    *,
+    layers: int | None = None,
+    dtype: DType = "auto",
+    device: str = "cpu",
+) -> tuple[Any, Any]:
+    """`(model, tokenizer)`: a causal LM's first `layers` decoder layers (default: half of them) as a base
+    model whose output is the residual stream after those layers (the final norm left out; the later
+    layers and the language-model head are never loaded). Loaded once per process per (folder, layers,
+    dtype, device)."""
+    from transformers import AutoConfig
+
+    path = str(causal_lm_path(name_or_path))
+    total = AutoConfig.from_pretrained(path).num_hidden_layers
+    layers = max(1, total // 2) if layers is None else layers
+    if not 1 <= layers <= total:
+        raise ModelError(f"layers must be between 1 and the model's {total}, not {layers}")
+    with LOADING:
+        return _load_lm_trunk(path, layers, resolve_dtype(dtype, device), device)
+
+
+@lru_cache(maxsize=4)
+def _load_lm_trunk(path: str, layers: int, dtype: str, device: str) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging
+
+    configure_threads()
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()  # the load report lists every left-out layer's weights as unexpected
+    try:
+        with _quiet_transformers():
+            model = AutoModel.from_pretrained(path, num_hidden_layers=layers, dtype=getattr(torch, dtype))
+            tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError, KeyError) as error:
+        raise ModelError(f"cannot load a causal language model from {path}: {error}") from error
+    finally:
+        logging.set_verbosity(verbosity)
+    if not hasattr(model, "norm"):
+        raise ModelError(f"{path}: {type(model).__name__} has no final norm to leave out")
+    model.norm = torch.nn.Identity()
+    model.to(device).eval().requires_grad_(False)
+    return model, tokenizer
+
+
 @lru_cache(maxsize=8)
 def load_tokenizer(path: str) -> Any:
     """The Hugging Face tokenizer in the local folder `path`, loaded once per process."""

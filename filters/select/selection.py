@@ -1,18 +1,19 @@
 """Selection to a budget as a corpus stage: `type = "select"` in a recipe, `winnow select` on the CLI.
 
 Methods: `kcenter` and `clusters` (diversity over embeddings, optionally by a quality column), `embedding`
-(a classifier on embeddings, hashed n-grams and layout statistics, target vs pool, optionally plus a
-quality column), `knn` and `centroid` (embedding similarity to a target corpus) and `dsir` (hashed n-gram
-importance resampling towards a target corpus). `summarize` embeds (hashes, measures the layout of) each
-shard where it lies; the decision scores the documents in parts (`Selection`), takes the budget from the
-top of their ranking and removes every other document with `reason=not_selected`. Embeddings are
-fixed-size float32 arrays, never Python lists.
+(a classifier on embeddings, hashed n-grams, layout statistics and a language model's middle-layer state,
+target vs pool, optionally plus a quality column), `knn` and `centroid` (embedding similarity to a target
+corpus) and `dsir` (hashed n-gram importance resampling towards a target corpus). `summarize` embeds
+(hashes, measures the layout of, runs the LM over) each shard where it lies; the decision scores the
+documents in parts (`Selection`), takes the budget from the top of their ranking and removes every other
+document with `reason=not_selected`. Embeddings are fixed-size float32 arrays, never Python lists.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal, TypeAlias
 
@@ -35,6 +36,7 @@ from filters.select.facts import SAMPLE, sample_facts
 from filters.select.kcenter import kcenter_select
 from filters.select.knn import knn_similarity, target_centroid
 from filters.select.layout import LayoutScaling, layout_statistics
+from filters.select.lm_states import StateCentring, lm_states
 from filters.select.sampled_kmeans import (
     CLUSTER,
     corpus_centers,
@@ -44,6 +46,7 @@ from filters.select.sampled_kmeans import (
 )
 from filters.select.summary_vectors import stacked_vectors, vector_column, vector_size
 from filters.select.target_classifier import (
+    Features,
     classifier_features,
     classifier_scores,
     fit_target_classifier,
@@ -70,12 +73,14 @@ QUALITY = ("kcenter", "clusters", "embedding")
 VECTOR = "vector"
 #: the summaries' layout statistics (`layout.LAYOUT_STATISTICS`, float32 `Array`; embedding with `layout`)
 LAYOUT = "layout"
+#: the summaries' LM states (`lm_states.lm_states`, float32 `Array`; embedding with `lm`)
+LM_STATE = "lm_state"
 #: a part's score of each of its documents (dsir, embedding, knn, centroid)
 SCORE = "score"
 #: summary rows a part reads and scores at once (at multiples of it from the corpus's first row)
 BLOCK = 4_096
 #: what every part of a run shares (`Selection._shared`)
-Shared: TypeAlias = "np.ndarray | tuple[np.ndarray, LayoutScaling | None] | None"
+Shared: TypeAlias = "np.ndarray | Classifier | None"
 
 
 class SelectConfig(StageConfig):
@@ -102,6 +107,14 @@ class SelectConfig(StageConfig):
     )
     layout: bool = Field(
         True, description="embedding: the classifier sees layout statistics (length, lines, characters)"
+    )
+    lm: bool = Field(
+        True,
+        description="embedding: the classifier sees a causal LM's middle-layer state (SmolLM2: about 3x "
+        "the time of the selection without it)",
+    )
+    lm_model: str | None = Field(
+        None, description="embedding with lm: None or 'smollm2' (packaged SmolLM2-135M) or a local folder"
     )
     batch_size: int = Field(64, ge=1, le=4096)
     cache: Path | None = Field(None, description="embedding cache folder (a re-run embeds only new texts)")
@@ -147,7 +160,8 @@ class Selection(SplitCorpusStage):
     `BLOCK` rows at a time; the joining task ranks every document by its score (a few numbers a document)
     and takes the budget. What the parts share is computed once per run (`pipeline.run_state`): the pool's
     n-gram totals and DSIR's per-bucket weights, the target's embeddings, the target classifier (fitted
-    against a seeded sample of the pool, `target_classifier`), the k-means centroids (fitted on a seeded
+    against a seeded sample of the pool, `target_classifier`, with the layout's scaling and the LM states'
+    mean on that sample), the k-means centroids (fitted on a seeded
     sample, `sampled_kmeans`). K-center is global by nature and runs in the joining task, over
     the embeddings as one float32 array (a memory map in the stage's state folder during a run; float16
     would halve it, but converting it back for every pick made k-center 10x slower).
@@ -173,6 +187,9 @@ class Selection(SplitCorpusStage):
             summary = summary.with_columns(grams["bucket"], grams["count"])
         if self._layout():
             summary = summary.with_columns(vector_column(layout_statistics(batch[TEXT]), LAYOUT))
+        if self._lm():
+            states = lm_states(batch[TEXT].to_list(), model=self.config.lm_model)
+            summary = summary.with_columns(vector_column(states, LM_STATE))
         if config.method == "dsir":
             return summary
         vectors = self._embed(batch[TEXT].fill_null("").to_list())
@@ -185,6 +202,10 @@ class Selection(SplitCorpusStage):
     def _layout(self) -> bool:
         """Whether the summaries hold layout statistics (embedding unless `layout` is off)."""
         return self.config.method == "embedding" and self.config.layout
+
+    def _lm(self) -> bool:
+        """Whether the summaries hold LM states (embedding unless `lm` is off)."""
+        return self.config.method == "embedding" and self.config.lm
 
     def decide_part(
         self,
@@ -204,6 +225,7 @@ class Selection(SplitCorpusStage):
         inputs = [] if config.method in ("kcenter", "dsir") else [VECTOR]
         inputs += ["bucket", "count"] if self._hashes() else []
         inputs += [LAYOUT] if self._layout() else []
+        inputs += [LM_STATE] if self._lm() else []
         shared = self._shared(summaries) if documents else None
         found = []
         # scored in blocks at fixed positions of the corpus: a document's score is the same bits in any split
@@ -241,12 +263,9 @@ class Selection(SplitCorpusStage):
         """The `SCORE` (or `CLUSTER`) of a block of summary rows, given `_shared`."""
         config = self.config
         if config.method == "embedding":
-            assert isinstance(shared, tuple)
-            weights, scaling = shared
-            ngrams = _features(rows, config.buckets) if self._hashes() else None
-            layout = None if scaling is None else scaling.transform(rows[LAYOUT].to_numpy())
-            features = classifier_features(rows[VECTOR].to_numpy(), ngrams, layout)
-            return pl.Series(SCORE, classifier_scores(features, weights), dtype=pl.Float64)
+            assert isinstance(shared, Classifier)
+            features = shared.features(rows, config.buckets)
+            return pl.Series(SCORE, classifier_scores(features, shared.weights), dtype=pl.Float64)
         assert isinstance(shared, np.ndarray)
         if config.method == "dsir":
             weights = _features(rows, config.buckets) @ shared
@@ -333,13 +352,18 @@ class Selection(SplitCorpusStage):
             folder=self.state_dir,
         )
 
-    def _classifier(self, summaries: pl.LazyFrame) -> tuple[np.ndarray, LayoutScaling | None]:
-        """The target classifier's coefficients and intercept (`fit_target_classifier`) and its layout
-        scaling, fitted once per run: the target's features (embeddings, hashed n-grams, layout) against
-        those of a seeded sample of the pool (`pool_sample_size`), on which the layout is scaled."""
+    def _classifier(self, summaries: pl.LazyFrame) -> Classifier:
+        """The target classifier (`fit_target_classifier`) with its layout scaling and LM-state centring,
+        fitted once per run: the target's features (embeddings, hashed n-grams, layout, LM states) against
+        those of a seeded sample of the pool (`pool_sample_size`), on which the layout is scaled and the
+        states are centred."""
         config = self.config
-        hashes, layout = self._hashes(), self._layout()
-        columns = [VECTOR, *(["bucket", "count"] if hashes else []), *([LAYOUT] if layout else [])]
+        columns = [
+            VECTOR,
+            *(["bucket", "count"] if self._hashes() else []),
+            *([LAYOUT] if self._layout() else []),
+            *([LM_STATE] if self._lm() else []),
+        ]
 
         @functools.cache
         def pool_sample() -> pl.DataFrame:
@@ -349,30 +373,42 @@ class Selection(SplitCorpusStage):
             rows = summaries.select(ORDER, *columns).filter(pl.col(ORDER).is_in(keys.implode()))
             return rows.sort(ORDER).collect(engine="streaming")
 
-        scaling = None
-        if layout:
+        scaling = centring = None
+        if self._layout():
             fitted = shared_array(
                 self.state_dir,
                 "layout-scaling",
                 lambda: LayoutScaling.fit(pool_sample()[LAYOUT].to_numpy()).to_array(),
             )
             scaling = LayoutScaling.from_array(fitted)
+        if self._lm():
+            fitted = shared_array(
+                self.state_dir,
+                "lm-state-mean",
+                lambda: StateCentring.fit(pool_sample()[LM_STATE].to_numpy()).to_array(),
+            )
+            centring = StateCentring.from_array(fitted)
+        unfitted = Classifier(np.empty(0), scaling, centring, self._hashes())
 
         def fit() -> np.ndarray:
-            rows, target = pool_sample(), self._target()
-            pool_ngrams = _features(rows, config.buckets) if hashes else None
-            target_ngrams = hashed_features(target, buckets=config.buckets) if hashes else None
-            pool_layout = target_layout = None
-            if scaling is not None:  # the target's statistics rounded to float32 like the summaries'
-                pool_layout = scaling.transform(rows[LAYOUT].to_numpy())
-                target_layout = scaling.transform(layout_statistics(target).astype(np.float32))
+            target = self._target()
+            # the target's statistics and states rounded to float32 like the summaries'
+            rows = pl.DataFrame({VECTOR: self._target_vectors()})
+            if self._hashes():
+                rows = rows.with_columns(_hashed_ngrams(target, config.buckets))
+            if scaling is not None:
+                rows = rows.with_columns(vector_column(layout_statistics(target), LAYOUT))
+            if centring is not None:
+                states = lm_states(target.to_list(), model=config.lm_model)
+                rows = rows.with_columns(vector_column(states, LM_STATE))
             return fit_target_classifier(
-                classifier_features(self._target_vectors(), target_ngrams, target_layout),
-                classifier_features(rows[VECTOR].to_numpy(), pool_ngrams, pool_layout),
+                unfitted.features(rows, config.buckets),
+                unfitted.features(pool_sample(), config.buckets),
                 seed=config.seed,
             )
 
-        return shared_array(self.state_dir, "target-classifier", fit), scaling
+        weights = shared_array(self.state_dir, "target-classifier", fit)
+        return Classifier(weights, scaling, centring, self._hashes())
 
     def _target_vectors(self) -> np.ndarray:
         """The target corpus's embeddings, computed once per run."""
@@ -406,6 +442,25 @@ class Selection(SplitCorpusStage):
         if texts.is_empty():
             raise InputError(f"the target corpus {self.config.target} has no documents")
         return texts
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """What the parts of an embedding selection share: the target classifier's `weights` and how summary
+    rows become its features (`scaling` of the layout, `centring` of the LM states, hashed n-grams or not)."""
+
+    weights: np.ndarray
+    scaling: LayoutScaling | None
+    centring: StateCentring | None
+    ngrams: bool
+
+    def features(self, rows: pl.DataFrame, buckets: int) -> Features:
+        """`classifier_features` of summary rows (`VECTOR`, and `bucket` / `count`, `LAYOUT`, `LM_STATE`
+        as configured)."""
+        ngrams = _features(rows, buckets) if self.ngrams else None
+        layout = None if self.scaling is None else self.scaling.transform(rows[LAYOUT].to_numpy())
+        states = None if self.centring is None else self.centring.transform(rows[LM_STATE].to_numpy())
+        return classifier_features(rows[VECTOR].to_numpy(), ngrams, layout, states)
 
 
 def _zscore(values: np.ndarray) -> np.ndarray:

@@ -3,9 +3,11 @@
 A class-balanced logistic regression is fitted on the target corpus (label 1) against a seeded sample of
 the pool (label 0), as the DCLM / fastText recipe does on n-grams. Its features are a document's unit-length
 embedding followed, by default, by its l2-normalised hashed word unigram + bigram counts (DSIR's hashing,
-`dsir.ngram_buckets`) and its layout statistics (`layout`: length, lines, character classes, standardized
-on the pool sample and clipped): the embedding carries topic and meaning, the n-grams wording and
-vocabulary, the layout the form (prose or list, line lengths, punctuation) that both smooth away. Its
+`dsir.ngram_buckets`), its layout statistics (`layout`: length, lines, character classes, standardized
+on the pool sample and clipped) and its language-model state (`lm_states`: SmolLM2's middle layer, centred
+on the pool sample, unit length): the embedding carries topic and meaning, the n-grams wording and
+vocabulary, the layout the form (prose or list, line lengths, punctuation) that both smooth away, the LM
+state the register (an encyclopedia entry or a web page's blurb on the same subject). Its
 log-odds (`decision_function`) estimate log p_target(x) / p_pool(x), a density ratio: documents are ranked
 by what separates the target from the pool, not by closeness to single target documents (knn favours hub
 documents close to everything). The fit is a `(features + 1,)` float64 vector (coefficients, then the
@@ -21,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from filters.select.budget import Budget
 from filters.select.layout import LayoutScaling
+from filters.select.lm_states import StateCentring
 from filters.select.sampled_kmeans import unit
 
 if TYPE_CHECKING:  # scipy is imported where a matrix is made: a run without selection never pays for it
@@ -43,27 +46,31 @@ def pool_sample_size(pool: int, target: int) -> int:
 
 
 def classifier_features(
-    vectors: np.ndarray, ngrams: sparse.spmatrix | None = None, layout: np.ndarray | None = None
+    vectors: np.ndarray,
+    ngrams: sparse.spmatrix | None = None,
+    layout: np.ndarray | None = None,
+    states: np.ndarray | None = None,
 ) -> Features:
     """The classifier's input rows: the unit-length embeddings (float64), followed, when `ngrams` (hashed
     n-gram counts, one row per document) is given, by those counts scaled to unit length, so the two parts
-    weigh alike whatever the document's length, then, when `layout` (`LayoutScaling.transform` rows) is
-    given, by those."""
+    weigh alike whatever the document's length, then, when given, by `layout` (`LayoutScaling.transform`
+    rows) and by `states` (`StateCentring.transform` rows)."""
     from scipy import sparse
     from sklearn.preprocessing import normalize
 
     dense = unit(vectors).astype(np.float64)
-    if ngrams is None and layout is None:
+    if ngrams is None and layout is None and states is None:
         return dense
     blocks = [sparse.csr_matrix(dense)]
     if ngrams is not None:
         if ngrams.shape[0] != len(dense):
             raise ValueError(f"{ngrams.shape[0]} n-gram rows for {len(dense)} embeddings")
         blocks.append(normalize(sparse.csr_matrix(ngrams)))
-    if layout is not None:
-        if len(layout) != len(dense):
-            raise ValueError(f"{len(layout)} layout rows for {len(dense)} embeddings")
-        blocks.append(sparse.csr_matrix(np.asarray(layout, dtype=np.float64)))
+    for name, block in (("layout", layout), ("state", states)):
+        if block is not None:
+            if len(block) != len(dense):
+                raise ValueError(f"{len(block)} {name} rows for {len(dense)} embeddings")
+            blocks.append(sparse.csr_matrix(np.asarray(block, dtype=np.float64)))
     return sparse.hstack(blocks, format="csr")
 
 
@@ -106,6 +113,8 @@ def classifier_select(
     target_ngrams: sparse.spmatrix | None = None,
     pool_layout: np.ndarray | None = None,
     target_layout: np.ndarray | None = None,
+    pool_states: np.ndarray | None = None,
+    target_states: np.ndarray | None = None,
     C: float = DEFAULT_C,
     seed: int = 0,
     lengths: np.ndarray | None = None,
@@ -113,19 +122,26 @@ def classifier_select(
     """(chosen pool row indices, highest log-odds first; log-odds of every pool row), the classifier fitted
     against a seeded sample of the pool (`pool_sample_size`). `pool` / `target` are embeddings; with
     `pool_ngrams` and `target_ngrams` (`dsir.hashed_features`) the n-grams join the features, with
-    `pool_layout` and `target_layout` (`layout.layout_statistics`) the layout, scaled on the pool sample."""
+    `pool_layout` and `target_layout` (`layout.layout_statistics`) the layout, scaled on the pool sample, with
+    `pool_states` and `target_states` (`lm_states.lm_states`) the LM states, centred on the pool sample."""
     if (pool_ngrams is None) != (target_ngrams is None):
         raise ValueError("give the n-grams of both the pool and the target, or of neither")
     if (pool_layout is None) != (target_layout is None):
         raise ValueError("give the layout statistics of both the pool and the target, or of neither")
+    if (pool_states is None) != (target_states is None):
+        raise ValueError("give the LM states of both the pool and the target, or of neither")
     size = pool_sample_size(len(pool), len(target))
     sample = np.sort(np.random.default_rng(seed).choice(len(pool), size=size, replace=False))
     pool_block = target_block = None
     if pool_layout is not None and target_layout is not None:
         scaling = LayoutScaling.fit(np.asarray(pool_layout)[sample])
         pool_block, target_block = scaling.transform(pool_layout), scaling.transform(target_layout)
-    features = classifier_features(pool, pool_ngrams, pool_block)
-    target_features = classifier_features(target, target_ngrams, target_block)
+    pool_lm = target_lm = None
+    if pool_states is not None and target_states is not None:
+        centring = StateCentring.fit(np.asarray(pool_states)[sample])
+        pool_lm, target_lm = centring.transform(pool_states), centring.transform(target_states)
+    features = classifier_features(pool, pool_ngrams, pool_block, pool_lm)
+    target_features = classifier_features(target, target_ngrams, target_block, target_lm)
     weights = fit_target_classifier(target_features, features[sample], C=C, seed=seed)
     scores = classifier_scores(features, weights)
     return budget.take(np.argsort(-scores, kind="stable"), lengths), scores

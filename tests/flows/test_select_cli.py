@@ -56,19 +56,25 @@ def test_select_dsir_keeps_documents_like_the_target(tmp_path: Path, winnow: Win
 
 
 @pytest.mark.parametrize(
-    ("ngrams", "layout"), [("--ngrams", "--layout"), ("--no-ngrams", "--layout"), ("--ngrams", "--no-layout")]
+    ("ngrams", "layout", "lm"),
+    [
+        ("--ngrams", "--layout", "--lm"),
+        ("--no-ngrams", "--layout", "--no-lm"),
+        ("--ngrams", "--no-layout", "--no-lm"),
+    ],
 )
 def test_select_embedding_keeps_documents_like_the_target(
-    tmp_path: Path, winnow: Winnow, ngrams: str, layout: str
+    tmp_path: Path, winnow: Winnow, ngrams: str, layout: str, lm: str
 ) -> None:
     pool = jsonl(tmp_path / "pool.jsonl", SPORT * 3 + COOKING * 3)
     target = jsonl(tmp_path / "target.jsonl", COOKING)
-    args = ["--method", "embedding", "--target", str(target), "--budget", "6", ngrams, layout]
+    args = ["--method", "embedding", "--target", str(target), "--budget", "6", ngrams, layout, lm]
     result = winnow("select", str(pool), "--out", str(tmp_path / "out"), *args)
     assert result.exit_code == 0, result.output
     recipe = json.loads((tmp_path / "out" / "run.json").read_text())["identity"]["recipe"]
     assert recipe["stages"][0]["ngrams"] is (ngrams == "--ngrams")
     assert recipe["stages"][0]["layout"] is (layout == "--layout")
+    assert recipe["stages"][0]["lm"] is (lm == "--lm")
     kept = pl.read_parquet(tmp_path / "out" / "kept")
     removed = pl.read_parquet(tmp_path / "out" / "removed")
     assert kept.height == 6 and set(kept["text"]) <= set(COOKING)

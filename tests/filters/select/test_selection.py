@@ -86,19 +86,22 @@ def test_embedding_stage_keeps_target_like_documents_and_adds_the_quality_z_scor
     assert FINANCE[0] in kept and len(set(kept) & set(COOKING[:3])) == 2
 
 
-def test_embedding_stage_hashes_ngrams_and_measures_layout_unless_told_not_to(tmp_path):
+def test_embedding_stage_hashes_ngrams_measures_layout_and_runs_the_lm_unless_told_not_to(tmp_path):
     target = write_jsonl(tmp_path / "target.jsonl.gz", COOKING[3:])
     shards = [shard(FINANCE + COOKING[:1], 0), shard(FINANCE + COOKING[1:3], 7), shard(FINANCE, 15)]
-    both = SelectConfig(method="embedding", budget_docs=3, target=target, cache=tmp_path / "cache").build()
-    alone = both.config.model_copy(update={"ngrams": False, "layout": False}).build()
-    assert both != alone and "ngrams=False" in repr(alone) and "layout=False" in repr(alone)
-    summary = both.summarize(shards[0])
-    assert {"vector", "bucket", "count", "layout"} <= set(summary.columns)
+    every = SelectConfig(method="embedding", budget_docs=3, target=target, cache=tmp_path / "cache").build()
+    alone = every.config.model_copy(update={"ngrams": False, "layout": False, "lm": False}).build()
+    assert every != alone and all(f"{name}=False" in repr(alone) for name in ("ngrams", "layout", "lm"))
+    summary = every.summarize(shards[0])
+    assert {"vector", "bucket", "count", "layout", "lm_state"} <= set(summary.columns)
     assert summary.schema["layout"] == pl.Array(pl.Float32, 10)
-    assert not {"bucket", "layout"} & set(alone.summarize(shards[0]).columns)
+    assert summary.schema["lm_state"] == pl.Array(pl.Float32, 576)  # SmolLM2-135M's hidden size
+    assert not {"bucket", "layout", "lm_state"} & set(alone.summarize(shards[0]).columns)
+    kept = run(every, shards).filter(pl.col(REASON).is_null())
+    assert sorted(kept["text"].to_list()) == sorted(COOKING[:3])
     kept = run(alone, shards).filter(pl.col(REASON).is_null())
     assert sorted(kept["text"].to_list()) == sorted(COOKING[:3])  # cooking vs finance: the embedding suffices
-    no_layout = both.config.model_copy(update={"layout": False}).build()
+    no_layout = every.config.model_copy(update={"layout": False}).build()
     assert "layout" not in no_layout.summarize(shards[0]).columns
     kept = run(no_layout, shards).filter(pl.col(REASON).is_null())
     assert sorted(kept["text"].to_list()) == sorted(COOKING[:3])
@@ -226,6 +229,8 @@ def test_each_part_is_a_task_and_shared_values_are_computed_once(chain_parts) ->
         "01-select-decide": [
             "layout-scaling.npy",
             "layout-scaling.npy.lock",
+            "lm-state-mean.npy",
+            "lm-state-mean.npy.lock",
             "target-classifier.npy",
             "target-classifier.npy.lock",
             "target-embeddings.npy",
@@ -237,9 +242,11 @@ def test_each_part_is_a_task_and_shared_values_are_computed_once(chain_parts) ->
         "05-select-decide": ["kcenter-vectors.npy"],
     }
     weights = np.load(work / "01-select-decide" / "state" / "target-classifier.npy")
-    # coefficients (the embedding's 384, the hashed n-grams' 10,000, the layout's 10) and the intercept
-    assert weights.dtype == np.float64 and weights.shape == (384 + 10_000 + 10 + 1,)
+    # coefficients (the embedding's 384, the hashed n-grams' 10,000, the layout's 10, the LM state's 576)
+    # and the intercept
+    assert weights.dtype == np.float64 and weights.shape == (384 + 10_000 + 10 + 576 + 1,)
     scaling = np.load(work / "01-select-decide" / "state" / "layout-scaling.npy")
     assert scaling.shape == (2, 10) and (scaling[1] > 0).all()  # means, then standard deviations
+    assert np.load(work / "01-select-decide" / "state" / "lm-state-mean.npy").shape == (576,)
     vectors = np.load(work / "05-select-decide" / "state" / "kcenter-vectors.npy", mmap_mode="r")
     assert vectors.dtype == np.float32 and vectors.shape == (100, 384)
