@@ -1,13 +1,14 @@
-"""A causal LM's middle-layer state as a document vector: what kind of text a document is, in any script.
+"""A causal LM's middle-layer state as a document vector: what kind of text a document is.
 
 MiniLM's sentence embedding is trained to place paraphrases together, so it keeps topic and meaning and
-drops much of the register: an encyclopedia paragraph and a web page's "about" blurb on the same subject land
-close. A language model has to predict the next token, so its residual stream tracks the kind of text it is
-reading (encyclopedic prose, a shop page, a word problem, a wire story); that signal is strongest in the
-middle layers. `lm_states` is each document's mean residual stream after the first half of the decoder
-layers of a causal LM (the packaged SmolLM2-135M: 15 of 30), over its first `max_tokens` tokens after the
-tokenizer's BOS token. Only those layers are loaded and run (`pipeline.models.load_lm_trunk`), so it costs
-about half a perplexity pass; batches are sorted by length and padded on the right with an attention mask.
+drops much of the register: an encyclopedia paragraph and a web page's "about" blurb on the same subject
+land close. A language model has to predict the next token, so its residual stream tracks the kind of text
+it is reading (encyclopedic prose, a shop page, a word problem, a wire story). `lm_states` is each
+document's mean residual stream after the first half of the decoder layers of a causal LM (the packaged
+SmolLM2-135M: 15 of 30), over its first `max_tokens` tokens after the tokenizer's BOS token (of the middle
+and the last layer, the middle one separated the kinds of `benchmarks/select_target.py` better on its
+tuning draw). Only those layers are loaded and run (`pipeline.models.load_lm_trunk`), so it costs about
+half a perplexity pass; batches are sorted by length and padded on the right with an attention mask.
 
 The states share a large common direction (cosines between any two documents are near 1), so the target
 classifier sees them centred on the pool sample's mean and scaled to unit length (`StateCentring`).
