@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -342,6 +342,33 @@ def pad_right(rows: list[list[int]], pad: int, device: Any) -> tuple[Any, Any]:
         input_ids[i, : len(row)] = torch.tensor(row)
         mask[i, : len(row)] = True
     return input_ids.to(device), mask.to(device)
+
+
+def length_sorted_batches(
+    tokenizer: Any,
+    texts: Sequence[str | None],
+    *,
+    max_tokens: int,
+    batch_size: int,
+    min_tokens: int,
+    device: Any,
+) -> Iterator[tuple[Any, Any, Any]]:
+    """Each text's first `max_tokens` tokens after the tokenizer's BOS token (when it has one), longest
+    first (so batches pad little), as `(rows, input_ids, mask)` batches of `batch_size` (`pad_right`),
+    `rows` the texts' positions; texts under `min_tokens` tokens (BOS not counted) are left out."""
+    import numpy as np
+
+    prefix = [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
+    encoded = tokenizer(
+        [text or "" for text in texts], add_special_tokens=False, truncation=True, max_length=max_tokens
+    )["input_ids"]
+    lengths = np.array([len(ids) for ids in encoded])
+    order = np.flatnonzero(lengths >= min_tokens)
+    order = order[np.argsort(-lengths[order], kind="stable")]
+    pad = pad_id(tokenizer)
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        yield (rows, *pad_right([prefix + encoded[i] for i in rows], pad, device))
 
 
 def embedding_model_path() -> Path:

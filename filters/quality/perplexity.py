@@ -31,7 +31,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from pipeline.batch import REASON, TEXT
-from pipeline.models import Precision, load_causal_lm, pad_id, pad_right
+from pipeline.models import Precision, length_sorted_batches, load_causal_lm
 from pipeline.stage import Filter, StageConfig
 
 COLUMN = "perplexity"
@@ -68,22 +68,21 @@ def mean_nll(
     if len(texts) == 0:
         return result
     lm, tokenizer = load_causal_lm(model, dtype=dtype, device=device)
-    prefix = [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
+    prefix = 0 if tokenizer.bos_token_id is None else 1
     limit = getattr(lm.config, "max_position_embeddings", None)
-    if limit is not None and max_tokens + len(prefix) > limit:
+    if limit is not None and max_tokens + prefix > limit:
         raise ValueError(f"max_tokens={max_tokens} exceeds the model's context ({limit} positions)")
-    encoded = tokenizer(
-        [text or "" for text in texts], add_special_tokens=False, truncation=True, max_length=max_tokens
-    )["input_ids"]
-    lengths = np.array([len(ids) for ids in encoded])
-    order = np.flatnonzero(lengths >= MIN_TOKENS)
-    order = order[np.argsort(-lengths[order], kind="stable")]
-    pad = pad_id(tokenizer)
     score = _nll_from_hidden if lm.config.model_type in PLAIN_HEAD else _nll_from_logits
+    batches = length_sorted_batches(
+        tokenizer,
+        texts,
+        max_tokens=max_tokens,
+        batch_size=batch_size,
+        min_tokens=MIN_TOKENS,
+        device=lm.device,
+    )
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            input_ids, mask = pad_right([prefix + encoded[i] for i in rows], pad, lm.device)
+        for rows, input_ids, mask in batches:
             result[rows] = score(lm, input_ids, mask)
     return result
 

@@ -8,7 +8,8 @@ document's mean residual stream after the first half of the decoder layers of a 
 SmolLM2-135M: 15 of 30), over its first `max_tokens` tokens after the tokenizer's BOS token (of the middle
 and the last layer, the middle one separated the kinds of `benchmarks/select_target.py` better on its
 tuning draw). Only those layers are loaded and run (`pipeline.models.load_lm_trunk`), so it costs about
-half a perplexity pass; batches are sorted by length and padded on the right with an attention mask.
+half a perplexity pass; batches are sorted by length and padded on the right with an attention mask
+(`pipeline.models.length_sorted_batches`, as the perplexity filter's).
 
 The states share a large common direction (cosines between any two documents are near 1), so the target
 classifier sees them centred on the pool sample's mean and scaled to unit length (`StateCentring`).
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from filters.select.sampled_kmeans import unit
-from pipeline.models import Precision, load_lm_trunk, pad_id, pad_right
+from pipeline.models import Precision, length_sorted_batches, load_lm_trunk
 
 #: tokens of each document the language model reads (after BOS)
 MAX_TOKENS = 256
@@ -49,18 +50,12 @@ def lm_states(
     out = np.zeros((len(texts), trunk.config.hidden_size), dtype=np.float32)
     if len(texts) == 0:
         return out
-    prefix = [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
-    encoded = tokenizer(
-        [text or "" for text in texts], add_special_tokens=False, truncation=True, max_length=max_tokens
-    )["input_ids"]
-    lengths = np.array([len(ids) for ids in encoded])
-    order = np.flatnonzero(lengths > 0)
-    order = order[np.argsort(-lengths[order], kind="stable")]
-    pad, skip = pad_id(tokenizer), len(prefix)
+    skip = 0 if tokenizer.bos_token_id is None else 1
+    batches = length_sorted_batches(
+        tokenizer, texts, max_tokens=max_tokens, batch_size=batch_size, min_tokens=1, device=trunk.device
+    )
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            input_ids, mask = pad_right([prefix + encoded[i] for i in rows], pad, trunk.device)
+        for rows, input_ids, mask in batches:
             states = trunk(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, skip:].float()
             real = mask[:, skip:].unsqueeze(-1).float()
             out[rows] = ((states * real).sum(dim=1) / real.sum(dim=1)).cpu().numpy()
