@@ -179,21 +179,26 @@ class Selection(SplitCorpusStage):
             if config.quality_column not in batch.columns:
                 raise InputError(f"no quality column {config.quality_column!r} in the documents")
             columns.append(pl.col(config.quality_column).cast(pl.Float64).fill_null(0.0).alias("quality"))
-        summary = batch.select(*columns)
-        if self._hashes():  # hashed a block at a time: the n-grams of a block, not of the shard
-            texts = batch[TEXT]
-            blocks = [texts.slice(start, BLOCK) for start in range(0, max(len(texts), 1), BLOCK)]
-            grams = pl.concat([_hashed_ngrams(block, config.buckets) for block in blocks])
-            summary = summary.with_columns(grams["bucket"], grams["count"])
-        if self._layout():
-            summary = summary.with_columns(vector_column(layout_statistics(batch[TEXT]), LAYOUT))
-        if self._lm():
-            states = lm_states(batch[TEXT].to_list(), model=self.config.lm_model)
-            summary = summary.with_columns(vector_column(states, LM_STATE))
+        summary = batch.select(*columns).with_columns(self._text_columns(batch[TEXT]))
         if config.method == "dsir":
             return summary
         vectors = self._embed(batch[TEXT].fill_null("").to_list())
         return summary.with_columns(vector_column(vectors, VECTOR))
+
+    def _text_columns(self, texts: pl.Series) -> list[pl.Series]:
+        """The summary columns read from the texts besides the embedding, as configured: hashed n-gram
+        `bucket` / `count` lists, `LAYOUT` statistics, `LM_STATE`s."""
+        config = self.config
+        columns = []
+        if self._hashes():  # hashed a block at a time: the n-grams of a block, not of the shard
+            blocks = [texts.slice(start, BLOCK) for start in range(0, max(len(texts), 1), BLOCK)]
+            grams = pl.concat([_hashed_ngrams(block, config.buckets) for block in blocks])
+            columns += [grams["bucket"], grams["count"]]
+        if self._layout():
+            columns.append(vector_column(layout_statistics(texts), LAYOUT))
+        if self._lm():
+            columns.append(vector_column(lm_states(texts.to_list(), model=config.lm_model), LM_STATE))
+        return columns
 
     def _hashes(self) -> bool:
         """Whether the summaries hold hashed n-grams (dsir; embedding unless `ngrams` is off)."""
@@ -207,6 +212,14 @@ class Selection(SplitCorpusStage):
         """Whether the summaries hold LM states (embedding unless `lm` is off)."""
         return self.config.method == "embedding" and self.config.lm
 
+    def _inputs(self) -> list[str]:
+        """The summary columns a part scores its documents from (none for k-center)."""
+        columns = [] if self.config.method in ("kcenter", "dsir") else [VECTOR]
+        columns += ["bucket", "count"] if self._hashes() else []
+        columns += [LAYOUT] if self._layout() else []
+        columns += [LM_STATE] if self._lm() else []
+        return columns
+
     def decide_part(
         self,
         summaries: pl.LazyFrame,
@@ -218,14 +231,10 @@ class Selection(SplitCorpusStage):
     ) -> pl.DataFrame:
         """`ORDER`, `tokens` (and `quality`) of the documents of part `part` (a slice of the summary rows by
         position), with their `SCORE` (dsir, embedding, knn, centroid) or `CLUSTER` (clusters)."""
-        config = self.config
         documents = summaries.select(pl.len()).collect().item()
         start, stop = part * documents // parts, (part + 1) * documents // parts
         kept_columns = [c for c in (ORDER, "tokens", "quality") if c in summaries.collect_schema().names()]
-        inputs = [] if config.method in ("kcenter", "dsir") else [VECTOR]
-        inputs += ["bucket", "count"] if self._hashes() else []
-        inputs += [LAYOUT] if self._layout() else []
-        inputs += [LM_STATE] if self._lm() else []
+        inputs = self._inputs()
         shared = self._shared(summaries) if documents else None
         found = []
         # scored in blocks at fixed positions of the corpus: a document's score is the same bits in any split
@@ -264,8 +273,8 @@ class Selection(SplitCorpusStage):
         config = self.config
         if config.method == "embedding":
             assert isinstance(shared, Classifier)
-            features = shared.features(rows, config.buckets)
-            return pl.Series(SCORE, classifier_scores(features, shared.weights), dtype=pl.Float64)
+            scores = classifier_scores(shared.features(rows), shared.weights)
+            return pl.Series(SCORE, scores, dtype=pl.Float64)
         assert isinstance(shared, np.ndarray)
         if config.method == "dsir":
             weights = _features(rows, config.buckets) @ shared
@@ -358,12 +367,7 @@ class Selection(SplitCorpusStage):
         those of a seeded sample of the pool (`pool_sample_size`), on which the layout is scaled and the
         states are centred."""
         config = self.config
-        columns = [
-            VECTOR,
-            *(["bucket", "count"] if self._hashes() else []),
-            *([LAYOUT] if self._layout() else []),
-            *([LM_STATE] if self._lm() else []),
-        ]
+        columns = self._inputs()
 
         @functools.cache
         def pool_sample() -> pl.DataFrame:
@@ -388,27 +392,15 @@ class Selection(SplitCorpusStage):
                 lambda: StateCentring.fit(pool_sample()[LM_STATE].to_numpy()).to_array(),
             )
             centring = StateCentring.from_array(fitted)
-        unfitted = Classifier(np.empty(0), scaling, centring, self._hashes())
+        features = ClassifierFeatures(config.buckets if self._hashes() else None, scaling, centring)
 
         def fit() -> np.ndarray:
+            # the target's rows made as the summaries' are (statistics and states rounded to float32)
             target = self._target()
-            # the target's statistics and states rounded to float32 like the summaries'
-            rows = pl.DataFrame({VECTOR: self._target_vectors()})
-            if self._hashes():
-                rows = rows.with_columns(_hashed_ngrams(target, config.buckets))
-            if scaling is not None:
-                rows = rows.with_columns(vector_column(layout_statistics(target), LAYOUT))
-            if centring is not None:
-                states = lm_states(target.to_list(), model=config.lm_model)
-                rows = rows.with_columns(vector_column(states, LM_STATE))
-            return fit_target_classifier(
-                unfitted.features(rows, config.buckets),
-                unfitted.features(pool_sample(), config.buckets),
-                seed=config.seed,
-            )
+            rows = pl.DataFrame({VECTOR: self._target_vectors()}).with_columns(self._text_columns(target))
+            return fit_target_classifier(features(rows), features(pool_sample()), seed=config.seed)
 
-        weights = shared_array(self.state_dir, "target-classifier", fit)
-        return Classifier(weights, scaling, centring, self._hashes())
+        return Classifier(features, shared_array(self.state_dir, "target-classifier", fit))
 
     def _target_vectors(self) -> np.ndarray:
         """The target corpus's embeddings, computed once per run."""
@@ -445,22 +437,28 @@ class Selection(SplitCorpusStage):
 
 
 @dataclass(frozen=True)
-class Classifier:
-    """What the parts of an embedding selection share: the target classifier's `weights` and how summary
-    rows become its features (`scaling` of the layout, `centring` of the LM states, hashed n-grams or not)."""
+class ClassifierFeatures:
+    """How summary rows become the target classifier's features: `classifier_features` of their `VECTOR`,
+    their `bucket` / `count` n-grams (with `buckets`; None: no n-grams), their `LAYOUT` (with `scaling`) and
+    their `LM_STATE` (with `centring`)."""
 
-    weights: np.ndarray
+    buckets: int | None
     scaling: LayoutScaling | None
     centring: StateCentring | None
-    ngrams: bool
 
-    def features(self, rows: pl.DataFrame, buckets: int) -> Features:
-        """`classifier_features` of summary rows (`VECTOR`, and `bucket` / `count`, `LAYOUT`, `LM_STATE`
-        as configured)."""
-        ngrams = _features(rows, buckets) if self.ngrams else None
+    def __call__(self, rows: pl.DataFrame) -> Features:
+        ngrams = None if self.buckets is None else _features(rows, self.buckets)
         layout = None if self.scaling is None else self.scaling.transform(rows[LAYOUT].to_numpy())
         states = None if self.centring is None else self.centring.transform(rows[LM_STATE].to_numpy())
         return classifier_features(rows[VECTOR].to_numpy(), ngrams, layout, states)
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """What the parts of an embedding selection share: how rows become features, and the fitted weights."""
+
+    features: ClassifierFeatures
+    weights: np.ndarray
 
 
 def _zscore(values: np.ndarray) -> np.ndarray:
