@@ -10,6 +10,7 @@ import typer
 
 from flows.cli_options import (
     InputsArgument,
+    Precision,
     RunArguments,
     RunFolderOption,
     user_errors,
@@ -69,6 +70,13 @@ def select(
         ),
     ] = True,
     seed: Annotated[int, typer.Option(min=0, help="Seed of k-means, sampling and Gumbel noise.")] = 0,
+    dtype: Annotated[
+        Precision,
+        typer.Option(
+            help="Precision of the encoder (and LM): auto = bfloat16 where the CPU/GPU has it natively; pin "
+            "it when machines with and without it must score alike."
+        ),
+    ] = Precision.auto,
     cache: Annotated[
         Path | None, typer.Option(help="Embedding cache folder: a re-run embeds only new documents.")
     ] = None,
@@ -83,7 +91,7 @@ def select(
         if method is SelectMethod.semdedup:
             if budget or budget_tokens or target:
                 raise typer.BadParameter("semdedup takes no budget or target", param_hint="--method")
-            stage = {"type": "semantic_dedup", "eps": eps, "keep": keep, "seed": seed}
+            stage = {"type": "semantic_dedup", "eps": eps, "keep": keep, "seed": seed, "dtype": dtype.value}
         else:
             stage = {
                 "type": "select",
@@ -96,6 +104,7 @@ def select(
                 "layout": layout,
                 "lm": lm,
                 "seed": seed,
+                "dtype": dtype.value,
             }
         if cache:
             stage["cache"] = str(cache)

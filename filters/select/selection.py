@@ -55,6 +55,7 @@ from filters.select.target_classifier import (
 from pipeline.batch import ORDER, REASON, TEXT
 from pipeline.embeddings import PACKAGED_ENCODER, embed
 from pipeline.errors import InputError
+from pipeline.models import Precision
 from pipeline.run_state import local_folder, shared_array
 from pipeline.stage import SplitCorpusStage, StageConfig
 from pipeline.storage import AnyPath
@@ -117,6 +118,12 @@ class SelectConfig(StageConfig):
         None, description="embedding with lm: None or 'smollm2' (packaged SmolLM2-135M) or a local folder"
     )
     batch_size: int = Field(64, ge=1, le=4096)
+    dtype: Precision = Field(
+        "auto",
+        description="the encoder's and the LM's precision: bfloat16 where the device has it natively (auto), "
+        "or forced (pin it when workers on different CPUs must score alike)",
+    )
+    device: str = Field("cpu", min_length=1, description="torch device of the encoder and the LM")
     cache: Path | None = Field(None, description="embedding cache folder (a re-run embeds only new texts)")
 
     @model_validator(mode="after")
@@ -197,7 +204,14 @@ class Selection(SplitCorpusStage):
         if self._layout():
             columns.append(vector_column(layout_statistics(texts), LAYOUT))
         if self._lm():
-            columns.append(vector_column(lm_states(texts.to_list(), model=config.lm_model), LM_STATE))
+            columns.append(
+                vector_column(
+                    lm_states(
+                        texts.to_list(), model=config.lm_model, dtype=config.dtype, device=config.device
+                    ),
+                    LM_STATE,
+                )
+            )
         return columns
 
     def _hashes(self) -> bool:
@@ -426,7 +440,14 @@ class Selection(SplitCorpusStage):
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         config = self.config
-        return embed(texts, model=config.model, batch_size=config.batch_size, cache=config.cache)
+        return embed(
+            texts,
+            model=config.model,
+            batch_size=config.batch_size,
+            dtype=config.dtype,
+            device=config.device,
+            cache=config.cache,
+        )
 
     def _target(self) -> pl.Series:
         assert self.config.target is not None  # checked by the config

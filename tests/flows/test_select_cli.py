@@ -69,12 +69,14 @@ def test_select_embedding_keeps_documents_like_the_target(
     pool = jsonl(tmp_path / "pool.jsonl", SPORT * 3 + COOKING * 3)
     target = jsonl(tmp_path / "target.jsonl", COOKING)
     args = ["--method", "embedding", "--target", str(target), "--budget", "6", ngrams, layout, lm]
+    args += ["--dtype", "float32"]
     result = winnow("select", str(pool), "--out", str(tmp_path / "out"), *args)
     assert result.exit_code == 0, result.output
     recipe = json.loads((tmp_path / "out" / "run.json").read_text())["identity"]["recipe"]
     assert recipe["stages"][0]["ngrams"] is (ngrams == "--ngrams")
     assert recipe["stages"][0]["layout"] is (layout == "--layout")
     assert recipe["stages"][0]["lm"] is (lm == "--lm")
+    assert recipe["stages"][0]["dtype"] == "float32"
     kept = pl.read_parquet(tmp_path / "out" / "kept")
     removed = pl.read_parquet(tmp_path / "out" / "removed")
     assert kept.height == 6 and set(kept["text"]) <= set(COOKING)

@@ -107,6 +107,24 @@ def test_embedding_stage_hashes_ngrams_measures_layout_and_runs_the_lm_unless_to
     assert sorted(kept["text"].to_list()) == sorted(COOKING[:3])
 
 
+def test_a_pinned_dtype_reaches_the_encoder_and_the_lm(tmp_path):
+    """Workers on different CPUs resolve "auto" differently; a pinned `dtype` makes every one compute
+    the summaries as that dtype's encoder and LM do."""
+    from filters.select.lm_states import lm_states
+    from pipeline.embeddings import embed
+
+    target = write_jsonl(tmp_path / "target.jsonl.gz", COOKING[3:])
+    texts = FINANCE + COOKING[:1]
+    for dtype in ("float32", "bfloat16"):  # one of them differs from what "auto" picks on this machine
+        stage = SelectConfig(method="embedding", budget_docs=3, target=target, dtype=dtype).build()
+        assert f"dtype='{dtype}'" in repr(stage)
+        summary = stage.summarize(shard(texts, 0))
+        np.testing.assert_array_equal(summary["vector"].to_numpy(), embed(texts, dtype=dtype))
+        np.testing.assert_array_equal(summary["lm_state"].to_numpy(), lm_states(texts, dtype=dtype))
+    with pytest.raises(ValidationError, match="dtype"):
+        SelectConfig(method="embedding", budget_docs=3, target=target, dtype="float16")
+
+
 def test_token_budget_limits_the_words_kept(tmp_path):
     target = write_jsonl(tmp_path / "target.jsonl.gz", COOKING[3:])
     stage = SelectConfig(method="dsir", budget_tokens=35, target=target, seed=3).build()
