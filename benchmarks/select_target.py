@@ -11,13 +11,17 @@ apart from the pool, and a budget of as many documents as the pool holds of that
 | `wikipedia-in-reuters` | 3,000 Reuters + 1,000 Wikipedia passages (NQ gold) | 500 other Wikipedia | 1,000 |
 | `wikipedia-in-c4` | 1,000 C4 + 250 Wikipedia passages | 300 other Wikipedia | 250 |
 | `dclm-good` | 289 DCLM pages (132 good, 157 spam / lists / boilerplate) | 60 other good ones | 132 |
+| `wikipedia-in-c4-t20` | as `wikipedia-in-c4` | only 20 other Wikipedia | 250 |
+| `rare-wikipedia-in-c4` | 1,000 C4 + 30 Wikipedia passages | 300 other Wikipedia | 30 |
 
 (`wikipedia-in-reuters` has the shape of issue 19's 3,000 Reuters + 1,000 science posts; 20 Newsgroups is
 not in ../shared/data.) Each `--draws` value shuffles every source with that seed before the slices are
 taken (Reuters: its first 4,000 documents; Wikipedia: the first 2,000 distinct gold passages). For DSIR
 (hashed n-grams, Gumbel top-k seeded by the draw), `embedding` (a class-balanced logistic regression, target
 vs pool, on each document's embedding, hashed word n-grams, layout statistics and SmolLM2 middle-layer state:
-its log-odds; `winnow select`'s default), `no-lm` (the same without the LM state, `lm = false`), `no-layout`
+its log-odds, fitted a second time with its own top choices added to the target; `winnow select`'s
+default), `one-fit` (the same fitted once, `self_training = false`), `no-lm` (without the LM state,
+`lm = false`), `no-layout`
 (neither the LM state nor the layout, `lm = false`, `layout = false`), `emb-only` (the embedding alone,
 `ngrams = false`, `layout = false`, `lm = false`), knn (max cosine to a target document) and centroid
 (cosine to the target mean) it prints the share of the target's kind among the selected documents (random
@@ -66,7 +70,7 @@ from filters.select.target_classifier import DEFAULT_C, classifier_select  # noq
 from pipeline.coverage import coverage, radius  # noqa: E402
 from pipeline.embeddings import embed  # noqa: E402
 
-METHODS = ("dsir", "embedding", "no-lm", "no-layout", "emb-only", "knn", "centroid")
+METHODS = ("dsir", "embedding", "one-fit", "no-lm", "no-layout", "emb-only", "knn", "centroid")
 
 
 def sources() -> dict[str, pl.Series]:
@@ -105,6 +109,8 @@ SETUPS = {
     "wikipedia-in-reuters": Setup("reuters", 3000, "wikipedia", 1000, 500),
     "wikipedia-in-c4": Setup("c4", 1000, "wikipedia", 250, 300),
     "dclm-good": Setup("dclm-bad", 157, "dclm-good", 132, 60),
+    "wikipedia-in-c4-t20": Setup("c4", 1000, "wikipedia", 250, 20),
+    "rare-wikipedia-in-c4": Setup("c4", 1000, "wikipedia", 30, 300),
 }
 
 
@@ -155,7 +161,7 @@ def select(method: str, case: dict, budget: Budget, seed: int, C: float) -> np.n
     """The pool rows `method` chooses."""
     if method == "dsir":
         return dsir_select(case["pool"], case["target"], budget, seed=seed)[0]
-    if method in ("embedding", "no-lm", "no-layout"):
+    if method in ("embedding", "one-fit", "no-lm", "no-layout"):
         features = {
             "pool_ngrams": hashed_features(case["pool"]),
             "target_ngrams": hashed_features(case["target"]),
@@ -163,10 +169,16 @@ def select(method: str, case: dict, budget: Budget, seed: int, C: float) -> np.n
         if method != "no-layout":
             features["pool_layout"] = layout_statistics(case["pool"])
             features["target_layout"] = layout_statistics(case["target"])
-        if method == "embedding":
+        if method in ("embedding", "one-fit"):
             features["pool_states"], features["target_states"] = case["pool_states"], case["target_states"]
         return classifier_select(
-            case["pool_vectors"], case["target_vectors"], budget, C=C, seed=seed, **features
+            case["pool_vectors"],
+            case["target_vectors"],
+            budget,
+            C=C,
+            seed=seed,
+            self_training=method != "one-fit",
+            **features,
         )[0]
     if method == "emb-only":
         return classifier_select(case["pool_vectors"], case["target_vectors"], budget, C=C, seed=seed)[0]

@@ -69,6 +69,13 @@ def select(
             "3x the time of --no-lm)."
         ),
     ] = True,
+    self_training: Annotated[
+        bool,
+        typer.Option(
+            help="embedding: fit the classifier again with its own top choices from the pool added to the "
+            "target (helps most with a small target)."
+        ),
+    ] = True,
     seed: Annotated[int, typer.Option(min=0, help="Seed of k-means, sampling and Gumbel noise.")] = 0,
     dtype: Annotated[
         Precision,
@@ -103,6 +110,7 @@ def select(
                 "ngrams": ngrams,
                 "layout": layout,
                 "lm": lm,
+                "self_training": self_training,
                 "seed": seed,
                 "dtype": dtype.value,
             }

@@ -114,6 +114,11 @@ class SelectConfig(StageConfig):
         description="embedding: the classifier sees a causal LM's middle-layer state (SmolLM2: about 3x "
         "the time of the selection without it)",
     )
+    self_training: bool = Field(
+        True,
+        description="embedding: fit the classifier again with the pool sample's own top choices (its share "
+        "of the budget) added to the target (helps most when the target is small)",
+    )
     lm_model: str | None = Field(
         None, description="embedding with lm: None or 'smollm2' (packaged SmolLM2-135M) or a local folder"
     )
@@ -384,11 +389,14 @@ class Selection(SplitCorpusStage):
         columns = self._inputs()
 
         @functools.cache
+        def documents() -> int:
+            return summaries.select(pl.len()).collect().item()
+
+        @functools.cache
         def pool_sample() -> pl.DataFrame:
-            documents = summaries.select(pl.len()).collect().item()
-            size = pool_sample_size(documents, len(self._target_vectors()))
+            size = pool_sample_size(documents(), len(self._target_vectors()))
             keys = seeded_sample(summaries, ORDER, size, config.seed)
-            rows = summaries.select(ORDER, *columns).filter(pl.col(ORDER).is_in(keys.implode()))
+            rows = summaries.select(ORDER, "tokens", *columns).filter(pl.col(ORDER).is_in(keys.implode()))
             return rows.sort(ORDER).collect(engine="streaming")
 
         scaling = centring = None
@@ -412,7 +420,12 @@ class Selection(SplitCorpusStage):
             # the target's rows made as the summaries' are (statistics and states rounded to float32)
             target = self._target()
             rows = pl.DataFrame({VECTOR: self._target_vectors()}).with_columns(self._text_columns(target))
-            return fit_target_classifier(features(rows), features(pool_sample()), seed=config.seed)
+            sample = pool_sample()
+            refit = {}
+            if config.self_training:  # the sample's share of the budget
+                refit["budget"] = config.budget().scaled(sample.height / documents())
+                refit["lengths"] = sample["tokens"].to_numpy()
+            return fit_target_classifier(features(rows), features(sample), seed=config.seed, **refit)
 
         return Classifier(features, shared_array(self.state_dir, "target-classifier", fit))
 

@@ -56,26 +56,27 @@ def test_select_dsir_keeps_documents_like_the_target(tmp_path: Path, winnow: Win
 
 
 @pytest.mark.parametrize(
-    ("ngrams", "layout", "lm"),
+    ("ngrams", "layout", "lm", "self_training"),
     [
-        ("--ngrams", "--layout", "--lm"),
-        ("--no-ngrams", "--layout", "--no-lm"),
-        ("--ngrams", "--no-layout", "--no-lm"),
+        ("--ngrams", "--layout", "--lm", "--self-training"),
+        ("--no-ngrams", "--layout", "--no-lm", "--no-self-training"),
+        ("--ngrams", "--no-layout", "--no-lm", "--self-training"),
     ],
 )
 def test_select_embedding_keeps_documents_like_the_target(
-    tmp_path: Path, winnow: Winnow, ngrams: str, layout: str, lm: str
+    tmp_path: Path, winnow: Winnow, ngrams: str, layout: str, lm: str, self_training: str
 ) -> None:
     pool = jsonl(tmp_path / "pool.jsonl", SPORT * 3 + COOKING * 3)
     target = jsonl(tmp_path / "target.jsonl", COOKING)
     args = ["--method", "embedding", "--target", str(target), "--budget", "6", ngrams, layout, lm]
-    args += ["--dtype", "float32"]
+    args += [self_training, "--dtype", "float32"]
     result = winnow("select", str(pool), "--out", str(tmp_path / "out"), *args)
     assert result.exit_code == 0, result.output
     recipe = json.loads((tmp_path / "out" / "run.json").read_text())["identity"]["recipe"]
     assert recipe["stages"][0]["ngrams"] is (ngrams == "--ngrams")
     assert recipe["stages"][0]["layout"] is (layout == "--layout")
     assert recipe["stages"][0]["lm"] is (lm == "--lm")
+    assert recipe["stages"][0]["self_training"] is (self_training == "--self-training")
     assert recipe["stages"][0]["dtype"] == "float32"
     kept = pl.read_parquet(tmp_path / "out" / "kept")
     removed = pl.read_parquet(tmp_path / "out" / "removed")

@@ -90,8 +90,11 @@ def test_embedding_stage_hashes_ngrams_measures_layout_and_runs_the_lm_unless_to
     target = write_jsonl(tmp_path / "target.jsonl.gz", COOKING[3:])
     shards = [shard(FINANCE + COOKING[:1], 0), shard(FINANCE + COOKING[1:3], 7), shard(FINANCE, 15)]
     every = SelectConfig(method="embedding", budget_docs=3, target=target, cache=tmp_path / "cache").build()
-    alone = every.config.model_copy(update={"ngrams": False, "layout": False, "lm": False}).build()
-    assert every != alone and all(f"{name}=False" in repr(alone) for name in ("ngrams", "layout", "lm"))
+    alone = every.config.model_copy(
+        update={"ngrams": False, "layout": False, "lm": False, "self_training": False}
+    ).build()
+    names = ("ngrams", "layout", "lm", "self_training")
+    assert every != alone and all(f"{name}=False" in repr(alone) for name in names)
     summary = every.summarize(shards[0])
     assert {"vector", "bucket", "count", "layout", "lm_state"} <= set(summary.columns)
     assert summary.schema["layout"] == pl.Array(pl.Float32, 10)

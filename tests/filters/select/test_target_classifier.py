@@ -60,6 +60,32 @@ def test_the_log_odds_follow_the_style_that_separates_the_target_not_the_shared_
     assert np.array_equal(chosen, again)
 
 
+def test_self_training_fits_again_with_the_pools_own_top_choices_added_to_the_target():
+    vectors, labels = blobs([300, 100], seed=2)
+    target, pool = classifier_features(vectors[labels == 1][:10]), classifier_features(vectors[50:])
+    first = fit_target_classifier(target, pool, seed=0)
+    chosen = np.sort(np.argsort(-classifier_scores(pool, first), kind="stable")[:40])
+    again = fit_target_classifier(np.vstack([target, pool[chosen]]), pool, seed=0)
+    assert np.array_equal(fit_target_classifier(target, pool, seed=0, budget=Budget(docs=40)), again)
+    lengths = np.full(len(pool), 5)  # a token budget of 200 holds the same 40 documents
+    by_tokens = fit_target_classifier(target, pool, seed=0, budget=Budget(tokens=200), lengths=lengths)
+    assert np.array_equal(by_tokens, again)
+
+
+def test_self_training_finds_more_of_the_targets_kind_from_a_small_target():
+    """Ten target documents: the first fit learns their style poorly and counts the pool's 200 documents of
+    that style against it; adding its own top 200 to the target sharpens it (0.885 -> 0.98 on this draw)."""
+    rng = np.random.default_rng(0)
+    topics = np.zeros((20, 32))
+    topics[:, :30] = unit(rng.normal(size=(20, 30)))
+    pool = np.concatenate([styled(800, 30, rng, topics), styled(200, 31, rng, topics)])
+    target = styled(10, 31, rng, topics)
+    budget = Budget(docs=200)
+    once = (classifier_select(pool, target, budget, seed=0, self_training=False)[0] >= 800).mean()
+    share = (classifier_select(pool, target, budget, seed=0)[0] >= 800).mean()
+    assert share >= 0.95 and share >= once + 0.05
+
+
 def test_pool_sample_size_is_five_per_target_document_and_at_least_ten_thousand(monkeypatch):
     assert pool_sample_size(3_000, 500) == 3_000  # a small pool: all of it
     assert pool_sample_size(1_000_000, 500) == 10_000
@@ -185,7 +211,7 @@ def wording_and_layout(pool_texts: list[str], target_texts: list[str]) -> dict:
 def test_layout_lifts_the_share_of_wikipedia_passages_picked_from_c4_pages(tmp_path):
     """`wikipedia_among_c4`: the embedding and n-grams alone confuse encyclopedic C4 pages with the
     passages, the layout (one paragraph, every line ending a sentence) separates them. Measured on this
-    draw: 0.816 without, 0.96 with."""
+    draw: 0.824 without, 0.96 with."""
     pool_texts, target_texts = wikipedia_among_c4()
     pool, target = embed(pool_texts, cache=tmp_path), embed(target_texts, cache=tmp_path)
     blocks = wording_and_layout(pool_texts, target_texts)
@@ -194,6 +220,21 @@ def test_layout_lifts_the_share_of_wikipedia_passages_picked_from_c4_pages(tmp_p
     without = (classifier_select(pool, target, budget, **ngrams)[0] >= 500).mean()
     share = (classifier_select(pool, target, budget, **blocks)[0] >= 500).mean()
     assert share >= 0.88 and share >= without + 0.05
+
+
+@pytest.mark.shared_data
+def test_self_training_lifts_the_share_of_wikipedia_passages_picked_with_a_20_passage_target(tmp_path):
+    """`wikipedia_among_c4` with only 20 target passages (embedding, n-grams, layout): the first fit counts
+    the pool's passages against the target; refitting with its own top choices added lifts the share
+    (measured on this draw: 0.832 -> 0.872)."""
+    pool_texts, target_texts = wikipedia_among_c4()
+    target_texts = target_texts[:20]
+    pool, target = embed(pool_texts, cache=tmp_path), embed(target_texts, cache=tmp_path)
+    blocks = wording_and_layout(pool_texts, target_texts)
+    budget = Budget(docs=125)
+    once = (classifier_select(pool, target, budget, self_training=False, **blocks)[0] >= 500).mean()
+    share = (classifier_select(pool, target, budget, **blocks)[0] >= 500).mean()
+    assert share >= 0.85 and share > once
 
 
 @pytest.mark.slow
