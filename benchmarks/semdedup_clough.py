@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
 
-from filters.select.semdedup import SemDedupConfig, embed_texts, semantic_duplicates
+from filters.select.semdedup import SemDedupConfig, semantic_duplicates
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOUGH = ROOT.parent / "shared" / "data" / "clough_stevenson.jsonl.gz"
@@ -49,7 +49,7 @@ def main() -> None:
         (pl.col("category") == "orig").cast(pl.Int64).alias("is_source")
     )
     start = time.perf_counter()
-    vectors = embed_texts(frame["text"].to_list(), SemDedupConfig())
+    vectors = SemDedupConfig().embed(frame["text"].to_list())
     print(f"embedded {frame.height} documents in {time.perf_counter() - start:.1f} s")
 
     answers = source_similarity(frame, vectors)

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from filters.select import sampled_kmeans
-from filters.select.semdedup import SemDedupConfig, embed_texts, find_semantic_duplicates
+from filters.select.semdedup import SemDedupConfig, find_semantic_duplicates
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -44,7 +44,7 @@ def main() -> None:
     frame = pl.read_ndjson(DATA / "reuters21578.jsonl.gz").head(args.docs)
     ids = frame["id"].cast(pl.String).to_numpy()
     start = time.perf_counter()
-    vectors = embed_texts(frame["text"].to_list(), SemDedupConfig(cache=args.cache))
+    vectors = SemDedupConfig(cache=args.cache).embed(frame["text"].to_list())
     print(f"embedded {len(ids)} documents in {time.perf_counter() - start:.1f} s")
     pairs = pl.read_csv(DATA / "reuters21578_pairs.tsv.gz", separator="\t").with_columns(
         pl.col("id_a", "id_b").cast(pl.String)

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
+from pydantic import BaseModel, Field
 
 from pipeline.models import LOADING, ModelError, configure_threads, embedding_model_path, native_bf16
 
@@ -266,3 +267,30 @@ def embed(
         if store is not None:
             store.add(chunk, new, precision)
     return np.stack([vectors[digest] for digest in hashes]).astype(np.float32, copy=False)
+
+
+class EncoderConfig(BaseModel):
+    """The sentence encoder a stage embeds with: the fields every embedding stage's config shares."""
+
+    model: str = Field(
+        PACKAGED_ENCODER, min_length=1, description="sentence-transformers model (name or folder)"
+    )
+    batch_size: int = Field(64, ge=1, le=4096, description="documents per embedding batch")
+    dtype: EmbedDType = Field(
+        "auto",
+        description="bfloat16 where the device has it and it agrees with float32 (auto), or forced: pin it "
+        "when workers on different CPUs must compute alike",
+    )
+    device: str = Field("cpu", min_length=1, description="torch device")
+    cache: Path | None = Field(None, description="embedding cache folder (a re-run embeds only new texts)")
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """`embed(texts)` with these settings."""
+        return embed(
+            texts,
+            model=self.model,
+            batch_size=self.batch_size,
+            dtype=self.dtype,
+            device=self.device,
+            cache=self.cache,
+        )

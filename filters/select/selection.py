@@ -53,9 +53,8 @@ from filters.select.target_classifier import (
     pool_sample_size,
 )
 from pipeline.batch import ORDER, REASON, TEXT
-from pipeline.embeddings import PACKAGED_ENCODER, embed
+from pipeline.embeddings import EncoderConfig
 from pipeline.errors import InputError
-from pipeline.models import Precision
 from pipeline.run_state import local_folder, shared_array
 from pipeline.stage import SplitCorpusStage, StageConfig
 from pipeline.storage import AnyPath
@@ -84,8 +83,9 @@ BLOCK = 4_096
 Shared: TypeAlias = "np.ndarray | Classifier | None"
 
 
-class SelectConfig(StageConfig):
-    """Recipe table for `type = "select"`: keep a budget of documents chosen by `method`."""
+class SelectConfig(StageConfig, EncoderConfig):
+    """Recipe table for `type = "select"`: keep a budget of documents chosen by `method`, with the encoder's
+    fields (`EncoderConfig`; its `dtype` and `device` also run the LM of `lm`)."""
 
     type: Literal["select"] = "select"
     method: Method
@@ -97,7 +97,6 @@ class SelectConfig(StageConfig):
         None, description="weigh kcenter / rank within clusters by it / embedding: add its z-score"
     )
     seed: int = Field(0, ge=0)
-    model: str = Field(PACKAGED_ENCODER, description="sentence-transformers model (name or folder)")
     n_clusters: int = Field(DEFAULT_CLUSTERS, ge=1, le=100_000)
     neighbours: int = Field(1, ge=1, le=1000, description="knn: mean cosine to this many target docs")
     buckets: int = Field(
@@ -122,14 +121,6 @@ class SelectConfig(StageConfig):
     lm_model: str | None = Field(
         None, description="embedding with lm: None or 'smollm2' (packaged SmolLM2-135M) or a local folder"
     )
-    batch_size: int = Field(64, ge=1, le=4096)
-    dtype: Precision = Field(
-        "auto",
-        description="the encoder's and the LM's precision: bfloat16 where the device has it natively (auto), "
-        "or forced (pin it when workers on different CPUs must score alike)",
-    )
-    device: str = Field("cpu", min_length=1, description="torch device of the encoder and the LM")
-    cache: Path | None = Field(None, description="embedding cache folder (a re-run embeds only new texts)")
 
     @model_validator(mode="after")
     def _consistent(self) -> SelectConfig:
@@ -194,7 +185,7 @@ class Selection(SplitCorpusStage):
         summary = batch.select(*columns).with_columns(self._text_columns(batch[TEXT]))
         if config.method == "dsir":
             return summary
-        vectors = self._embed(batch[TEXT].fill_null("").to_list())
+        vectors = self.config.embed(batch[TEXT].fill_null("").to_list())
         return summary.with_columns(vector_column(vectors, VECTOR))
 
     def _text_columns(self, texts: pl.Series) -> list[pl.Series]:
@@ -432,7 +423,7 @@ class Selection(SplitCorpusStage):
     def _target_vectors(self) -> np.ndarray:
         """The target corpus's embeddings, computed once per run."""
         return shared_array(
-            self.state_dir, "target-embeddings", lambda: self._embed(self._target().to_list())
+            self.state_dir, "target-embeddings", lambda: self.config.embed(self._target().to_list())
         )
 
     def _dsir_ratio(self, summaries: pl.LazyFrame) -> np.ndarray:
@@ -450,17 +441,6 @@ class Selection(SplitCorpusStage):
             return importance_ratio(pool, target)
 
         return shared_array(self.state_dir, "dsir-weights", compute)
-
-    def _embed(self, texts: list[str]) -> np.ndarray:
-        config = self.config
-        return embed(
-            texts,
-            model=config.model,
-            batch_size=config.batch_size,
-            dtype=config.dtype,
-            device=config.device,
-            cache=config.cache,
-        )
 
     def _target(self) -> pl.Series:
         assert self.config.target is not None  # checked by the config

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -44,7 +43,7 @@ from filters.select.sampled_kmeans import (
 )
 from filters.select.summary_vectors import vector_column
 from pipeline.batch import ID, ORDER, REASON, TEXT
-from pipeline.embeddings import PACKAGED_ENCODER, EmbedDType, embed
+from pipeline.embeddings import EncoderConfig
 from pipeline.errors import InputError
 from pipeline.stage import SplitCorpusStage, StageConfig, part_of
 from pipeline.storage import AnyPath
@@ -59,8 +58,9 @@ EMBEDDING = "embedding"
 PRIORITY = "priority"
 
 
-class SemDedupConfig(StageConfig):
-    """Parameters of semantic deduplication (recipe table `type = "semantic_dedup"`)."""
+class SemDedupConfig(StageConfig, EncoderConfig):
+    """Parameters of semantic deduplication (recipe table `type = "semantic_dedup"`), with the encoder's
+    (`EncoderConfig`)."""
 
     type: Literal["semantic_dedup"] = "semantic_dedup"
     eps: float = Field(
@@ -75,11 +75,6 @@ class SemDedupConfig(StageConfig):
         description="centroid (closest to it), farthest, longest, or a column: its highest value",
     )
     seed: int = Field(0, ge=0)
-    batch_size: int = Field(64, ge=1, le=4096, description="documents per embedding batch")
-    model: str = Field(PACKAGED_ENCODER, min_length=1, description="sentence-transformers model folder")
-    dtype: EmbedDType = Field("auto", description="bfloat16 where it agrees with float32 (auto), or forced")
-    device: str = Field("cpu", min_length=1)
-    cache: Path | None = Field(None, description="embedding cache folder shared across runs")
 
     @property
     def threshold(self) -> float:
@@ -90,18 +85,6 @@ class SemDedupConfig(StageConfig):
         """The number of k-means clusters for `n` documents (between 1 and n)."""
         wanted = self.n_clusters if self.n_clusters is not None else min(10_000, round(math.sqrt(n)))
         return max(1, min(wanted, n))
-
-
-def embed_texts(texts: Sequence[str], config: SemDedupConfig) -> np.ndarray:
-    """Unit-length float32 embeddings of `texts` with the configured model."""
-    return embed(
-        texts,
-        model=config.model,
-        batch_size=config.batch_size,
-        dtype=config.dtype,
-        device=config.device,
-        cache=config.cache,
-    )
 
 
 def kmeans(vectors: np.ndarray, n_clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -224,7 +207,7 @@ def semantic_duplicates(
     """
     config = config or SemDedupConfig()
     if embeddings is None:
-        embeddings = embed_texts(frame[text].to_list(), config)
+        embeddings = config.embed(frame[text].to_list())
     if len(embeddings) != frame.height:
         raise ValueError(f"{len(embeddings)} embeddings for {frame.height} documents")
     priority = priority_of(frame, config.keep, text).to_numpy()
@@ -251,7 +234,7 @@ class SemanticDedup(SplitCorpusStage):
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
         """`ORDER`, `id`, `priority` and the document's `embedding` (float32 array)."""
         priority = priority_of(batch, self.config.keep)
-        vectors = embed_texts(batch[TEXT].to_list(), self.config)
+        vectors = self.config.embed(batch[TEXT].to_list())
         return pl.DataFrame(
             [
                 batch[ORDER],

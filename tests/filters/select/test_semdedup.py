@@ -18,7 +18,6 @@ from filters.select.semdedup import (
     SemanticDedup,
     SemDedupConfig,
     cluster_duplicates,
-    embed_texts,
     semantic_duplicates,
 )
 from pipeline.batch import ID, ORDER, REASON, TEXT
@@ -237,7 +236,7 @@ def test_clough_stevenson_plagiarised_answers_are_closer_to_their_source() -> No
         (pl.col("category") == "orig").cast(pl.Int64).alias("is_source")
     )
     config = SemDedupConfig(eps=0.1, keep="is_source")
-    vectors = embed_texts(frame[TEXT].to_list(), config)
+    vectors = config.embed(frame[TEXT].to_list())
     source = {t: vectors[i] for i, t in enumerate(frame["task"]) if frame["category"][i] == "orig"}
     answers = frame.filter(pl.col("category") != "orig")
     rows = np.flatnonzero((frame["category"] != "orig").to_numpy())
