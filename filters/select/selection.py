@@ -200,14 +200,10 @@ class Selection(SplitCorpusStage):
         if self._layout():
             columns.append(vector_column(layout_statistics(texts), LAYOUT))
         if self._lm():
-            columns.append(
-                vector_column(
-                    lm_states(
-                        texts.to_list(), model=config.lm_model, dtype=config.dtype, device=config.device
-                    ),
-                    LM_STATE,
-                )
+            states = lm_states(
+                texts.to_list(), model=config.lm_model, dtype=config.dtype, device=config.device
             )
+            columns.append(vector_column(states, LM_STATE))
         return columns
 
     def _hashes(self) -> bool:
@@ -412,11 +408,14 @@ class Selection(SplitCorpusStage):
             target = self._target()
             rows = pl.DataFrame({VECTOR: self._target_vectors()}).with_columns(self._text_columns(target))
             sample = pool_sample()
-            refit = {}
-            if config.self_training:  # the sample's share of the budget
-                refit["budget"] = config.budget().scaled(sample.height / documents())
-                refit["lengths"] = sample["tokens"].to_numpy()
-            return fit_target_classifier(features(rows), features(sample), seed=config.seed, **refit)
+            share = config.budget().scaled(sample.height / documents()) if config.self_training else None
+            return fit_target_classifier(
+                features(rows),
+                features(sample),
+                seed=config.seed,
+                budget=share,
+                lengths=sample["tokens"].to_numpy(),
+            )
 
         return Classifier(features, shared_array(self.state_dir, "target-classifier", fit))
 

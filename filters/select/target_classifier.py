@@ -170,10 +170,10 @@ def classifier_select(
         pool_lm, target_lm = centring.transform(pool_states), centring.transform(target_states)
     features = classifier_features(pool, pool_ngrams, pool_block, pool_lm)
     target_features = classifier_features(target, target_ngrams, target_block, target_lm)
-    refit = {}
-    if self_training and size:
-        refit["budget"] = budget.scaled(size / len(pool))
-        refit["lengths"] = None if lengths is None else np.asarray(lengths)[sample]
-    weights = fit_target_classifier(target_features, features[sample], C=C, seed=seed, **refit)
+    share = budget.scaled(size / len(pool)) if self_training and size else None
+    sample_lengths = None if lengths is None else np.asarray(lengths)[sample]
+    weights = fit_target_classifier(
+        target_features, features[sample], C=C, seed=seed, budget=share, lengths=sample_lengths
+    )
     scores = classifier_scores(features, weights)
     return budget.take(np.argsort(-scores, kind="stable"), lengths), scores
