@@ -19,7 +19,7 @@ not in ../shared/data.) Each `--draws` value shuffles every source with that see
 taken (Reuters: its first 4,000 documents; Wikipedia: the first 2,000 distinct gold passages). For DSIR
 (hashed n-grams, Gumbel top-k seeded by the draw), `embedding` (a class-balanced logistic regression, target
 vs pool, on each document's embedding, hashed word n-grams, layout statistics and SmolLM2 middle-layer state:
-its log-odds, fitted a second time with its own top choices added to the target; `winnow select`'s
+its log-odds, refitted with the pool documents of positive log-odds added to the target; `winnow select`'s
 default), `one-fit` (the same fitted once, `self_training = false`), `no-lm` (without the LM state,
 `lm = false`), `no-layout`
 (neither the LM state nor the layout, `lm = false`, `layout = false`), `emb-only` (the embedding alone,

@@ -72,8 +72,8 @@ def select(
     self_training: Annotated[
         bool,
         typer.Option(
-            help="embedding: fit the classifier again with its own top choices from the pool added to the "
-            "target (helps most with a small target)."
+            help="embedding: fit the classifier again with the pool documents it finds more like the target "
+            "than the pool added to the target, until they stop changing (helps most with a small target)."
         ),
     ] = True,
     seed: Annotated[int, typer.Option(min=0, help="Seed of k-means, sampling and Gumbel noise.")] = 0,

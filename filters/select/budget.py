@@ -35,16 +35,6 @@ class Budget:
         fits = np.cumsum(np.sort(_lengths(lengths))) <= self.tokens
         return int(fits.sum())
 
-    def scaled(self, fraction: float) -> Budget:
-        """The share of this budget that `fraction` of the documents would get (a sample's share of the
-        pool's budget), rounded, at least 1."""
-        if not 0 < fraction <= 1:
-            raise ValueError(f"fraction must be in (0, 1], not {fraction}")
-        if self.docs is not None:
-            return Budget(docs=max(1, round(self.docs * fraction)))
-        assert self.tokens is not None
-        return Budget(tokens=max(1, round(self.tokens * fraction)))
-
     def take(self, order: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         """The longest prefix of `order` (row indices, best first) within the budget."""
         order = np.asarray(order, dtype=np.int64)

@@ -115,8 +115,9 @@ class SelectConfig(StageConfig, EncoderConfig):
     )
     self_training: bool = Field(
         True,
-        description="embedding: fit the classifier again with the pool sample's own top choices (its share "
-        "of the budget) added to the target (helps most when the target is small)",
+        description="embedding: fit the classifier again with the pool sample's rows it finds more like the "
+        "target than the pool added to the target, until they stop changing (helps most when the target is "
+        "small)",
     )
     lm_model: str | None = Field(
         None, description="embedding with lm: None or 'smollm2' (packaged SmolLM2-135M) or a local folder"
@@ -376,14 +377,11 @@ class Selection(SplitCorpusStage):
         columns = self._inputs()
 
         @functools.cache
-        def documents() -> int:
-            return summaries.select(pl.len()).collect().item()
-
-        @functools.cache
         def pool_sample() -> pl.DataFrame:
-            size = pool_sample_size(documents(), len(self._target_vectors()))
+            documents = summaries.select(pl.len()).collect().item()
+            size = pool_sample_size(documents, len(self._target_vectors()))
             keys = seeded_sample(summaries, ORDER, size, config.seed)
-            rows = summaries.select(ORDER, "tokens", *columns).filter(pl.col(ORDER).is_in(keys.implode()))
+            rows = summaries.select(ORDER, *columns).filter(pl.col(ORDER).is_in(keys.implode()))
             return rows.sort(ORDER).collect(engine="streaming")
 
         scaling = centring = None
@@ -407,14 +405,8 @@ class Selection(SplitCorpusStage):
             # the target's rows made as the summaries' are (statistics and states rounded to float32)
             target = self._target()
             rows = pl.DataFrame({VECTOR: self._target_vectors()}).with_columns(self._text_columns(target))
-            sample = pool_sample()
-            share = config.budget().scaled(sample.height / documents()) if config.self_training else None
             return fit_target_classifier(
-                features(rows),
-                features(sample),
-                seed=config.seed,
-                budget=share,
-                lengths=sample["tokens"].to_numpy(),
+                features(rows), features(pool_sample()), seed=config.seed, self_training=config.self_training
             )
 
         return Classifier(features, shared_array(self.state_dir, "target-classifier", fit))

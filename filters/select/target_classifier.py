@@ -13,11 +13,16 @@ by what separates the target from the pool, not by closeness to single target do
 documents close to everything). The fit is a `(features + 1,)` float64 vector (coefficients, then the
 intercept), so the pool can be scored in any number of parts with the same bits.
 
-Self-training (on by default): the pool holds documents of the target's kind, and the first fit counts them
-against the target. Given the budget, the classifier is fitted a second time with the pool sample's own
-choices (its share of the budget, highest log-odds first) added to the target, as two-step
-positive-unlabelled learning does. It helps most where the target is small (20 Wikipedia passages as the
-target among C4: see the README's table); where the first fit is already near-perfect it changes little.
+Self-training (on by default): the pool holds documents of the target's kind, and a target-vs-pool fit
+counts them against the target (positive-unlabelled learning). The classifier is fitted again with the pool
+rows it already judges more like the target than like the pool (positive log-odds) added to the target,
+until that set stops changing (at most `SELF_TRAINING_ROUNDS` refits), as iterative two-step PU learning
+does. The set grows towards the pool's documents of the target's kind: with 20 Wikipedia passages as the
+target among 1,000 C4 pages and 250 other passages, from 60 after the first fit to about 225, 96% of them
+Wikipedia. It does not depend on the budget, so neither do the scores: a budget larger than the pool holds
+of the target's kind (a user does not know that count) leaves the ranking as good as one fit's. It helps
+most where the target is small (see the README's table); where the first fit is already near-perfect it
+changes little.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ DEFAULT_C = 0.3
 MIN_POOL_SAMPLE = 10_000
 #: ... and at least this many per target document
 POOL_PER_TARGET = 5
+#: self-training refits at most this many times (it stops earlier when no pool row changes side)
+SELF_TRAINING_ROUNDS = 10
 
 Features: TypeAlias = "np.ndarray | sparse.csr_matrix"
 
@@ -86,14 +93,13 @@ def fit_target_classifier(
     *,
     C: float = DEFAULT_C,
     seed: int = 0,
-    budget: Budget | None = None,
-    lengths: np.ndarray | None = None,
+    self_training: bool = False,
 ) -> np.ndarray:
     """Coefficients and intercept (`(features + 1,)` float64) of a class-balanced logistic regression,
     `target` rows (label 1) against `pool` rows (label 0), both `classifier_features`; fitted on one thread,
-    so the result is the same bits in every process. With a `budget` (for these pool rows; `lengths`: their
-    token counts, for a token budget) it self-trains: fitted again with the pool rows the first fit would
-    choose within it added to the target."""
+    so the result is the same bits in every process. With `self_training`, fitted again with the pool rows
+    of positive log-odds added to the target (they stay pool rows too), until those rows stop changing or
+    `SELF_TRAINING_ROUNDS` refits."""
     if target.shape[0] == 0 or pool.shape[0] == 0:
         raise ValueError("the target corpus and the pool sample need at least one document each")
     if target.shape[1] != pool.shape[1]:
@@ -102,12 +108,14 @@ def fit_target_classifier(
 
     stack = sparse.vstack if sparse.issparse(target) or sparse.issparse(pool) else np.vstack
     weights = _fit(stack([target, pool]), target.shape[0], C, seed)
-    if budget is None:
-        return weights
-    chosen = budget.take(np.argsort(-classifier_scores(pool, weights), kind="stable"), lengths)
-    if len(chosen) == 0:
-        return weights
-    return _fit(stack([target, pool[np.sort(chosen)], pool]), target.shape[0] + len(chosen), C, seed)
+    added = np.empty(0, dtype=np.int64)
+    for _ in range(SELF_TRAINING_ROUNDS if self_training else 0):
+        likely = np.flatnonzero(classifier_scores(pool, weights) > 0)
+        if np.array_equal(likely, added):
+            break
+        added = likely
+        weights = _fit(stack([target, pool[added], pool]), target.shape[0] + len(added), C, seed)
+    return weights
 
 
 def _fit(features: Features, positives: int, C: float, seed: int) -> np.ndarray:
@@ -151,7 +159,8 @@ def classifier_select(
     `pool_ngrams` and `target_ngrams` (`dsir.hashed_features`) the n-grams join the features, with
     `pool_layout` and `target_layout` (`layout.layout_statistics`) the layout, scaled on the pool sample, with
     `pool_states` and `target_states` (`lm_states.lm_states`) the LM states, centred on the pool sample;
-    `self_training`: fitted again with the sample's share of the budget added to the target."""
+    `self_training`: fitted again with the sample's rows of positive log-odds added to the target
+    (`fit_target_classifier`)."""
     if (pool_ngrams is None) != (target_ngrams is None):
         raise ValueError("give the n-grams of both the pool and the target, or of neither")
     if (pool_layout is None) != (target_layout is None):
@@ -170,10 +179,8 @@ def classifier_select(
         pool_lm, target_lm = centring.transform(pool_states), centring.transform(target_states)
     features = classifier_features(pool, pool_ngrams, pool_block, pool_lm)
     target_features = classifier_features(target, target_ngrams, target_block, target_lm)
-    share = budget.scaled(size / len(pool)) if self_training and size else None
-    sample_lengths = None if lengths is None else np.asarray(lengths)[sample]
     weights = fit_target_classifier(
-        target_features, features[sample], C=C, seed=seed, budget=share, lengths=sample_lengths
+        target_features, features[sample], C=C, seed=seed, self_training=self_training
     )
     scores = classifier_scores(features, weights)
     return budget.take(np.argsort(-scores, kind="stable"), lengths), scores

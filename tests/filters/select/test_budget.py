@@ -21,14 +21,6 @@ def test_document_budget_takes_a_prefix_of_the_order():
     assert Budget(docs=10).max_docs(5) == 5
 
 
-def test_a_scaled_budget_is_a_samples_share_rounded_and_at_least_one():
-    assert Budget(docs=250).scaled(0.1) == Budget(docs=25)
-    assert Budget(tokens=1_000).scaled(0.0004) == Budget(tokens=1)
-    assert Budget(docs=7).scaled(1.0) == Budget(docs=7)
-    with pytest.raises(ValueError, match="fraction"):
-        Budget(docs=7).scaled(0.0)
-
-
 def test_token_budget_stops_before_the_first_document_that_overflows():
     lengths = np.array([5, 10, 3, 7])
     order = np.array([1, 3, 0, 2])

@@ -60,37 +60,37 @@ def test_the_log_odds_follow_the_style_that_separates_the_target_not_the_shared_
     assert np.array_equal(chosen, again)
 
 
-def test_self_training_fits_again_with_the_pools_own_top_choices_added_to_the_target():
+def test_self_training_refits_with_the_pool_rows_of_positive_log_odds_until_they_stop_changing(monkeypatch):
     vectors, labels = blobs([300, 100], seed=2)
     target, pool = classifier_features(vectors[labels == 1][:10]), classifier_features(vectors[50:])
     first = fit_target_classifier(target, pool, seed=0)
-    chosen = np.sort(np.argsort(-classifier_scores(pool, first), kind="stable")[:40])
-    again = fit_target_classifier(np.vstack([target, pool[chosen]]), pool, seed=0)
-    assert np.array_equal(fit_target_classifier(target, pool, seed=0, budget=Budget(docs=40)), again)
-    lengths = np.full(len(pool), 5)  # a token budget of 200 holds the same 40 documents
-    by_tokens = fit_target_classifier(target, pool, seed=0, budget=Budget(tokens=200), lengths=lengths)
-    assert np.array_equal(by_tokens, again)
+    likely = classifier_scores(pool, first) > 0
+    trained = fit_target_classifier(target, pool, seed=0, self_training=True)
+    # converged: the rows it finds likely are the ones it was fitted with
+    final = classifier_scores(pool, trained) > 0
+    assert np.array_equal(trained, fit_target_classifier(np.vstack([target, pool[final]]), pool, seed=0))
+    monkeypatch.setattr(target_classifier, "SELF_TRAINING_ROUNDS", 1)
+    once = fit_target_classifier(np.vstack([target, pool[likely]]), pool, seed=0)
+    assert np.array_equal(fit_target_classifier(target, pool, seed=0, self_training=True), once)
 
 
-def test_self_training_finds_more_of_the_targets_kind_from_a_small_target(monkeypatch):
+def test_self_training_finds_more_of_the_targets_kind_from_a_small_target_whatever_the_budget():
     """Ten target documents: the first fit learns their style poorly and counts the pool's 200 documents of
-    that style against it; adding its own top 200 to the target sharpens it (0.885 -> 0.98 on this draw).
-    Fitted on a 300-document sample of the pool with a token budget, the sample's share of the budget
-    joins the target (0.863 -> 0.956)."""
+    that style against it; refitting with the pool rows it finds target-like sharpens it (0.885 -> 1.0 on
+    this draw). The scores do not depend on the budget: one larger than the pool's 200 documents of the
+    style keeps them first."""
     rng = np.random.default_rng(0)
     topics = np.zeros((20, 32))
     topics[:, :30] = unit(rng.normal(size=(20, 30)))
     pool = np.concatenate([styled(800, 30, rng, topics), styled(200, 31, rng, topics)])
     target = styled(10, 31, rng, topics)
+    once, _ = classifier_select(pool, target, Budget(docs=200), seed=0, self_training=False)
+    chosen, scores = classifier_select(pool, target, Budget(docs=200), seed=0)
+    share = (chosen >= 800).mean()
+    assert share >= 0.95 and share >= (once >= 800).mean() + 0.05
     lengths = rng.integers(50, 150, size=len(pool))
-    for budget in (Budget(docs=200), Budget(tokens=20_000)):
-        if budget.tokens is not None:
-            monkeypatch.setattr(target_classifier, "MIN_POOL_SAMPLE", 300)
-        once, _ = classifier_select(pool, target, budget, seed=0, self_training=False, lengths=lengths)
-        chosen, _ = classifier_select(pool, target, budget, seed=0, lengths=lengths)
-        assert budget.tokens is None or lengths[chosen].sum() <= budget.tokens
-        share = (chosen >= 800).mean()
-        assert share >= 0.95 and share >= (once >= 800).mean() + 0.05
+    for budget in (Budget(docs=50), Budget(docs=800), Budget(tokens=20_000)):
+        assert np.array_equal(classifier_select(pool, target, budget, seed=0, lengths=lengths)[1], scores)
 
 
 def test_pool_sample_size_is_five_per_target_document_and_at_least_ten_thousand(monkeypatch):
@@ -232,8 +232,8 @@ def test_layout_lifts_the_share_of_wikipedia_passages_picked_from_c4_pages(tmp_p
 @pytest.mark.shared_data
 def test_self_training_lifts_the_share_of_wikipedia_passages_picked_with_a_20_passage_target(tmp_path):
     """`wikipedia_among_c4` with only 20 target passages (embedding, n-grams, layout): the first fit counts
-    the pool's passages against the target; refitting with its own top choices added lifts the share
-    (measured on this draw: 0.832 -> 0.872)."""
+    the pool's passages against the target; refitting with the pool rows it finds target-like lifts the
+    share (measured on this draw: 0.832 -> 0.928)."""
     pool_texts, target_texts = wikipedia_among_c4()
     target_texts = target_texts[:20]
     pool, target = embed(pool_texts, cache=tmp_path), embed(target_texts, cache=tmp_path)
@@ -241,7 +241,7 @@ def test_self_training_lifts_the_share_of_wikipedia_passages_picked_with_a_20_pa
     budget = Budget(docs=125)
     once = (classifier_select(pool, target, budget, self_training=False, **blocks)[0] >= 500).mean()
     share = (classifier_select(pool, target, budget, **blocks)[0] >= 500).mean()
-    assert share >= 0.85 and share > once
+    assert share >= 0.9 and share >= once + 0.05
 
 
 @pytest.mark.slow
