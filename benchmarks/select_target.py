@@ -13,10 +13,16 @@ apart from the pool, and a budget of as many documents as the pool holds of that
 | `dclm-good` | 289 DCLM pages (132 good, 157 spam / lists / boilerplate) | 60 other good ones | 132 |
 | `wikipedia-in-c4-t20` | as `wikipedia-in-c4` | only 20 other Wikipedia | 250 |
 | `rare-wikipedia-in-c4` | 1,000 C4 + 30 Wikipedia passages | 300 other Wikipedia | 30 |
+| `german-in-c4-zh-ar` | 1,000 of C4 + 240 Chinese + 240 Arabic XQuAD; 60 German | 100 other German | 60 |
+| `chinese-in-c4-de-ar` | as above, Chinese the target's kind | 100 other Chinese | 60 |
+| `arabic-in-c4-de-zh` | as above, Arabic the target's kind | 100 other Arabic | 60 |
 
 (`wikipedia-in-reuters` has the shape of issue 19's 3,000 Reuters + 1,000 science posts; 20 Newsgroups is
-not in ../shared/data.) Each `--draws` value shuffles every source with that seed before the slices are
-taken (Reuters: its first 4,000 documents; Wikipedia: the first 2,000 distinct gold passages). For DSIR
+not in ../shared/data. The XQuAD paragraphs are translations of the same SQuAD paragraphs, so the pool's
+Chinese and Arabic ones share the German target's subjects: the method has to find the language and the
+register, not the topic; no multilingual model is packaged.) Each `--draws` value shuffles every source
+with that seed before the slices are taken (Reuters: its first 4,000 documents; Wikipedia: the first 2,000
+distinct gold passages; XQuAD: each language's distinct paragraphs). For DSIR
 (hashed n-grams, Gumbel top-k seeded by the draw), `embedding` (a class-balanced logistic regression, target
 vs pool, on each document's embedding, hashed word n-grams, layout statistics and SmolLM2 middle-layer state:
 its log-odds, refitted with the pool documents of positive log-odds added to the target; `winnow select`'s
@@ -36,7 +42,7 @@ distance, k-center's objective) of k-center greedy, cluster-balanced sampling an
     PYTHONPATH=. python benchmarks/select_target.py [--draws 1 2 3] [--setups ...] [--coverage-n 200]
         [--C 0.3] [--cache DIR]   # an embedding cache folder: a re-run embeds nothing
 
-Embedding the ~9,700 documents with all-MiniLM-L6-v2 (`pipeline.embeddings.embed`, as `winnow select`
+Embedding the ~9,400 documents with all-MiniLM-L6-v2 (`pipeline.embeddings.embed`, as `winnow select`
 does) and running them through SmolLM2's first 15 layers (`lm_states`) takes minutes on a small CPU; both
 are cached in `--cache`. `--C` is the embedding method's regularisation (chosen on draw 0).
 """
@@ -80,6 +86,11 @@ def sources() -> dict[str, pl.Series]:
     wikipedia = gold["ctxs"].list.first().struct.field("text").drop_nulls().unique(maintain_order=True)
     gsm8k = pl.read_ndjson(DATA / "gsm8k_test.jsonl.gz").select(pl.col("question") + "\n" + pl.col("answer"))
     dclm = pl.read_ndjson(DATA / "dclm_quality.jsonl.gz")
+    xquad = pl.read_ndjson(DATA / "xquad_dev.jsonl.gz")
+    paragraphs = {
+        f"xquad-{lang}": xquad.filter(pl.col("lang") == lang)["context"].unique(maintain_order=True)
+        for lang in ("de", "zh", "ar")
+    }
     return {
         "reuters": pl.read_ndjson(DATA / "reuters21578.jsonl.gz")["text"].head(4000),
         "c4": pl.read_ndjson(DATA / "c4_sample1k.jsonl.gz")["text"],
@@ -87,7 +98,19 @@ def sources() -> dict[str, pl.Series]:
         "gsm8k": gsm8k.to_series(),
         "dclm-good": dclm.filter(pl.col("label") == 1)["text"],
         "dclm-bad": dclm.filter(pl.col("label") == 0)["text"],
+        **paragraphs,
     }
+
+
+def mixtures(texts: dict[str, pl.Series], *others: dict[str, np.ndarray]) -> None:
+    """Add each setup's background that joins sources with "+" (in that order) to `texts` and to each of
+    `others` (the sources' vectors, LM states)."""
+    for setup in SETUPS.values():
+        parts = setup.background.split("+")
+        if len(parts) > 1:
+            texts[setup.background] = pl.concat([texts[part] for part in parts])
+            for rows in others:
+                rows[setup.background] = np.concatenate([rows[part] for part in parts])
 
 
 @dataclass(frozen=True)
@@ -111,6 +134,9 @@ SETUPS = {
     "dclm-good": Setup("dclm-bad", 157, "dclm-good", 132, 60),
     "wikipedia-in-c4-t20": Setup("c4", 1000, "wikipedia", 250, 20),
     "rare-wikipedia-in-c4": Setup("c4", 1000, "wikipedia", 30, 300),
+    "german-in-c4-zh-ar": Setup("c4+xquad-zh+xquad-ar", 1000, "xquad-de", 60, 100),
+    "chinese-in-c4-de-ar": Setup("c4+xquad-de+xquad-ar", 1000, "xquad-zh", 60, 100),
+    "arabic-in-c4-de-zh": Setup("c4+xquad-de+xquad-zh", 1000, "xquad-ar", 60, 100),
 }
 
 
@@ -209,6 +235,7 @@ def main() -> None:
     start = time.perf_counter()
     states = {name: cached_states(name, series, args.cache) for name, series in texts.items()}
     print(f"LM states of {total} documents: {time.perf_counter() - start:.1f} s (0 with a warm --cache)")
+    mixtures(texts, vectors, states)
 
     print("setup                 draw  random  " + "  ".join(f"{m:>9s}" for m in METHODS) + "   seconds")
     shares: dict[tuple[str, str], list[float]] = {}
