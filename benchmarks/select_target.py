@@ -26,7 +26,10 @@ distinct gold passages; XQuAD: each language's distinct paragraphs). For DSIR
 (hashed n-grams, Gumbel top-k seeded by the draw), `embedding` (a class-balanced logistic regression, target
 vs pool, on each document's embedding, hashed word n-grams, layout statistics and SmolLM2 middle-layer state:
 its log-odds, refitted with the pool documents of positive log-odds added to the target; `winnow select`'s
-default), `one-fit` (the same fitted once, `self_training = false`), `no-lm` (without the LM state,
+default), `labelled` (not a method: the same classifier fitted with the pool's own labels, each pool
+document scored by a fit on the other four fifths of the pool; what the features allow when the pool's
+documents of the kind are not counted against the target, the reference for `embedding`), `one-fit` (the same
+fitted once, `self_training = false`), `no-lm` (without the LM state,
 `lm = false`), `no-layout`
 (neither the LM state nor the layout, `lm = false`, `layout = false`), `emb-only` (the embedding alone,
 `ngrams = false`, `layout = false`, `lm = false`), knn (max cosine to a target document) and centroid
@@ -70,13 +73,19 @@ from filters.select.cluster_balanced import cluster_balanced_select  # noqa: E40
 from filters.select.dsir import dsir_select, hashed_features  # noqa: E402
 from filters.select.kcenter import kcenter_select  # noqa: E402
 from filters.select.knn import target_select  # noqa: E402
-from filters.select.layout import layout_statistics  # noqa: E402
-from filters.select.lm_states import lm_states  # noqa: E402
-from filters.select.target_classifier import DEFAULT_C, classifier_select  # noqa: E402
+from filters.select.layout import LayoutScaling, layout_statistics  # noqa: E402
+from filters.select.lm_states import StateCentring, lm_states  # noqa: E402
+from filters.select.target_classifier import (  # noqa: E402
+    DEFAULT_C,
+    classifier_features,
+    classifier_scores,
+    classifier_select,
+    fit_target_classifier,
+)
 from pipeline.coverage import coverage, radius  # noqa: E402
 from pipeline.embeddings import embed  # noqa: E402
 
-METHODS = ("dsir", "embedding", "one-fit", "no-lm", "no-layout", "emb-only", "knn", "centroid")
+METHODS = ("dsir", "embedding", "labelled", "one-fit", "no-lm", "no-layout", "emb-only", "knn", "centroid")
 
 
 def sources() -> dict[str, pl.Series]:
@@ -183,6 +192,38 @@ def draw(
     }
 
 
+def labelled_scores(case: dict, seed: int, C: float, folds: int = 5) -> np.ndarray:
+    """The `embedding` method's classifier (same features, same C) fitted with the pool's own labels, which a
+    user does not have: the pool split into `folds` seeded parts, each part scored by a fit of the target plus
+    the other parts' documents of the kind (label 1) against the other parts' other documents (label 0), so
+    no document is scored by a fit that saw it. What the features allow without the positive-unlabelled
+    problem: the reference for the self-trained method."""
+    from scipy import sparse
+    from sklearn.model_selection import KFold
+
+    pool_layout, target_layout = layout_statistics(case["pool"]), layout_statistics(case["target"])
+    scaling, centring = LayoutScaling.fit(pool_layout), StateCentring.fit(case["pool_states"])
+    pool = classifier_features(
+        case["pool_vectors"],
+        hashed_features(case["pool"]),
+        scaling.transform(pool_layout),
+        centring.transform(case["pool_states"]),
+    )
+    target = classifier_features(
+        case["target_vectors"],
+        hashed_features(case["target"]),
+        scaling.transform(target_layout),
+        centring.transform(case["target_states"]),
+    )
+    kind, scores = case["is_kind"], np.zeros(pool.shape[0])
+    for train, test in KFold(folds, shuffle=True, random_state=seed).split(scores):
+        positives, negatives = train[kind[train]], train[~kind[train]]
+        labelled = sparse.vstack([target, pool[positives]])
+        weights = fit_target_classifier(labelled, pool[negatives], C=C, seed=seed)
+        scores[test] = classifier_scores(pool[test], weights)
+    return scores
+
+
 def select(method: str, case: dict, budget: Budget, seed: int, C: float) -> np.ndarray:
     """The pool rows `method` chooses."""
     if method == "dsir":
@@ -206,6 +247,8 @@ def select(method: str, case: dict, budget: Budget, seed: int, C: float) -> np.n
             self_training=method != "one-fit",
             **features,
         )[0]
+    if method == "labelled":
+        return budget.take(np.argsort(-labelled_scores(case, seed, C), kind="stable"))
     if method == "emb-only":
         return classifier_select(case["pool_vectors"], case["target_vectors"], budget, C=C, seed=seed)[0]
     return target_select(case["pool_vectors"], case["target_vectors"], budget, method=method)[0]
