@@ -44,8 +44,14 @@ def select(
     budget_tokens: Annotated[int | None, typer.Option(min=1, help="Whitespace words to keep.")] = None,
     target: Annotated[
         Path | None,
-        typer.Option(help="Target corpus for dsir, embedding, knn, centroid (JSONL, Parquet, text lines)."),
+        typer.Option(
+            help="Target corpus for dsir, embedding, knn, centroid (JSONL, Parquet, CSV, a Hugging Face "
+            "dataset folder, or text lines: one document a line)."
+        ),
     ] = None,
+    target_field: Annotated[
+        str, typer.Option(help="Field of --target holding the text (records without text are skipped).")
+    ] = "text",
     eps: Annotated[float, typer.Option(help="semdedup: duplicates at cosine >= 1 - eps.")] = 0.05,
     keep: Annotated[
         str,
@@ -106,6 +112,7 @@ def select(
                 "budget_docs": budget,
                 "budget_tokens": budget_tokens,
                 "target": str(target) if target else None,
+                "target_field": target_field,
                 "quality_column": quality_column,
                 "ngrams": ngrams,
                 "layout": layout,

@@ -55,6 +55,9 @@ from filters.select.target_classifier import (
 from pipeline.batch import ORDER, REASON, TEXT
 from pipeline.embeddings import EncoderConfig
 from pipeline.errors import InputError
+from pipeline.readers import ReadOptions, read_documents
+from pipeline.readers.sources import detect_format
+from pipeline.readers.validate import raise_first
 from pipeline.run_state import local_folder, shared_array
 from pipeline.stage import SplitCorpusStage, StageConfig
 from pipeline.storage import AnyPath
@@ -91,7 +94,9 @@ class SelectConfig(StageConfig, EncoderConfig):
     method: Method
     budget_docs: int | None = Field(None, ge=1, description="keep at most this many documents")
     budget_tokens: int | None = Field(None, ge=1, description="keep at most this many whitespace words")
-    target: Path | None = Field(None, description="target corpus (JSON Lines, Parquet or text lines)")
+    target: Path | None = Field(
+        None, description="target corpus (JSONL, Parquet, CSV, a Hugging Face dataset folder, text lines)"
+    )
     target_field: str = Field(TEXT, min_length=1, description="text field of the target corpus")
     quality_column: str | None = Field(
         None, description="weigh kcenter / rank within clusters by it / embedding: add its z-score"
@@ -129,6 +134,8 @@ class SelectConfig(StageConfig, EncoderConfig):
             raise ValueError("give budget_docs or budget_tokens (exactly one)")
         if self.method in TARGETED and self.target is None:
             raise ValueError(f"method {self.method} needs a target corpus")
+        if self.target is not None and not self.target.exists():
+            raise ValueError(f"the target corpus {self.target} does not exist")
         if self.quality_column is not None and self.method not in QUALITY:
             raise ValueError("quality_column applies to kcenter, clusters and embedding only")
         return self
@@ -137,22 +144,36 @@ class SelectConfig(StageConfig, EncoderConfig):
         return Budget(docs=self.budget_docs, tokens=self.budget_tokens)
 
 
+#: target records without text are skipped (nothing to learn from); any other bad record is an error
+BLANK_TEXT = ("text is null", "text is empty", "text is whitespace only")
+
+
 def read_target(path: Path, field: str = TEXT) -> pl.Series:
-    """The texts of a target corpus: JSON Lines (.jsonl, .json, optionally .gz), Parquet, or text lines."""
-    name = path.name.lower().removesuffix(".gz")
-    try:
-        if name.endswith((".jsonl", ".json", ".ndjson")):
-            frame = pl.read_ndjson(path)
-        elif name.endswith(".parquet"):
-            frame = pl.read_parquet(path)
-        else:
+    """The texts of a target corpus: any input the readers take (JSON Lines, Parquet, CSV, a Hugging Face
+    dataset folder) or, for a file of another extension, one text per non-blank line. Records without text
+    are skipped; any other bad record (malformed JSON, a missing or non-text `field`) is an InputError naming
+    file, line and field, and so is a corpus with no text at all."""
+    if path.is_file() and detect_format(path) is None:
+        try:
             lines = pl.Series(TEXT, path.read_text(encoding="utf-8").splitlines(), dtype=pl.String)
-            return lines.filter(lines.str.strip_chars() != "")
-    except (OSError, pl.exceptions.PolarsError) as error:
-        raise InputError(f"cannot read the target corpus {path}: {error}") from error
-    if field not in frame.columns:
-        raise InputError(f"the target corpus {path} has no field {field!r} (fields: {frame.columns})")
-    return frame[field].cast(pl.String).drop_nulls()
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(f"cannot read the target corpus: {error}", source=str(path)) from error
+        texts = lines.filter(lines.str.strip_chars() != "")
+    else:
+        parts = [pl.Series(TEXT, [], dtype=pl.String)]
+        for batch in read_documents([path], ReadOptions(text_field=field, on_error="quarantine")):
+            raise_first(batch.quarantined.filter(~pl.col("error").is_in(BLANK_TEXT)))
+            parts.append(batch.docs[TEXT])
+        texts = pl.concat(parts)
+    if texts.is_empty():
+        raise InputError("the target corpus has no documents with text", source=str(path), field=field)
+    return texts
+
+
+@functools.lru_cache(maxsize=4)
+def _read_target_once(path: Path, field: str, stamp: tuple[int, int]) -> pl.Series:
+    """`read_target`, cached by path, field and the file's modification time and size (`stamp`)."""
+    return read_target(path, field)
 
 
 class Selection(SplitCorpusStage):
@@ -178,6 +199,8 @@ class Selection(SplitCorpusStage):
 
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:
         config = self.config
+        if config.method in TARGETED:
+            self._target()  # a bad target corpus stops the run at its first shard, not after the pool's
         columns = [pl.col(ORDER), pl.Series("tokens", token_counts(batch[TEXT]))]
         if config.quality_column is not None:
             if config.quality_column not in batch.columns:
@@ -434,11 +457,11 @@ class Selection(SplitCorpusStage):
         return shared_array(self.state_dir, "dsir-weights", compute)
 
     def _target(self) -> pl.Series:
-        assert self.config.target is not None  # checked by the config
-        texts = read_target(self.config.target, self.config.target_field)
-        if texts.is_empty():
-            raise InputError(f"the target corpus {self.config.target} has no documents")
-        return texts
+        """The target corpus's texts (`read_target`), read once per process while the file is unchanged."""
+        target = self.config.target
+        assert target is not None  # checked by the config
+        stat = target.stat()
+        return _read_target_once(target, self.config.target_field, (stat.st_mtime_ns, stat.st_size))
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ def jsonl(path: Path, texts: list[str]) -> Path:
 
 def test_select_dsir_keeps_documents_like_the_target(tmp_path: Path, winnow: Winnow) -> None:
     pool = jsonl(tmp_path / "pool.jsonl", SPORT * 3 + COOKING * 3)
-    target = jsonl(tmp_path / "target.jsonl", COOKING)
+    target = tmp_path / "target.jsonl"  # the target's text in a field of its own
+    target.write_text("".join(orjson.dumps({"instruction": t}).decode() + "\n" for t in COOKING))
     result = winnow(
         "select",
         str(pool),
@@ -45,6 +46,8 @@ def test_select_dsir_keeps_documents_like_the_target(tmp_path: Path, winnow: Win
         "dsir",
         "--target",
         str(target),
+        "--target-field",
+        "instruction",
         "--budget",
         "6",
     )
@@ -104,6 +107,16 @@ def test_select_usage_errors(tmp_path: Path, winnow: Winnow) -> None:
     assert no_target.exit_code == 1 and "target" in no_target.output
     no_budget = winnow("select", str(pool), "--out", str(tmp_path / "b"), "--method", "kcenter")
     assert no_budget.exit_code == 1 and "budget" in no_budget.output
+    args = ["--method", "dsir", "--budget", "2", "--target"]
+    missing = winnow("select", str(pool), "--out", str(tmp_path / "c"), *args, str(tmp_path / "none.jsonl"))
+    assert missing.exit_code == 1 and "none.jsonl does not exist" in missing.output
+    assert not (tmp_path / "c").exists()
+    # a wrong target field stops the run before the pool is embedded (the cache stays empty)
+    target, cache = jsonl(tmp_path / "target.jsonl", COOKING), tmp_path / "cache"
+    args = ["--method", "embedding", "--budget", "2", "--cache", str(cache), "--target", str(target)]
+    wrong = winnow("select", str(pool), "--out", str(tmp_path / "d"), *args, "--target-field=q")
+    assert wrong.exit_code == 1 and "target.jsonl, line 1, field 'q': missing field 'q'" in wrong.output
+    assert not cache.exists() or not any(cache.rglob("*.parquet"))
 
 
 def test_fewshot_picks_relevant_demonstrations(tmp_path: Path, winnow: Winnow) -> None:

@@ -42,6 +42,7 @@ def write_jsonl(path: Path, texts: list[str]) -> Path:
 
 
 def test_config_needs_one_budget_and_a_target_for_targeted_methods(tmp_path):
+    (tmp_path / "t.jsonl").write_text('{"text": "a target document"}\n')
     with pytest.raises(ValidationError, match="exactly one"):
         SelectConfig(method="kcenter")
     with pytest.raises(ValidationError, match="exactly one"):
@@ -137,14 +138,39 @@ def test_token_budget_limits_the_words_kept(tmp_path):
     assert kept["text"].str.split(" ").list.len().sum() <= 35
 
 
-def test_read_target_reads_jsonl_parquet_and_text_lines(tmp_path):
+def test_read_target_reads_jsonl_parquet_csv_hf_folders_and_text_lines(tmp_path):
+    import datasets
+
     assert read_target(write_jsonl(tmp_path / "t.jsonl.gz", ["a", "b"])).to_list() == ["a", "b"]
-    pl.DataFrame({"body": ["x", None]}).write_parquet(tmp_path / "t.parquet")
-    assert read_target(tmp_path / "t.parquet", "body").to_list() == ["x"]
+    pl.DataFrame({"body": ["x", None, " ", "y"]}).write_parquet(tmp_path / "t.parquet")
+    assert read_target(tmp_path / "t.parquet", "body").to_list() == ["x", "y"]  # no text: skipped
+    pl.DataFrame({"question": ["q1", "q2"], "answer": ["1", "2"]}).write_csv(tmp_path / "t.csv")
+    assert read_target(tmp_path / "t.csv", "question").to_list() == ["q1", "q2"]
+    datasets.Dataset.from_dict({"text": ["h1", "h2"]}).save_to_disk(tmp_path / "hf")
+    assert read_target(tmp_path / "hf").to_list() == ["h1", "h2"]
     (tmp_path / "t.txt").write_text("one\n\ntwo\n")
     assert read_target(tmp_path / "t.txt").to_list() == ["one", "two"]
-    with pytest.raises(InputError, match="no field"):
-        read_target(tmp_path / "t.parquet")
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (['{"text": "ok"}', '{"text": "cut'], r"t.jsonl, line 2: malformed JSON"),
+        (['{"text": "ok"}', '{"text": ["a", "b"]}'], r"t.jsonl, line 2, field 'text': text must be a string"),
+        (['{"question": "q"}'], r"t.jsonl, line 1, field 'text': missing field 'text'"),
+        (['{"text": ""}', '{"text": null}'], r"t.jsonl, field 'text': the target corpus has no documents"),
+        ([], r"t.jsonl, field 'text': the target corpus has no documents"),
+    ],
+)
+def test_read_target_names_file_line_and_field_of_a_bad_record(tmp_path, lines, message):
+    (tmp_path / "t.jsonl").write_text("".join(line + "\n" for line in lines))
+    with pytest.raises(InputError, match=message):
+        read_target(tmp_path / "t.jsonl")
+
+
+def test_config_refuses_a_target_corpus_that_does_not_exist(tmp_path):
+    with pytest.raises(ValidationError, match="does not exist"):
+        SelectConfig(method="dsir", budget_docs=1, target=tmp_path / "missing.jsonl")
 
 
 def test_kcenter_stage_on_real_embeddings_keeps_one_document_per_topic(tmp_path):
