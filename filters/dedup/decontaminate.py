@@ -35,7 +35,7 @@ from pipeline.batch import ID, REASON, TEXT
 from pipeline.errors import InputError
 from pipeline.readers import ReadOptions, read_documents
 from pipeline.readers.options import Format
-from pipeline.readers.validate import output_name
+from pipeline.readers.validate import output_name, raise_first
 from pipeline.stage import Filter, StageConfig
 
 #: datatrove's `NUMBERS_PATTERN`: digits in any script, with an optional decimal part
@@ -200,6 +200,8 @@ def _read_records(benchmark: Benchmark) -> tuple[pl.DataFrame, str]:
     for carrier in benchmark.fields:
         options = ReadOptions(text_field=carrier, on_error="quarantine", format=benchmark.format)
         batches = list(read_documents([benchmark.path], options))
+        for batch in batches:  # a record that cannot be read at all (malformed JSON) is an error, not skipped
+            raise_first(batch.quarantined.filter(pl.col("field").is_null()))
         docs = [batch.docs for batch in batches if batch.docs.height]
         if docs:
             return pl.concat(docs, how="diagonal_relaxed"), carrier
@@ -210,6 +212,8 @@ def _read_records(benchmark: Benchmark) -> tuple[pl.DataFrame, str]:
             problem = (
                 f"no item has a text field {', '.join(benchmark.fields)} (first: {where}: {first['error']})"
             )
+            if first["error"].endswith("got list"):
+                problem += "; a list field is read beside a text field (e.g. question, then choices)"
     raise InputError(problem, source=str(benchmark.path), field=", ".join(benchmark.fields))
 
 

@@ -162,3 +162,12 @@ def test_bad_benchmarks_fail_when_the_stage_is_built(tmp_path: Path, gsm8k: Path
         Decontaminate(benchmarks=[{"path": gsm8k, "fields": ["question", "solution"]}])
     with pytest.raises(ValidationError, match="share the name gsm8k_test"):
         Decontaminate(benchmarks=[{"path": gsm8k}, {"path": gsm8k, "fields": ["answer"]}])
+    broken = tmp_path / "broken.jsonl"  # one unreadable item is an error: skipped, it would go unchecked
+    item = json.dumps({"text": "a benchmark question long enough to hold a thirteen word n gram of its own"})
+    broken.write_text(item + '\n{"text": "cut off\n' + item + "\n")
+    with pytest.raises(InputError, match=r"broken\.jsonl, line 2: malformed JSON"):
+        Decontaminate(benchmarks=[{"path": broken}])
+    choices = tmp_path / "choices.jsonl"
+    choices.write_text(json.dumps({"question": "q", "choices": [json.loads(item)["text"], "b"]}) + "\n")
+    with pytest.raises(InputError, match=r"got list\); a list field is read beside a text field"):
+        Decontaminate(benchmarks=[{"path": choices, "fields": ["choices"]}])
