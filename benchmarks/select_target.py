@@ -73,14 +73,14 @@ from filters.select.cluster_balanced import cluster_balanced_select  # noqa: E40
 from filters.select.dsir import dsir_select, hashed_features  # noqa: E402
 from filters.select.kcenter import kcenter_select  # noqa: E402
 from filters.select.knn import target_select  # noqa: E402
-from filters.select.layout import LayoutScaling, layout_statistics  # noqa: E402
-from filters.select.lm_states import StateCentring, lm_states  # noqa: E402
+from filters.select.layout import layout_statistics  # noqa: E402
+from filters.select.lm_states import lm_states  # noqa: E402
 from filters.select.target_classifier import (  # noqa: E402
     DEFAULT_C,
-    classifier_features,
     classifier_scores,
     classifier_select,
     fit_target_classifier,
+    paired_features,
 )
 from pipeline.coverage import coverage, radius  # noqa: E402
 from pipeline.embeddings import embed  # noqa: E402
@@ -201,19 +201,16 @@ def labelled_scores(case: dict, seed: int, C: float, folds: int = 5) -> np.ndarr
     from scipy import sparse
     from sklearn.model_selection import KFold
 
-    pool_layout, target_layout = layout_statistics(case["pool"]), layout_statistics(case["target"])
-    scaling, centring = LayoutScaling.fit(pool_layout), StateCentring.fit(case["pool_states"])
-    pool = classifier_features(
+    pool, target = paired_features(
         case["pool_vectors"],
-        hashed_features(case["pool"]),
-        scaling.transform(pool_layout),
-        centring.transform(case["pool_states"]),
-    )
-    target = classifier_features(
         case["target_vectors"],
-        hashed_features(case["target"]),
-        scaling.transform(target_layout),
-        centring.transform(case["target_states"]),
+        np.arange(len(case["pool"])),
+        pool_ngrams=hashed_features(case["pool"]),
+        target_ngrams=hashed_features(case["target"]),
+        pool_layout=layout_statistics(case["pool"]),
+        target_layout=layout_statistics(case["target"]),
+        pool_states=case["pool_states"],
+        target_states=case["target_states"],
     )
     kind, scores = case["is_kind"], np.zeros(pool.shape[0])
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(scores):

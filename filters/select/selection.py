@@ -57,7 +57,7 @@ from pipeline.embeddings import EncoderConfig
 from pipeline.errors import InputError
 from pipeline.readers import ReadOptions, read_documents
 from pipeline.readers.sources import detect_format
-from pipeline.readers.validate import raise_first
+from pipeline.readers.validate import NO_TEXT, raise_first
 from pipeline.run_state import local_folder, shared_array
 from pipeline.stage import SplitCorpusStage, StageConfig
 from pipeline.storage import AnyPath
@@ -144,10 +144,6 @@ class SelectConfig(StageConfig, EncoderConfig):
         return Budget(docs=self.budget_docs, tokens=self.budget_tokens)
 
 
-#: target records without text are skipped (nothing to learn from); any other bad record is an error
-BLANK_TEXT = ("text is null", "text is empty", "text is whitespace only")
-
-
 def read_target(path: Path, field: str = TEXT) -> pl.Series:
     """The texts of a target corpus: any input the readers take (JSON Lines, Parquet, CSV, a Hugging Face
     dataset folder) or, for a file of another extension, one text per non-blank line. Records without text
@@ -162,7 +158,8 @@ def read_target(path: Path, field: str = TEXT) -> pl.Series:
     else:
         parts = [pl.Series(TEXT, [], dtype=pl.String)]
         for batch in read_documents([path], ReadOptions(text_field=field, on_error="quarantine")):
-            raise_first(batch.quarantined.filter(~pl.col("error").is_in(BLANK_TEXT)))
+            # records without text are skipped (nothing to learn from); any other bad record is an error
+            raise_first(batch.quarantined.filter(~pl.col("error").is_in(NO_TEXT)))
             parts.append(batch.docs[TEXT])
         texts = pl.concat(parts)
     if texts.is_empty():

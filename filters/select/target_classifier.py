@@ -138,6 +138,41 @@ def classifier_scores(features: Features, weights: np.ndarray) -> np.ndarray:
     return np.asarray(features @ weights[:-1]).ravel() + weights[-1]
 
 
+def paired_features(
+    pool: np.ndarray,
+    target: np.ndarray,
+    sample: np.ndarray,
+    *,
+    pool_ngrams: sparse.spmatrix | None = None,
+    target_ngrams: sparse.spmatrix | None = None,
+    pool_layout: np.ndarray | None = None,
+    target_layout: np.ndarray | None = None,
+    pool_states: np.ndarray | None = None,
+    target_states: np.ndarray | None = None,
+) -> tuple[Features, Features]:
+    """The pool's and the target's `classifier_features` rows, the layout scaled and the LM states centred on
+    the pool rows `sample`. `pool` / `target` are embeddings; each other block (`dsir.hashed_features`,
+    `layout.layout_statistics`, `lm_states.lm_states`) is given for both or for neither."""
+    if (pool_ngrams is None) != (target_ngrams is None):
+        raise ValueError("give the n-grams of both the pool and the target, or of neither")
+    if (pool_layout is None) != (target_layout is None):
+        raise ValueError("give the layout statistics of both the pool and the target, or of neither")
+    if (pool_states is None) != (target_states is None):
+        raise ValueError("give the LM states of both the pool and the target, or of neither")
+    pool_block = target_block = None
+    if pool_layout is not None and target_layout is not None:
+        scaling = LayoutScaling.fit(np.asarray(pool_layout)[sample])
+        pool_block, target_block = scaling.transform(pool_layout), scaling.transform(target_layout)
+    pool_lm = target_lm = None
+    if pool_states is not None and target_states is not None:
+        centring = StateCentring.fit(np.asarray(pool_states)[sample])
+        pool_lm, target_lm = centring.transform(pool_states), centring.transform(target_states)
+    return (
+        classifier_features(pool, pool_ngrams, pool_block, pool_lm),
+        classifier_features(target, target_ngrams, target_block, target_lm),
+    )
+
+
 def classifier_select(
     pool: np.ndarray,
     target: np.ndarray,
@@ -158,27 +193,22 @@ def classifier_select(
     against a seeded sample of the pool (`pool_sample_size`). `pool` / `target` are embeddings; with
     `pool_ngrams` and `target_ngrams` (`dsir.hashed_features`) the n-grams join the features, with
     `pool_layout` and `target_layout` (`layout.layout_statistics`) the layout, scaled on the pool sample, with
-    `pool_states` and `target_states` (`lm_states.lm_states`) the LM states, centred on the pool sample;
-    `self_training`: fitted again with the sample's rows of positive log-odds added to the target
-    (`fit_target_classifier`)."""
-    if (pool_ngrams is None) != (target_ngrams is None):
-        raise ValueError("give the n-grams of both the pool and the target, or of neither")
-    if (pool_layout is None) != (target_layout is None):
-        raise ValueError("give the layout statistics of both the pool and the target, or of neither")
-    if (pool_states is None) != (target_states is None):
-        raise ValueError("give the LM states of both the pool and the target, or of neither")
+    `pool_states` and `target_states` (`lm_states.lm_states`) the LM states, centred on the pool sample
+    (`paired_features`); `self_training`: fitted again with the sample's rows of positive log-odds added to
+    the target (`fit_target_classifier`)."""
     size = pool_sample_size(len(pool), len(target))
     sample = np.sort(np.random.default_rng(seed).choice(len(pool), size=size, replace=False))
-    pool_block = target_block = None
-    if pool_layout is not None and target_layout is not None:
-        scaling = LayoutScaling.fit(np.asarray(pool_layout)[sample])
-        pool_block, target_block = scaling.transform(pool_layout), scaling.transform(target_layout)
-    pool_lm = target_lm = None
-    if pool_states is not None and target_states is not None:
-        centring = StateCentring.fit(np.asarray(pool_states)[sample])
-        pool_lm, target_lm = centring.transform(pool_states), centring.transform(target_states)
-    features = classifier_features(pool, pool_ngrams, pool_block, pool_lm)
-    target_features = classifier_features(target, target_ngrams, target_block, target_lm)
+    features, target_features = paired_features(
+        pool,
+        target,
+        sample,
+        pool_ngrams=pool_ngrams,
+        target_ngrams=target_ngrams,
+        pool_layout=pool_layout,
+        target_layout=target_layout,
+        pool_states=pool_states,
+        target_states=target_states,
+    )
     weights = fit_target_classifier(
         target_features, features[sample], C=C, seed=seed, self_training=self_training
     )

@@ -26,7 +26,14 @@ from pipeline.batch import ID
 from pipeline.errors import InputError
 from pipeline.readers.options import ReadBatch, ReadOptions
 from pipeline.readers.sources import Source
-from pipeline.readers.validate import empty_docs, empty_file, finalize, json_type, quarantine_rows
+from pipeline.readers.validate import (
+    TEXT_NULL,
+    empty_docs,
+    empty_file,
+    finalize,
+    json_type,
+    quarantine_rows,
+)
 from pipeline.storage import AnyPath
 
 READ_SIZE = 1 << 20
@@ -170,7 +177,7 @@ def classify(line: bytes, options: ReadOptions, id_col: str | None) -> Classifie
         return None, tf, f"missing field '{tf}'"
     value = record[tf]
     if value is None:
-        return None, tf, "text is null"
+        return None, tf, TEXT_NULL
     if not isinstance(value, str):
         return None, tf, f"text must be a string, got {json_type(value)}"
     if id_col is not None:

@@ -16,6 +16,9 @@ Position = Literal["line", "row"]
 RESERVED = (TEXT, ID, SOURCE, LINE, ORDER)
 INPUT_SUFFIX = "__input"
 _STRING_LIKE = (pl.String, pl.Categorical, pl.Enum, pl.Null)
+#: the errors of a record whose text field is there but holds no text
+TEXT_NULL, TEXT_EMPTY, TEXT_BLANK = "text is null", "text is empty", "text is whitespace only"
+NO_TEXT = (TEXT_NULL, TEXT_EMPTY, TEXT_BLANK)
 
 
 def id_source(options: ReadOptions, columns: Sequence[str]) -> str | None:
@@ -118,9 +121,9 @@ def _checks(frame: pl.DataFrame, options: ReadOptions) -> list[tuple[pl.Expr, st
     tf = options.text_field
     text = pl.col(tf)
     checks = [
-        (text.is_null(), "text is null", tf),
-        (text.str.len_bytes() == 0, "text is empty", tf),
-        (text.str.strip_chars().str.len_bytes() == 0, "text is whitespace only", tf),
+        (text.is_null(), TEXT_NULL, tf),
+        (text.str.len_bytes() == 0, TEXT_EMPTY, tf),
+        (text.str.strip_chars().str.len_bytes() == 0, TEXT_BLANK, tf),
     ]
     idc = id_source(options, frame.columns)
     if options.id_field is not None:
