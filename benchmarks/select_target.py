@@ -37,6 +37,11 @@ fitted once, `self_training = false`), `no-lm` (without the LM state,
 gives the pool's share) and the seconds each took (embedding apart: it is shared by the embedding
 methods).
 
+Then the same setups with a budget of twice the pool's documents of the kind (a user does not know how many
+the pool holds): DSIR, `embedding`, and `embedding` with `min_log_odds = 0` (only documents the classifier
+finds more like the target than like the pool): the share of the kind among the kept documents, how many
+were kept, and the share of the pool's documents of the kind among them.
+
 Then, on 2,000 documents (the first 1,500 Reuters + the first 500 C4), the coverage (mean cosine distance
 from every document to its nearest selected one; lower is better) and the radius (the largest such
 distance, k-center's objective) of k-center greedy, cluster-balanced sampling and random subsets (mean of
@@ -86,6 +91,9 @@ from pipeline.coverage import coverage, radius  # noqa: E402
 from pipeline.embeddings import embed  # noqa: E402
 
 METHODS = ("dsir", "embedding", "labelled", "one-fit", "no-lm", "no-layout", "emb-only", "knn", "centroid")
+#: the methods run again with a budget of twice the pool's documents of the kind (a user does not know how
+#: many it holds): label, method, minimum log-odds
+OVER_BUDGET = (("dsir", "dsir", None), ("embedding", "embedding", None), ("embedding >= 0", "embedding", 0.0))
 
 
 def sources() -> dict[str, pl.Series]:
@@ -221,8 +229,10 @@ def labelled_scores(case: dict, seed: int, C: float, folds: int = 5) -> np.ndarr
     return scores
 
 
-def select(method: str, case: dict, budget: Budget, seed: int, C: float) -> np.ndarray:
-    """The pool rows `method` chooses."""
+def select(
+    method: str, case: dict, budget: Budget, seed: int, C: float, min_log_odds: float | None = None
+) -> np.ndarray:
+    """The pool rows `method` chooses (`min_log_odds`: the classifier methods' minimum)."""
     if method == "dsir":
         return dsir_select(case["pool"], case["target"], budget, seed=seed)[0]
     if method in ("embedding", "one-fit", "no-lm", "no-layout"):
@@ -242,6 +252,7 @@ def select(method: str, case: dict, budget: Budget, seed: int, C: float) -> np.n
             C=C,
             seed=seed,
             self_training=method != "one-fit",
+            min_log_odds=min_log_odds,
             **features,
         )[0]
     if method == "labelled":
@@ -279,6 +290,7 @@ def main() -> None:
 
     print("setup                 draw  random  " + "  ".join(f"{m:>9s}" for m in METHODS) + "   seconds")
     shares: dict[tuple[str, str], list[float]] = {}
+    over: dict[tuple[str, str], list[tuple[float, int, float]]] = {}
     for name in args.setups:
         setup = SETUPS[name]
         for seed in args.draws:
@@ -293,10 +305,26 @@ def main() -> None:
                 took.append(f"{seconds:.2f}")
             random = case["is_kind"].mean()
             print(f"{name:21s} {seed:4d}  {random:6.3f}  " + "  ".join(row) + "   " + "/".join(took))
+            kind = case["is_kind"]
+            for label, method, minimum in OVER_BUDGET:
+                chosen = select(method, case, Budget(docs=2 * setup.kind), seed, args.C, minimum)
+                share = float(kind[chosen].mean()) if len(chosen) else float("nan")
+                found = float(kind[chosen].sum() / kind.sum())
+                over.setdefault((name, label), []).append((share, len(chosen), found))
     print("\nmean over draws " + " ".join(str(d) for d in args.draws))
     print("| setup | " + " | ".join(METHODS) + " |")
     for name in args.setups:
         cells = [f"{np.mean(shares[name, m]):.3f}" for m in METHODS]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+    print("\nbudget twice the pool's documents of the kind: share of the kind (documents kept, share of the")
+    print("pool's documents of the kind kept), mean over draws " + " ".join(str(d) for d in args.draws))
+    print("| setup | " + " | ".join(label for label, _, _ in OVER_BUDGET) + " |")
+    for name in args.setups:
+        cells = []
+        for label, _, _ in OVER_BUDGET:
+            share, kept, found = np.mean(over[name, label], axis=0)
+            cells.append(f"{share:.3f} ({kept:.0f}, {found:.3f})")
         print(f"| {name} | " + " | ".join(cells) + " |")
 
     n = args.coverage_n

@@ -94,11 +94,17 @@ def print_run(out: str | Path, stats: RunStats) -> None:
             f"resumed (attempt {resume.attempt}): {resume.tasks_reused} finished tasks not run again, "
             f"{resume.tasks_run} run"
         )
+    from pipeline.report import target_sentence
+
     out_console.print(stats_table(stats))
     for stage in stats.stages:
         if stage.counters:
             counted = ", ".join(f"{name}: {value}" for name, value in stage.counters.items())
             out_console.print(f"{stage.name} counted {counted}", highlight=False)
+    for stage in stats.stages:
+        likeness = stage.facts.get("target")
+        if likeness:
+            out_console.print(f"{stage.name}: {target_sentence(likeness)}", highlight=False)
     out_console.print(f"kept corpus: {stats.paths['kept']}")
     out_console.print(f"ledger:      {stats.paths['removed']}  (removed)")
     out_console.print(f"             {stats.paths['quarantine']}  (quarantined)")

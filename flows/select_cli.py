@@ -40,7 +40,9 @@ def select(
             "dsir / embedding / knn / centroid: resemble --target."
         ),
     ],
-    budget: Annotated[int | None, typer.Option(min=1, help="Documents to keep.")] = None,
+    budget: Annotated[
+        int | None, typer.Option(min=1, help="Documents to keep (embedding: optional with --min-log-odds).")
+    ] = None,
     budget_tokens: Annotated[int | None, typer.Option(min=1, help="Whitespace words to keep.")] = None,
     target: Annotated[
         Path | None,
@@ -82,6 +84,13 @@ def select(
             "than the pool added to the target, until they stop changing (helps most with a small target)."
         ),
     ] = True,
+    min_log_odds: Annotated[
+        float | None,
+        typer.Option(
+            help="embedding: keep only documents whose log-odds (target over pool) are at least this; 0 "
+            "keeps those more like the target than like the pool. The budget, if given, still caps them."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of k-means, sampling and Gumbel noise.")] = 0,
     dtype: Annotated[
         Precision,
@@ -96,7 +105,7 @@ def select(
     *,
     run: RunArguments,
 ) -> None:
-    """Select documents: those not chosen go to removed/ (not_selected, or semantic_duplicate)."""
+    """Select documents: those not chosen go to removed/ (not_selected, unlike_target, semantic_duplicate)."""
     from flows.recipe import parse_recipe
 
     with user_errors():
@@ -118,6 +127,7 @@ def select(
                 "layout": layout,
                 "lm": lm,
                 "self_training": self_training,
+                "min_log_odds": min_log_odds,
                 "seed": seed,
                 "dtype": dtype.value,
             }

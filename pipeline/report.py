@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pipeline.stats import RunStats
 
@@ -29,6 +30,17 @@ def _reasons(reasons: dict[str, int]) -> str:
     return ", ".join(f"{reason}: {count}" for reason, count in reasons.items()) or "-"
 
 
+def target_sentence(facts: dict[str, Any]) -> str:
+    """A target selection's likeness facts (`filters.select.facts.target_facts`) as a sentence."""
+    line = (
+        f"{facts['like_target']:,} of {facts['documents']:,} documents score more like the target than like "
+        f"the pool (log-odds > 0); {facts['kept_like_target']:,} of the {facts['kept']:,} kept do"
+    )
+    if facts["min_log_odds"] is None and facts["kept_like_target"] < facts["kept"]:
+        line += " (a minimum log-odds of 0, --min-log-odds 0, keeps only those)"
+    return line
+
+
 def markdown(stats: RunStats) -> str:
     """The run as a markdown report: totals, the per-stage table, quarantine errors and warnings."""
     lines = [
@@ -45,6 +57,9 @@ def markdown(stats: RunStats) -> str:
     if counted:
         lines += ["", "## Counters", "", "| step | counter | value |", "|---|---|---:|"]
         lines += [f"| {step} | {name} | {value} |" for step, name, value in counted]
+    likeness = [(stage.name, stage.facts["target"]) for stage in stats.stages if stage.facts.get("target")]
+    if likeness:
+        lines += ["", "## Target selection", ""] + [f"- {name}: {target_sentence(f)}" for name, f in likeness]
     errors = stats.read.quarantine_errors
     if errors:
         lines += ["", "## Quarantined", "", "| error | records |", "|---|---:|"]

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from pipeline import storage
+from pipeline.report import target_sentence
 from pipeline.stats import RunStats
 from pipeline.storage import AnyPath
 
@@ -690,6 +691,9 @@ def _embedding_section(run: RunData, charts: Charts) -> str:
             parts.append(f"<p class='note'>{_e(view)}</p>")
             continue
         parts.append(_embedding_table(view))
+        likeness = run.stats.stages[index].facts.get("target")
+        if likeness:
+            parts.append(f"<p>{_e(target_sentence(likeness))}</p>")
         sample = f" (a sample of {view.sampled:,} documents)" if view.sampled else ""
         figures = charts.figure(
             f"embedding-clusters:{view.stage}",

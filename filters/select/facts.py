@@ -1,5 +1,6 @@
 """What the embedding stages record for the run's report (`stats.json`, the stage's `facts`): the k-means
-clusters of the corpus with the documents kept in each, and how well the kept documents cover the rest.
+clusters of the corpus with the documents kept in each, how well the kept documents cover the rest, and, for
+the target classifier, how many documents it finds more like the target than like the pool.
 
 Computed where the stage decides, over a seeded sample of `SAMPLE` documents when the corpus is larger
 (their embeddings read from the stage's summaries; no embedding cache, no second pass)."""
@@ -44,4 +45,19 @@ def sample_facts(
             "distance_counts": counts.tolist(),
             "distance_edges": [round(float(edge), 6) for edge in edges],
         }
+    }
+
+
+def target_facts(log_odds: np.ndarray, kept: np.ndarray, min_log_odds: float | None) -> dict[str, Any]:
+    """How many of the documents the target classifier finds more like the target than like the pool
+    (log-odds > 0), in all and among the `kept` ones: an estimate of how many the corpus holds of the
+    target's kind, and of how many kept ones are not of it when the budget is larger."""
+    log_odds, kept = np.asarray(log_odds, dtype=np.float64), np.asarray(kept, dtype=bool)
+    like = log_odds > 0
+    return {
+        "documents": len(log_odds),
+        "like_target": int(like.sum()),
+        "kept": int(kept.sum()),
+        "kept_like_target": int((like & kept).sum()),
+        "min_log_odds": min_log_odds,
     }

@@ -6,7 +6,8 @@ target vs pool, optionally plus a quality column), `knn` and `centroid` (embeddi
 corpus) and `dsir` (hashed n-gram importance resampling towards a target corpus). `summarize` embeds
 (hashes, measures the layout of, runs the LM over) each shard where it lies; the decision scores the
 documents in parts (`Selection`), takes the budget from the top of their ranking and removes every other
-document with `reason=not_selected`. Embeddings are fixed-size float32 arrays, never Python lists.
+document with `reason=not_selected` (`embedding` with `min_log_odds`: those under it with
+`reason=unlike_target`). Embeddings are fixed-size float32 arrays, never Python lists.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from filters.select.dsir import (
     importance_ratio,
     ngram_buckets,
 )
-from filters.select.facts import SAMPLE, sample_facts
+from filters.select.facts import SAMPLE, sample_facts, target_facts
 from filters.select.kcenter import kcenter_select
 from filters.select.knn import knn_similarity, target_centroid
 from filters.select.layout import LayoutScaling, layout_statistics
@@ -67,6 +68,8 @@ if TYPE_CHECKING:
     from scipy import sparse
 
 REASON_NOT_SELECTED = "not_selected"
+#: embedding with `min_log_odds`: the classifier's log-odds are under it
+REASON_UNLIKE_TARGET = "unlike_target"
 Method = Literal["kcenter", "clusters", "dsir", "embedding", "knn", "centroid"]
 TARGETED = ("dsir", "embedding", "knn", "centroid")
 EMBEDDED = ("kcenter", "clusters", "embedding", "knn", "centroid")
@@ -127,11 +130,21 @@ class SelectConfig(StageConfig, EncoderConfig):
     lm_model: str | None = Field(
         None, description="embedding with lm: None or 'smollm2' (packaged SmolLM2-135M) or a local folder"
     )
+    min_log_odds: float | None = Field(
+        None,
+        description="embedding: keep only documents whose log-odds (target over pool) are at least this "
+        "(0: more like the target than like the pool), the rest removed as unlike_target; the budget, if "
+        "given, still caps them",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SelectConfig:
-        if (self.budget_docs is None) == (self.budget_tokens is None):
-            raise ValueError("give budget_docs or budget_tokens (exactly one)")
+        if self.budget_docs is not None and self.budget_tokens is not None:
+            raise ValueError("give budget_docs or budget_tokens, not both")
+        if self.budget_docs is None and self.budget_tokens is None and self.min_log_odds is None:
+            raise ValueError("give budget_docs or budget_tokens (or, with method embedding, min_log_odds)")
+        if self.min_log_odds is not None and self.method != "embedding":
+            raise ValueError("min_log_odds applies to method embedding only")
         if self.method in TARGETED and self.target is None:
             raise ValueError(f"method {self.method} needs a target corpus")
         if self.target is not None and not self.target.exists():
@@ -140,7 +153,10 @@ class SelectConfig(StageConfig, EncoderConfig):
             raise ValueError("quality_column applies to kcenter, clusters and embedding only")
         return self
 
-    def budget(self) -> Budget:
+    def budget(self, documents: int) -> Budget:
+        """The budget over a corpus of `documents`: all of them when only `min_log_odds` limits the choice."""
+        if self.budget_docs is None and self.budget_tokens is None:
+            return Budget(docs=documents)
         return Budget(docs=self.budget_docs, tokens=self.budget_tokens)
 
 
@@ -317,18 +333,28 @@ class Selection(SplitCorpusStage):
         self, summaries: pl.LazyFrame, parts: pl.LazyFrame, files: Sequence[AnyPath] = ()
     ) -> pl.DataFrame:
         """Every document ranked by its part's score (or by k-center over all embeddings), the budget
-        taken from the top; the rest removed (`not_selected`)."""
+        taken from the top; the rest removed (`not_selected`; embedding with `min_log_odds`: those under it
+        `unlike_target`)."""
         config = self.config
         rows = parts.sort(ORDER).collect()
         lengths = rows["tokens"].to_numpy()
         quality = rows["quality"].to_numpy() if "quality" in rows.columns else None
-        budget = config.budget()
+        budget = config.budget(rows.height)
+        reasons = pl.lit(REASON_NOT_SELECTED)
+        log_odds = None
         if config.method == "dsir":
             chosen = budget.take(gumbel_top_k_order(rows[SCORE].to_numpy(), seed=config.seed), lengths)
-        elif config.method == "embedding" and quality is not None:
-            rows = rows.with_columns(pl.Series(SCORE, _zscore(rows[SCORE].to_numpy()) + _zscore(quality)))
-            chosen = budget.take(np.argsort(-rows[SCORE].to_numpy(), kind="stable"), lengths)
-        elif config.method in ("embedding", "knn", "centroid"):
+        elif config.method == "embedding":
+            log_odds = rows[SCORE].to_numpy()
+            rank = log_odds if quality is None else _zscore(log_odds) + _zscore(quality)
+            order = np.argsort(-rank, kind="stable")
+            if config.min_log_odds is not None:
+                unlike = log_odds < config.min_log_odds
+                order = order[~unlike[order]]
+                reasons = pl.when(pl.Series(unlike)).then(pl.lit(REASON_UNLIKE_TARGET)).otherwise(reasons)
+            chosen = budget.take(order, lengths)
+            rows = rows.with_columns(pl.Series(SCORE, rank))
+        elif config.method in ("knn", "centroid"):
             chosen = budget.take(np.argsort(-rows[SCORE].to_numpy(), kind="stable"), lengths)
         elif config.method == "clusters":
             labels = rows[CLUSTER].to_numpy().astype(np.int64)
@@ -339,10 +365,12 @@ class Selection(SplitCorpusStage):
         keep = selection_mask(rows.height, chosen)
         if config.method in EMBEDDED:
             self.facts = self._facts(summaries, rows, keep, files)
+        if log_odds is not None:
+            self.facts["target"] = target_facts(log_odds, keep, config.min_log_odds)
         score = rows[SCORE] if SCORE in rows.columns else pl.lit(None, dtype=pl.Float64)
-        return rows.select(
-            ORDER, pl.lit(REASON_NOT_SELECTED).alias(REASON), score.alias("selection_score")
-        ).filter(~pl.Series(keep))
+        return rows.select(ORDER, reasons.alias(REASON), score.alias("selection_score")).filter(
+            ~pl.Series(keep)
+        )
 
     def _facts(
         self, summaries: pl.LazyFrame, rows: pl.DataFrame, keep: np.ndarray, files: Sequence[AnyPath]

@@ -23,6 +23,10 @@ Wikipedia. It does not depend on the budget, so neither do the scores: a budget 
 of the target's kind (a user does not know that count) leaves the ranking as good as one fit's. It helps
 most where the target is small (see the README's table); where the first fit is already near-perfect it
 changes little.
+
+A minimum log-odds (`min_log_odds`, `likely_order`) keeps only the documents the classifier finds at least
+that much more like the target than like the pool: with 0, a budget larger than the pool holds of the
+target's kind (or none) is not filled with documents it finds unlike the target.
 """
 
 from __future__ import annotations
@@ -173,6 +177,14 @@ def paired_features(
     )
 
 
+def likely_order(scores: np.ndarray, min_log_odds: float | None = None) -> np.ndarray:
+    """Row indices by descending log-odds (ties by position); with `min_log_odds`, only rows scoring at least
+    that (0: rows the classifier finds more like the target than like the pool)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-scores, kind="stable")
+    return order if min_log_odds is None else order[scores[order] >= min_log_odds]
+
+
 def classifier_select(
     pool: np.ndarray,
     target: np.ndarray,
@@ -188,6 +200,7 @@ def classifier_select(
     seed: int = 0,
     lengths: np.ndarray | None = None,
     self_training: bool = True,
+    min_log_odds: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(chosen pool row indices, highest log-odds first; log-odds of every pool row), the classifier fitted
     against a seeded sample of the pool (`pool_sample_size`). `pool` / `target` are embeddings; with
@@ -195,7 +208,8 @@ def classifier_select(
     `pool_layout` and `target_layout` (`layout.layout_statistics`) the layout, scaled on the pool sample, with
     `pool_states` and `target_states` (`lm_states.lm_states`) the LM states, centred on the pool sample
     (`paired_features`); `self_training`: fitted again with the sample's rows of positive log-odds added to
-    the target (`fit_target_classifier`)."""
+    the target (`fit_target_classifier`); `min_log_odds`: only rows scoring at least that are chosen (fewer
+    than the budget when fewer do; `likely_order`)."""
     size = pool_sample_size(len(pool), len(target))
     sample = np.sort(np.random.default_rng(seed).choice(len(pool), size=size, replace=False))
     features, target_features = paired_features(
@@ -213,4 +227,4 @@ def classifier_select(
         target_features, features[sample], C=C, seed=seed, self_training=self_training
     )
     scores = classifier_scores(features, weights)
-    return budget.take(np.argsort(-scores, kind="stable"), lengths), scores
+    return budget.take(likely_order(scores, min_log_odds), lengths), scores

@@ -87,6 +87,32 @@ def test_select_embedding_keeps_documents_like_the_target(
     assert set(removed["reason"]) == {"not_selected"} and removed.height == 18
 
 
+def test_select_embedding_with_a_minimum_log_odds_keeps_what_looks_like_the_target(
+    tmp_path: Path, winnow: Winnow
+) -> None:
+    """A budget larger than the pool holds of the target's kind is filled with what is left, and the output
+    says how many kept documents score unlike the target; `--min-log-odds 0` (with or without a budget)
+    keeps only those that score like it, the rest in the ledger as `unlike_target`."""
+    pool = jsonl(tmp_path / "pool.jsonl", SPORT * 3 + COOKING * 3)
+    target = jsonl(tmp_path / "target.jsonl", COOKING)
+    args = ["--method", "embedding", "--target", str(target), "--no-lm", "--cache", str(tmp_path / "cache")]
+    padded = winnow("select", str(pool), "--out", str(tmp_path / "padded"), *args, "--budget", "20")
+    assert padded.exit_code == 0, padded.output
+    said = " ".join(padded.output.split())
+    assert "12 of 24 documents score more like the target than like the pool (log-odds > 0)" in said
+    assert "12 of the 20 kept do (a minimum log-odds of 0, --min-log-odds 0, keeps only those)" in said
+    assert pl.read_parquet(tmp_path / "padded" / "kept").height == 20
+    result = winnow("select", str(pool), "--out", str(tmp_path / "out"), *args, "--min-log-odds", "0")
+    assert result.exit_code == 0, result.output
+    assert "12 of the 12 kept do" in " ".join(result.output.split())
+    kept = pl.read_parquet(tmp_path / "out" / "kept")
+    removed = pl.read_parquet(tmp_path / "out" / "removed")
+    assert kept.height == 12 and set(kept["text"]) == set(COOKING)
+    assert set(removed["reason"]) == {"unlike_target"} and removed.height == 12
+    assert "## Target selection" in (tmp_path / "out" / "report.md").read_text()
+    assert "12 of 24 documents score more like the target" in (tmp_path / "out" / "report.html").read_text()
+
+
 def test_select_semdedup_removes_paraphrases(tmp_path: Path, winnow: Winnow) -> None:
     texts = [*SPORT, *COOKING, SPORT[0].replace("home side", "home team"), COOKING[1] + " "]
     pool = jsonl(tmp_path / "pool.jsonl", texts)
@@ -107,6 +133,9 @@ def test_select_usage_errors(tmp_path: Path, winnow: Winnow) -> None:
     assert no_target.exit_code == 1 and "target" in no_target.output
     no_budget = winnow("select", str(pool), "--out", str(tmp_path / "b"), "--method", "kcenter")
     assert no_budget.exit_code == 1 and "budget" in no_budget.output
+    args = ["--method", "dsir", "--target", str(pool), "--min-log-odds", "0"]
+    not_embedding = winnow("select", str(pool), "--out", str(tmp_path / "b"), *args)
+    assert not_embedding.exit_code == 1 and "min_log_odds applies to method embedding" in not_embedding.output
     args = ["--method", "dsir", "--budget", "2", "--target"]
     missing = winnow("select", str(pool), "--out", str(tmp_path / "c"), *args, str(tmp_path / "none.jsonl"))
     assert missing.exit_code == 1 and "none.jsonl does not exist" in missing.output

@@ -43,9 +43,9 @@ def write_jsonl(path: Path, texts: list[str]) -> Path:
 
 def test_config_needs_one_budget_and_a_target_for_targeted_methods(tmp_path):
     (tmp_path / "t.jsonl").write_text('{"text": "a target document"}\n')
-    with pytest.raises(ValidationError, match="exactly one"):
+    with pytest.raises(ValidationError, match="give budget_docs or budget_tokens"):
         SelectConfig(method="kcenter")
-    with pytest.raises(ValidationError, match="exactly one"):
+    with pytest.raises(ValidationError, match="not both"):
         SelectConfig(method="kcenter", budget_docs=3, budget_tokens=10)
     with pytest.raises(ValidationError, match="target"):
         SelectConfig(method="dsir", budget_docs=3)
@@ -54,6 +54,10 @@ def test_config_needs_one_budget_and_a_target_for_targeted_methods(tmp_path):
     with pytest.raises(ValidationError, match="target"):
         SelectConfig(method="embedding", budget_docs=3)
     SelectConfig(method="embedding", budget_docs=3, target=tmp_path / "t.jsonl", quality_column="q")
+    # a minimum log-odds may replace the budget, for the embedding method only
+    SelectConfig(method="embedding", target=tmp_path / "t.jsonl", min_log_odds=0.0)
+    with pytest.raises(ValidationError, match="min_log_odds applies to method embedding"):
+        SelectConfig(method="dsir", budget_docs=3, target=tmp_path / "t.jsonl", min_log_odds=0.0)
     with pytest.raises(ValidationError):
         SelectConfig(method="kcenter", budget_docs=3, extra_field=1)
     assert SelectConfig(method="clusters", budget_tokens=100).build().kind == "select"
@@ -85,6 +89,60 @@ def test_embedding_stage_keeps_target_like_documents_and_adds_the_quality_z_scor
     )
     kept = run(config.build(), shards).filter(pl.col(REASON).is_null())["text"].to_list()
     assert FINANCE[0] in kept and len(set(kept) & set(COOKING[:3])) == 2
+
+
+def recipes(n: int, rng: np.random.Generator) -> list[str]:
+    """`n` seeded cooking instructions."""
+    verbs = ["Stir", "Simmer", "Roast", "Whisk", "Knead", "Bake", "Fry", "Chop", "Season", "Grill"]
+    things = ["the onions", "the dough", "the sauce", "the eggs", "the vegetables", "the bread", "the fish"]
+    ends = ["until golden", "for ten minutes", "over a low heat", "with a pinch of salt", "in a warm oven"]
+    return [
+        f"{rng.choice(verbs)} {rng.choice(things)} {rng.choice(ends)}, then "
+        f"{rng.choice(verbs).lower()} {rng.choice(things)} {rng.choice(ends)}."
+        for _ in range(n)
+    ]
+
+
+def markets(n: int, rng: np.random.Generator) -> list[str]:
+    """`n` seeded financial news sentences."""
+    subjects = ["The company", "The bank", "The central bank", "Analysts", "The firm", "Investors", "Traders"]
+    verbs = ["reported", "expected", "forecast", "said", "announced", "priced in"]
+    objects = ["higher quarterly profit", "a loss per share", "lower interest rates", "a stronger dollar"]
+    ends = ["in the second quarter", "for the fiscal year", "after approval", "on higher oil prices"]
+    picks = (subjects, verbs, objects, ends)
+    return [" ".join(str(rng.choice(words)) for words in picks) + "." for _ in range(n)]
+
+
+def test_embedding_stage_with_a_minimum_log_odds_keeps_only_the_target_like_documents(tmp_path):
+    """No budget, or one larger than the pool holds of the target's kind (a user does not know that count):
+    the documents under the minimum are removed as `unlike_target`, and the facts count the documents the
+    classifier finds more like the target than like the pool (the 15 recipes among 60 market reports)."""
+    rng = np.random.default_rng(0)
+    pool_recipes, target = recipes(15, rng), write_jsonl(tmp_path / "target.jsonl.gz", recipes(15, rng))
+    texts = [str(t) for t in rng.permutation(markets(60, rng) + pool_recipes)]
+    shards = [shard(texts[:40], 0), shard(texts[40:], 40)]
+    config = SelectConfig(method="embedding", target=target, min_log_odds=0.0, cache=tmp_path / "c", lm=False)
+    for budget in (None, 30):
+        stage = config.model_copy(update={"budget_docs": budget}).build()
+        marked = run(stage, shards)
+        kept = marked.filter(pl.col(REASON).is_null())
+        assert sorted(kept["text"].to_list()) == sorted(pool_recipes)
+        removed = marked.filter(pl.col(REASON).is_not_null())
+        assert removed[REASON].unique().to_list() == ["unlike_target"] and removed.height == 60
+        assert (removed["selection_score"] < 0).all()
+        facts = {"documents": 75, "like_target": 15, "kept": 15, "kept_like_target": 15, "min_log_odds": 0.0}
+        assert stage.facts["target"] == facts
+    # a budget smaller than the target-like documents: those it cannot hold are not_selected
+    stage = config.model_copy(update={"budget_docs": 10}).build()
+    reasons = run(stage, shards)[REASON].value_counts().sort(REASON).rows()
+    assert reasons == [(None, 10), ("not_selected", 5), ("unlike_target", 60)]
+    assert stage.facts["target"]["like_target"] == 15 and stage.facts["target"]["kept_like_target"] == 10
+    # without the minimum, the budget is filled from the top of the ranking, and the facts say how many of
+    # the kept documents the classifier finds unlike the target
+    stage = config.model_copy(update={"budget_docs": 30, "min_log_odds": None}).build()
+    kept = run(stage, shards).filter(pl.col(REASON).is_null())
+    assert kept.height == 30 and set(pool_recipes) <= set(kept["text"])
+    assert stage.facts["target"] == {**facts, "kept": 30, "min_log_odds": None}
 
 
 def test_embedding_stage_hashes_ngrams_measures_layout_and_runs_the_lm_unless_told_not_to(tmp_path):
