@@ -132,6 +132,7 @@ class SelectConfig(StageConfig, EncoderConfig):
     )
     min_log_odds: float | None = Field(
         None,
+        allow_inf_nan=False,
         description="embedding: keep only documents whose log-odds (target over pool) are at least this "
         "(0: more like the target than like the pool), the rest removed as unlike_target; the budget, if "
         "given, still caps them",

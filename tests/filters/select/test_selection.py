@@ -58,6 +58,8 @@ def test_config_needs_one_budget_and_a_target_for_targeted_methods(tmp_path):
     SelectConfig(method="embedding", target=tmp_path / "t.jsonl", min_log_odds=0.0)
     with pytest.raises(ValidationError, match="min_log_odds applies to method embedding"):
         SelectConfig(method="dsir", budget_docs=3, target=tmp_path / "t.jsonl", min_log_odds=0.0)
+    with pytest.raises(ValidationError, match="finite number"):
+        SelectConfig(method="embedding", target=tmp_path / "t.jsonl", min_log_odds=float("nan"))
     with pytest.raises(ValidationError):
         SelectConfig(method="kcenter", budget_docs=3, extra_field=1)
     assert SelectConfig(method="clusters", budget_tokens=100).build().kind == "select"
