@@ -12,6 +12,7 @@ from typing import Any
 from rich.table import Table
 
 from flows.cli_options import RunArguments, out_console, show_progress
+from pipeline.report import target_sentence
 from pipeline.stats import RunStats
 
 #: tasks run at once in this process without Prefect: as Prefect's default thread pool
@@ -94,8 +95,6 @@ def print_run(out: str | Path, stats: RunStats) -> None:
             f"resumed (attempt {resume.attempt}): {resume.tasks_reused} finished tasks not run again, "
             f"{resume.tasks_run} run"
         )
-    from pipeline.report import target_sentence
-
     out_console.print(stats_table(stats))
     for stage in stats.stages:
         if stage.counters:

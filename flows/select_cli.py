@@ -111,8 +111,10 @@ def select(
     with user_errors():
         stage: dict[str, Any]
         if method is SelectMethod.semdedup:
-            if budget or budget_tokens or target:
-                raise typer.BadParameter("semdedup takes no budget or target", param_hint="--method")
+            if budget or budget_tokens or target or min_log_odds is not None:
+                raise typer.BadParameter(
+                    "semdedup takes no budget, target or minimum log-odds", param_hint="--method"
+                )
             stage = {"type": "semantic_dedup", "eps": eps, "keep": keep, "seed": seed, "dtype": dtype.value}
         else:
             stage = {

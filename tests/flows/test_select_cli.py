@@ -136,6 +136,8 @@ def test_select_usage_errors(tmp_path: Path, winnow: Winnow) -> None:
     args = ["--method", "dsir", "--target", str(pool), "--min-log-odds", "0"]
     not_embedding = winnow("select", str(pool), "--out", str(tmp_path / "b"), *args)
     assert not_embedding.exit_code == 1 and "min_log_odds applies to method embedding" in not_embedding.output
+    semdedup = winnow("select", str(pool), "--out", str(tmp_path / "b"), "--method", "semdedup", *args[4:])
+    assert semdedup.exit_code != 0 and "no budget, target or minimum log-odds" in semdedup.output
     args = ["--method", "dsir", "--budget", "2", "--target"]
     missing = winnow("select", str(pool), "--out", str(tmp_path / "c"), *args, str(tmp_path / "none.jsonl"))
     assert missing.exit_code == 1 and "none.jsonl does not exist" in missing.output
