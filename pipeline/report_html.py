@@ -681,19 +681,20 @@ def _coverage_chart(v: EmbeddingView) -> Any:
 
 
 def _embedding_section(run: RunData, charts: Charts) -> str:
-    indexes = [i for i, stage in enumerate(run.stats.stages) if "embeddings" in stage.facts]
+    stages = run.stats.stages
+    indexes = [i for i, stage in enumerate(stages) if {"embeddings", "target"} & set(stage.facts)]
     if not indexes:
         return ""
     parts = []
     for index in indexes:
         view = embedding_view(run, index)
+        likeness = stages[index].facts.get("target")
+        if likeness:  # a target selection's count of target-like documents, even when it kept none
+            parts.append(f"<p>{_e(stages[index].name)}: {_e(target_sentence(likeness))}</p>")
         if isinstance(view, str):
             parts.append(f"<p class='note'>{_e(view)}</p>")
             continue
         parts.append(_embedding_table(view))
-        likeness = run.stats.stages[index].facts.get("target")
-        if likeness:
-            parts.append(f"<p>{_e(target_sentence(likeness))}</p>")
         sample = f" (a sample of {view.sampled:,} documents)" if view.sampled else ""
         figures = charts.figure(
             f"embedding-clusters:{view.stage}",

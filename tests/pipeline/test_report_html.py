@@ -27,7 +27,14 @@ from websockets.sync.client import ClientConnection, connect
 
 from flows.demo_corpus import write_demo_corpus
 from pipeline.batch import REASON
-from pipeline.report_html import EXAMPLE_CHARS, RunData, embedding_view, write_html_report
+from pipeline.report_html import (
+    EXAMPLE_CHARS,
+    RunData,
+    duplicate_clusters,
+    embedding_view,
+    render_report,
+    write_html_report,
+)
 from pipeline.runner import RunOptions, run
 from pipeline.stage import FunctionFilter
 from tests.conftest import flow_run_artifacts
@@ -447,6 +454,17 @@ def test_a_stage_that_recorded_no_clusters_says_why(select_run: Path) -> None:
     assert not isinstance(embedding_view(data, 0), str)
     data.stats.stages[0].facts = {}  # as in a run folder an older winnow wrote
     assert "recorded no embedding clusters" in str(embedding_view(data, 0))
+
+
+def test_a_target_selection_that_kept_nothing_still_gives_its_count_of_target_like_documents(
+    select_run: Path,
+) -> None:
+    data = RunData.load(select_run)
+    likeness = {"documents": 60, "like_target": 7, "kept": 0, "kept_like_target": 0, "min_log_odds": 5.0}
+    data.stats.stages[0].facts = {"target": likeness}  # as an embedding selection over its minimum records
+    page = render_report(data, duplicate_clusters(data))
+    assert "select: 7 of 60 documents score more like the target than like the pool" in page
+    assert "recorded no embedding clusters" in page
 
 
 # ---------------------------------------------------------------- edge cases (library runs)
