@@ -19,6 +19,9 @@ from prompts.serve.settings import CompressionSettings, QuestionFrom, ServeConfi
 from prompts.serve.upstream import redact
 
 QuestionSource = choices("QuestionSource", QuestionFrom)
+#: seconds an idle client connection stays open (uvicorn's default, 5, is httpx's own idle expiry: a client
+#: reusing a connection as the server closes it gets a reset; nginx keeps them 75 s)
+KEEP_ALIVE_S = 75
 #: how messages name the options
 OPTION_NAMES = {
     "rate": "--rate",
@@ -84,6 +87,14 @@ def serve(
         str | None,
         typer.Option(help="Tokenizer folder of the upstream's model, for budgets.", show_default=False),
     ] = None,
+    keep_alive: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Seconds an idle client connection stays open: longer than clients keep idle connections "
+            "(httpx and the OpenAI SDK: 5 s), so none is closed as a client reuses it.",
+        ),
+    ] = KEEP_ALIVE_S,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "info",
 ) -> None:
     """Compress prompts on their way to an OpenAI-compatible server (vLLM, TGI, llama.cpp, a hosted API)."""
@@ -119,4 +130,11 @@ def serve(
     err_console.print(
         f"winnow serve: http://{host}:{port}/v1 -> {redact(config.upstream)}/v1", highlight=False
     )
-    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level.lower(), access_log=False)
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        access_log=False,
+        timeout_keep_alive=keep_alive,
+    )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -54,3 +57,21 @@ def test_winnow_serve_compresses_and_sends_the_servers_key_unlogged(tmp_path: Pa
     text = log.read_text()
     assert "/v1/chat/completions 200 compressed" in text
     assert secret not in text
+
+
+def test_an_idle_client_connection_outlives_the_clients_own_idle_expiry() -> None:
+    """httpx (and the OpenAI SDK over it) reuses an idle connection for 5 s. A server that closes idle ones
+    after 5 s too (uvicorn's default) races it: a request sent as the server closes gets a reset, which
+    `ReadError('')` showed under load. `winnow serve` keeps them open longer (`--keep-alive`, 75 s)."""
+    with serving(recording_upstream()) as upstream, winnow_serve(upstream, "--log-level", "warning") as url:
+        parts = urlsplit(url)
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+        connection.request("GET", "/health")
+        assert connection.getresponse().read() and connection.sock is not None
+        first = connection.sock
+        time.sleep(6)  # idle past both 5 s expiries
+        connection.request("GET", "/health")  # on the same socket: http.client reconnects only if it is gone
+        response = connection.getresponse()
+        assert response.status == 200 and response.read()
+        assert connection.sock is first
+        connection.close()
