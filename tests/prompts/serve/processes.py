@@ -186,6 +186,7 @@ def recording_upstream_process() -> Iterator[str]:
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "tests.prompts.serve.servers:recording_upstream"]
     command += ["--host", HOST, "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    command += ["--timeout-keep-alive", "75"]  # as `winnow serve`: no reset as a client reuses a connection
     with (
         tempfile.TemporaryDirectory(prefix="recording-upstream-") as tmp,
         _running(command, dict(os.environ), Path(tmp) / "serve.log", port, 60, "the upstream") as url,
