@@ -51,6 +51,7 @@ from filters.select.target_classifier import (
     classifier_features,
     classifier_scores,
     fit_target_classifier,
+    likely_order,
     pool_sample_size,
 )
 from pipeline.batch import ORDER, REASON, TEXT
@@ -348,10 +349,9 @@ class Selection(SplitCorpusStage):
         elif config.method == "embedding":
             log_odds = rows[SCORE].to_numpy()
             rank = log_odds if quality is None else _zscore(log_odds) + _zscore(quality)
-            order = np.argsort(-rank, kind="stable")
-            if config.min_log_odds is not None:
-                unlike = log_odds < config.min_log_odds
-                order = order[~unlike[order]]
+            order = likely_order(log_odds, config.min_log_odds, rank=rank)
+            if config.min_log_odds is not None:  # the rows the minimum left out of the order
+                unlike = ~selection_mask(rows.height, order)
                 reasons = pl.when(pl.Series(unlike)).then(pl.lit(REASON_UNLIKE_TARGET)).otherwise(reasons)
             chosen = budget.take(order, lengths)
             rows = rows.with_columns(pl.Series(SCORE, rank))

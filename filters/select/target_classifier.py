@@ -177,11 +177,14 @@ def paired_features(
     )
 
 
-def likely_order(scores: np.ndarray, min_log_odds: float | None = None) -> np.ndarray:
-    """Row indices by descending log-odds (ties by position); with `min_log_odds`, only rows scoring at least
-    that (0: rows the classifier finds more like the target than like the pool)."""
+def likely_order(
+    scores: np.ndarray, min_log_odds: float | None = None, *, rank: np.ndarray | None = None
+) -> np.ndarray:
+    """Row indices best first by `rank` (default: the log-odds `scores`; ties by position); with
+    `min_log_odds`, only rows whose log-odds are at least that (0: rows the classifier finds more like the
+    target than like the pool)."""
     scores = np.asarray(scores, dtype=np.float64)
-    order = np.argsort(-scores, kind="stable")
+    order = np.argsort(-(scores if rank is None else np.asarray(rank, dtype=np.float64)), kind="stable")
     return order if min_log_odds is None else order[scores[order] >= min_log_odds]
 
 

@@ -266,6 +266,9 @@ def test_likely_order_ranks_by_log_odds_and_drops_rows_under_the_minimum():
     assert likely_order(scores).tolist() == [2, 5, 0, 3, 4, 1]  # ties by position
     assert likely_order(scores, 0.0).tolist() == [2, 5, 0, 3]
     assert likely_order(scores, 3.0).tolist() == []
+    # ranked by another column (log-odds plus a quality z-score), still limited by the log-odds
+    rank = np.array([9.0, 8.0, 0.0, 1.0, 7.0, 2.0])
+    assert likely_order(scores, 0.0, rank=rank).tolist() == [0, 5, 3, 2]
 
 
 @pytest.mark.shared_data
