@@ -1,9 +1,11 @@
 """Decontamination throughput against the Gopher quality rules, on the same documents in one process.
 
 The first 1,000 documents of C4 (../shared/data) repeated to `--docs` documents, in batches of 20,000 (the
-runner's default), with GSM8K's test set (question and answer, 13-grams) as the benchmark. It prints the
-index build time and, for `Decontaminate` (remove and redact) and `GopherQuality`, the median documents per
-second of `--repeat` passes over every batch.
+runner's default), with GSM8K's test set (question and answer: 13-grams, one short answer matched whole)
+as the benchmark, and NaturalQuestions-open's questions (median 9 words, so matched whole at 8-12 words:
+documents are hashed at six n-gram sizes). It prints the index build times and, for `Decontaminate`
+(remove and redact) and `GopherQuality`, the median documents per second of `--repeat` passes over every
+batch.
 
     PYTHONPATH=. python benchmarks/decontaminate.py [--docs 50000] [--repeat 3]
 """
@@ -54,10 +56,20 @@ def main() -> None:
     benchmark = {"path": SHARED / "gsm8k_test.jsonl.gz", "fields": ["question", "answer"]}
     started = time.perf_counter()
     remove = Decontaminate(benchmarks=[benchmark])
-    print(f"index: {len(remove.index().hashes):,} 13-grams in {time.perf_counter() - started:.2f} s")
+    print(f"index: {len(remove.index().hashes):,} GSM8K n-grams in {time.perf_counter() - started:.2f} s")
+    started = time.perf_counter()
+    questions = Decontaminate(
+        benchmarks=[{"path": SHARED / "nq_open_oracle.jsonl.gz", "fields": ["question"]}]
+    )
+    built = questions.index()
+    print(
+        f"index: {len(built.hashes):,} NQ-open n-grams of {len(built.sizes)} sizes in "
+        f"{time.perf_counter() - started:.2f} s"
+    )
     stages: dict[str, Filter] = {
         "decontaminate (remove)": remove,
         "decontaminate (redact)": Decontaminate(benchmarks=[benchmark], mode="redact"),
+        "decontaminate (NQ-open)": questions,
         "gopher_quality": GopherQuality(),
     }
     print(f"{args.docs:,} C4 documents, median of {args.repeat}")

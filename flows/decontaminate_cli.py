@@ -36,6 +36,14 @@ def decontaminate(
         typer.Option(help="Field of a benchmark item to match (repeat: question, answer, choices)."),
     ] = None,
     ngram: Annotated[int, typer.Option(min=1, help="Words in a shared n-gram.")] = 13,
+    min_ngram: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="An item of at least this many words but fewer than --ngram is matched whole; shorter "
+            "items are not checked (the run counts them). --min-ngram 13: only 13-word n-grams.",
+        ),
+    ] = 8,
     mode: Annotated[
         Mode, typer.Option(help="remove: drop the document; redact: cut the shared words, keep the rest.")
     ] = Mode.remove,
@@ -51,6 +59,7 @@ def decontaminate(
             "type": "decontaminate",
             "benchmarks": [{"path": str(path), "fields": fields} for path in benchmarks],
             "ngram": ngram,
+            "min_ngram": min_ngram,
             "mode": mode.value,
         }
         recipe = parse_recipe({"stages": [stage]}, origin="winnow decontaminate")

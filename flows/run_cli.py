@@ -12,7 +12,7 @@ from typing import Any
 from rich.table import Table
 
 from flows.cli_options import RunArguments, out_console, show_progress
-from pipeline.report import target_sentence
+from pipeline.report import checked_sentences, target_sentence
 from pipeline.stats import RunStats
 
 #: tasks run at once in this process without Prefect: as Prefect's default thread pool
@@ -104,6 +104,8 @@ def print_run(out: str | Path, stats: RunStats) -> None:
         likeness = stage.facts.get("target")
         if likeness:
             out_console.print(f"{stage.name}: {target_sentence(likeness)}", highlight=False)
+        for line in checked_sentences(stage.facts.get("decontamination")):
+            out_console.print(f"{stage.name}: {line}", highlight=False)
     out_console.print(f"kept corpus: {stats.paths['kept']}")
     out_console.print(f"ledger:      {stats.paths['removed']}  (removed)")
     out_console.print(f"             {stats.paths['quarantine']}  (quarantined)")

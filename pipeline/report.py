@@ -41,6 +41,25 @@ def target_sentence(facts: dict[str, Any]) -> str:
     return line
 
 
+def checked_sentences(facts: dict[str, Any] | None) -> list[str]:
+    """A decontamination's coverage (a stage's `facts["decontamination"]`, from
+    `filters.dedup.decontaminate.build_index`), a sentence per benchmark; none without it."""
+    if not facts:
+        return []
+    n, shortest = facts["ngram"], min(facts["ngram"], facts["min_ngram"])
+    lines = []
+    for each in facts["benchmarks"]:
+        checked = each["by_ngrams"] + each["whole"]
+        how = f"{each['by_ngrams']:,} by their {n}-word n-grams"
+        if shortest < n:
+            how += f", {each['whole']:,} whole ({shortest}-{n - 1} words)"
+        line = f"{each['name']}: {checked:,} of {each['items']:,} items checked ({how})"
+        if each["unchecked"]:
+            line += f"; {each['unchecked']:,} not checked (under {shortest} words, or numbers only)"
+        lines.append(line)
+    return lines
+
+
 def markdown(stats: RunStats) -> str:
     """The run as a markdown report: totals, the per-stage table, quarantine errors and warnings."""
     lines = [
@@ -60,6 +79,13 @@ def markdown(stats: RunStats) -> str:
     likeness = [(stage.name, stage.facts["target"]) for stage in stats.stages if stage.facts.get("target")]
     if likeness:
         lines += ["", "## Target selection", ""] + [f"- {name}: {target_sentence(f)}" for name, f in likeness]
+    checked = [
+        (stage.name, line)
+        for stage in stats.stages
+        for line in checked_sentences(stage.facts.get("decontamination"))
+    ]
+    if checked:
+        lines += ["", "## Benchmarks checked", ""] + [f"- {name}: {line}" for name, line in checked]
     errors = stats.read.quarantine_errors
     if errors:
         lines += ["", "## Quarantined", "", "| error | records |", "|---|---:|"]

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from pipeline import storage
-from pipeline.report import target_sentence
+from pipeline.report import checked_sentences, target_sentence
 from pipeline.stats import RunStats
 from pipeline.storage import AnyPath
 
@@ -338,6 +338,11 @@ def _stage_section(run: RunData, charts: Charts) -> str:
         "<table id='stage-table'><thead><tr><th>step</th><th>kind</th><th class='n'>in</th>"
         "<th class='n'>kept</th><th class='n'>removed</th><th>removed by reason</th><th>counters</th>"
         "<th class='n'>seconds</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>\n"
+    )
+    table += "".join(  # what each decontamination checked: items too short for it go unchecked
+        f"<p>{_e(stage.name)}: {_e(line)}</p>\n"
+        for stage in run.stats.stages
+        for line in checked_sentences(stage.facts.get("decontamination"))
     )
 
     flow = chart("HorizontalStackedBar", height=90 + 26 * len(steps), x_title="documents")

@@ -232,7 +232,9 @@ def _run(
             decisions=decisions,
         )
         results = steps.map(label, task, names, decode=decode_shard, key_step=f"{index:02d}-{label}")
-        facts = read_facts(decisions.parent / FACTS) if decisions is not None else {}
+        facts = stage.facts if stage is not None else {}  # a filter's, known once it was built
+        if decisions is not None:
+            facts = read_facts(decisions.parent / FACTS)
         seconds = time.perf_counter() - stage_started
         stage_stats.append(summarize_stage(label, stage, results, seconds, facts))
         if stage is not None:

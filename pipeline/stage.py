@@ -67,6 +67,10 @@ class Stage(ABC):
     detail_columns: ClassVar[dict[str, pl.DataType]] = {}
     #: columns this stage adds to every document (scores), with their types; kept with the documents
     score_columns: ClassVar[dict[str, pl.DataType]] = {}
+    #: what the stage found worth reporting (JSON values): a corpus stage's `decide` sets it (cluster sizes,
+    #: coverage), a filter what it knows once built (how many benchmark items it checks); the runner puts
+    #: it in the stage's stats, the reports show it
+    facts: dict[str, Any] = {}  # noqa: RUF012 - replaced, never mutated
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -128,9 +132,6 @@ class CorpusStage(Stage):
     #: a folder of the run where `decide` may leave state for `commit` (set by the runner, inside the
     #: stage's decide folder: it survives a killed run and goes with the run's `_work/`)
     state_dir: Path | None = None
-    #: what `decide` found worth reporting (JSON values, e.g. cluster sizes and coverage): `decide` sets it,
-    #: the runner puts it in the stage's stats, the HTML report draws it
-    facts: dict[str, Any] = {}  # noqa: RUF012 - replaced, never mutated
 
     @abstractmethod
     def summarize(self, batch: pl.DataFrame) -> pl.DataFrame:

@@ -4,8 +4,10 @@ As datatrove's `NGramsDecontFilter` and NeMo Curator's task decontamination: ben
 fields of each record; a list field gives each of its strings) and documents are normalised as datatrove's
 `simplify_text` with its default `TextNormConfig` (lowercase; digit runs, with one decimal separator, become
 `0`; punctuation becomes a space; whitespace collapsed; diacritics stripped by NFD and dropping combining
-marks), split into words, and a document that contains any word n-gram (default 13) of an item is
-contaminated. N-grams made only of numbers (`0 0 ... 0`, from a worked answer's arithmetic) are left out
+marks), split into words (a Chinese or Japanese character, Han, Hiragana or Katakana, is a word of its
+own: those scripts put no spaces between words), and a document that contains any word n-gram (default
+13) of an item is contaminated; an item of `min_ngram` (default 8) to 12 words is matched whole, as NeMo
+Curator does, and a shorter one is not checked (the stage's facts count them). N-grams made only of numbers (`0 0 ... 0`, from a worked answer's arithmetic) are left out
 of the index: any table of figures has them. Punctuation here is every Unicode punctuation, symbol and
 control character (`\\p{P}`, `\\p{S}`, `\\p{Cc}`): all of datatrove's list (its `１` is a digit, made `0`
 first) and the symbols it keeps (`‘`, `£`, `®`, `°`, `•`); on C4 and GSM8K, 94% of texts give datatrove's
@@ -13,7 +15,8 @@ words exactly, the rest differ only by such symbols.
 
 The index is built once per process: every item n-gram hashed to uint64 (polars' word hashes combined by a
 rolling polynomial in numpy, never across items), kept sorted, with where each came from for the ledger.
-Documents are matched a batch at a time with the same hashes and `np.searchsorted`.
+Documents are matched a batch at a time with the same hashes, at every n-gram size the index holds: a
+table of the index hashes' top 24 bits first, then `np.searchsorted` for the few that may be in it.
 
 A removed document's reason is `contaminated_BENCHMARK`; `contaminated_item` (the item's id, as the readers
 give it: its `id` field, else `FILE:LINE`) and `contaminated_ngram` (the normalised n-gram) say which.
@@ -23,7 +26,9 @@ cut; the counters say how many documents were redacted and how many n-gram match
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -42,10 +47,15 @@ from pipeline.stage import Filter, StageConfig
 _NUMBER = r"\p{Nd}+(?:[.,،٫⎖⎗⎘]\p{Nd}+)?"
 _PUNCTUATION = r"[\p{P}\p{S}\p{Cc}]"
 #: one word of the original text: what normalisation keeps between two spaces
-_TOKEN = rf"(?:{_NUMBER}|[^\s\p{{P}}\p{{S}}\p{{Cc}}])+"
+#: scripts written without spaces between words: each character is a word of its own
+_UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}"
+_TOKEN = rf"[{_UNSPACED}]|(?:{_NUMBER}|[^\s\p{{P}}\p{{S}}\p{{Cc}}{_UNSPACED}])+"
 #: odd multiplier of the rolling n-gram hash (mod 2**64)
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _SEED = 0x5EED
+#: the index's prefix table holds the top bits of each hash
+_PREFIX_BITS = 24
+_PREFIX_SHIFT = np.uint64(64 - _PREFIX_BITS)
 
 MATCHES = "contaminated_ngrams"
 ITEM = "contaminated_item"
@@ -81,6 +91,9 @@ class DecontaminateConfig(StageConfig):
     type: Literal["decontaminate"] = "decontaminate"
     benchmarks: list[Benchmark] = Field(min_length=1)
     ngram: int = Field(13, ge=1)
+    #: an item of at least this many words but fewer than `ngram` is matched whole (NeMo Curator's rule);
+    #: shorter items are not checked (the stage's facts count them). At `ngram` or above: datatrove's rule
+    min_ngram: int = Field(8, ge=1)
     mode: Literal["remove", "redact"] = "remove"
 
     @model_validator(mode="after")
@@ -103,58 +116,98 @@ def normalized_words(texts: pl.Series) -> pl.Series:
         .str.strip_chars()
     ).to_series()
     accented = plain.str.contains(r"[^\x00-\x7F]").fill_null(False)
-    if accented.any():  # NFD and dropping combining marks only where a text is not plain ASCII
+    if accented.any():  # NFD, dropping combining marks and splitting Chinese / Japanese only where needed
         rows = accented.arg_true()
-        stripped = plain.gather(rows).str.normalize("NFD").str.replace_all(r"\p{Mn}+", "")
+        stripped = (
+            plain.gather(rows)
+            .str.normalize("NFD")
+            .str.replace_all(r"\p{Mn}+", "")
+            .str.replace_all(f"([{_UNSPACED}])", " $1 ")
+        )
         plain = plain.scatter(rows, stripped.str.replace_all(r"\s+", " ").str.strip_chars())
     return plain.str.split(" ").list.eval(pl.element().filter(pl.element() != "")).alias(texts.name)
 
 
 @dataclass(frozen=True)
 class NGrams:
-    """The word n-grams of a list of texts: their hashes, and the text and word each starts at."""
+    """The word n-grams of a list of texts: their hashes, the text and word each starts at, its size."""
 
     hashes: np.ndarray
     text: np.ndarray
     start: np.ndarray
+    size: np.ndarray
     #: every text's words, concatenated, and where each text's words begin
     words: pl.Series
     offsets: np.ndarray
 
+    def subset(self, rows: np.ndarray) -> NGrams:
+        """The n-grams `rows` (a mask or indices), over the same words."""
+        return NGrams(
+            self.hashes[rows], self.text[rows], self.start[rows], self.size[rows], self.words, self.offsets
+        )
 
-def word_ngrams(texts: pl.Series, n: int) -> NGrams:
-    """Hash every run of `n` consecutive normalised words of each text (never across two texts)."""
+    def numbers_only(self) -> np.ndarray:
+        """Which n-grams are all numbers (`0 0 ... 0`): any table has them, so they name no item."""
+        zeros = np.concatenate([[0], np.cumsum((self.words == "0").to_numpy())])
+        first = self.offsets[self.text] + self.start
+        return zeros[first + self.size] - zeros[first] == self.size
+
+    def text_of(self, row: int) -> str:
+        """The normalised words of n-gram `row`, joined by spaces."""
+        first = int(self.offsets[self.text[row]] + self.start[row])
+        return " ".join(self.words.slice(first, int(self.size[row])).to_list())
+
+
+def word_ngrams(
+    texts: pl.Series, sizes: int | Iterable[int], keep: Callable[[np.ndarray], np.ndarray] | None = None
+) -> NGrams:
+    """Hash every run of n consecutive normalised words of each text (never across two texts), for each n
+    of `sizes` (the hash of a run is the same whichever sizes are asked for); with `keep` (hashes -> mask),
+    only the n-grams it keeps."""
+    wanted = sorted({sizes} if isinstance(sizes, int) else set(sizes))
     lists = normalized_words(texts)
     lengths = lists.list.len().to_numpy().astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     words = lists.explode().drop_nulls()
     owner = np.repeat(np.arange(len(lists), dtype=np.int64), lengths)
-    if len(words) < n:
-        empty = np.zeros(0, np.int64)
-        return NGrams(np.zeros(0, np.uint64), empty, empty, words, offsets)
-    word_hashes = words.hash(seed=_SEED).to_numpy()
-    count = len(words) - n + 1
-    combined = np.zeros(count, np.uint64)
-    for shift in range(n):  # uint64 arithmetic wraps: the hash is the polynomial mod 2**64
-        combined = combined * _MULTIPLIER + word_hashes[shift : shift + count]
-    whole = np.flatnonzero(owner[:count] == owner[n - 1 :])
-    return NGrams(combined[whole], owner[whole], whole - offsets[owner[whole]], words, offsets)
-
-
-def ngram_text(ngrams: NGrams, text: int, start: int, n: int) -> str:
-    """The normalised words of one n-gram, joined by spaces."""
-    first = int(ngrams.offsets[text]) + start
-    return " ".join(ngrams.words.slice(first, n).to_list())
+    empty = np.zeros(0, np.int64)
+    if not wanted or len(words) < wanted[0]:
+        return NGrams(np.zeros(0, np.uint64), empty, empty, empty, words, offsets)
+    total = len(words)
+    word_hashes = np.concatenate([words.hash(seed=_SEED).to_numpy(), np.zeros(wanted[-1], np.uint64)])
+    combined = np.zeros(total, np.uint64)
+    hashes, text, start, size = [], [], [], []
+    for n in range(1, min(wanted[-1], total) + 1):  # uint64 arithmetic wraps: the polynomial mod 2**64
+        combined = combined * _MULTIPLIER + word_hashes[n - 1 : n - 1 + total]
+        if n in wanted:  # combined[i] is now the hash of words i .. i + n - 1
+            count = total - n + 1
+            rows = np.arange(count) if keep is None else np.flatnonzero(keep(combined[:count]))
+            rows = rows[owner[rows] == owner[rows + n - 1]]
+            hashes.append(combined[rows])
+            text.append(owner[rows])
+            start.append(rows - offsets[owner[rows]])
+            size.append(np.full(len(rows), n, np.int64))
+    return NGrams(
+        np.concatenate(hashes),
+        np.concatenate(text),
+        np.concatenate(start),
+        np.concatenate(size),
+        words,
+        offsets,
+    )
 
 
 @dataclass(frozen=True)
 class BenchmarkIndex:
-    """Every benchmark n-gram hash, sorted, with the benchmark, item and text of its first occurrence."""
+    """Every benchmark n-gram hash, sorted, with the benchmark, item and text of its first occurrence; the
+    n-gram sizes documents are matched at, and how many items of each benchmark are checked."""
 
     hashes: np.ndarray
     benchmark: list[str]
     item: list[str]
     ngram: list[str]
+    sizes: tuple[int, ...]
+    coverage: list[dict[str, Any]]
 
     def find(self, hashes: np.ndarray) -> np.ndarray:
         """For each hash, its position in the index, or -1."""
@@ -162,6 +215,21 @@ class BenchmarkIndex:
             return np.full(len(hashes), -1, np.int64)
         position = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
         return np.where(self.hashes[position] == hashes, position, -1)
+
+    @cached_property
+    def _prefixes(self) -> np.ndarray:
+        """Which top `_PREFIX_BITS` bits some index hash has (a byte each: one gather per lookup)."""
+        table = np.zeros(1 << _PREFIX_BITS, bool)
+        table[self.hashes >> _PREFIX_SHIFT] = True
+        return table
+
+    def holds(self, hashes: np.ndarray) -> np.ndarray:
+        """Which hashes are in the index: a prefix table first, so that a binary search is made only for the
+        few (about index size / 2**24 of the rest) that may be."""
+        maybe = np.flatnonzero(self._prefixes[hashes >> _PREFIX_SHIFT])
+        held = np.zeros(len(hashes), bool)
+        held[maybe] = self.find(hashes[maybe]) >= 0
+        return held
 
 
 def read_items(benchmark: Benchmark) -> pl.DataFrame:
@@ -217,37 +285,45 @@ def _read_records(benchmark: Benchmark) -> tuple[pl.DataFrame, str]:
     raise InputError(problem, source=str(benchmark.path), field=", ".join(benchmark.fields))
 
 
-def _numbers_only(ngrams: NGrams, n: int) -> np.ndarray:
-    """Which n-grams are all numbers (`0 0 ... 0`): any table has them, so they name no item."""
-    zeros = np.concatenate([[0], np.cumsum((ngrams.words == "0").to_numpy())])
-    first = ngrams.offsets[ngrams.text] + ngrams.start
-    return zeros[first + n] - zeros[first] == n
-
-
-def build_index(benchmarks: list[Benchmark], n: int) -> BenchmarkIndex:
-    """The n-gram index of every benchmark; InputError for one that is empty or has no n-gram."""
-    hashes, benchmark, item, ngram = [], [], [], []
+def build_index(benchmarks: list[Benchmark], n: int, min_whole: int | None = None) -> BenchmarkIndex:
+    """The n-gram index of every benchmark: each item's `n`-grams, and an item of `min_whole` to `n - 1`
+    words whole; InputError for a benchmark that is empty or has no n-gram."""
+    shortest = n if min_whole is None else min(n, min_whole)
+    hashes, sizes, benchmark, item, ngram, coverage = [], [], [], [], [], []
     for each in benchmarks:
         items = read_items(each)
         if items.height == 0:
             raise InputError("the benchmark has no items", source=str(each.path))
-        found = word_ngrams(items[TEXT], n)
+        found = word_ngrams(items[TEXT], range(shortest, n + 1))
+        lengths = np.diff(found.offsets)
+        size_of_item = np.minimum(lengths, n)[found.text]
+        found = found.subset(found.size == size_of_item)  # an item's n-grams, or the whole of a shorter one
         if len(found.hashes) == 0:  # checked before numbers-only n-grams are dropped: an item of numbers
-            longest = int(np.diff(found.offsets).max(initial=0))
+            knob = "min_ngram" if shortest < n else "ngram"
             raise InputError(
-                f"no item has {n} words (the longest has {longest}): lower `ngram` or choose other fields",
+                f"no item has {shortest} words (the longest has {int(lengths.max(initial=0))}): lower "
+                f"`{knob}` or choose other fields",
                 source=str(each.path),
             )
-        telling = ~_numbers_only(found, n)
-        found = NGrams(
-            found.hashes[telling], found.text[telling], found.start[telling], found.words, found.offsets
+        found = found.subset(~found.numbers_only())
+        checked = np.zeros(len(lengths), bool)
+        checked[found.text] = True
+        coverage.append(
+            {
+                "name": each.label,
+                "items": len(lengths),
+                "by_ngrams": int((checked & (lengths >= n)).sum()),
+                "whole": int((checked & (lengths < n)).sum()),
+                "unchecked": int((~checked).sum()),
+            }
         )
         unique, first = np.unique(found.hashes, return_index=True)
         ids = items[ID]
         hashes.append(unique)
+        sizes.append(found.size[first])
         benchmark.extend([each.label] * len(unique))
         item.extend(ids.gather(found.text[first]).to_list())
-        ngram.extend(ngram_text(found, int(found.text[i]), int(found.start[i]), n) for i in first)
+        ngram.extend(found.text_of(int(i)) for i in first)
     merged = np.concatenate(hashes)
     order = np.argsort(merged, kind="stable")
     _, keep = np.unique(merged[order], return_index=True)  # a hash two benchmarks share: the first names it
@@ -257,17 +333,20 @@ def build_index(benchmarks: list[Benchmark], n: int) -> BenchmarkIndex:
         [benchmark[i] for i in chosen],
         [item[i] for i in chosen],
         [ngram[i] for i in chosen],
+        tuple(sorted({n} | set(np.concatenate(sizes).tolist()))),
+        coverage,
     )
 
 
-def _runs(starts: np.ndarray, n: int) -> list[tuple[int, int]]:
-    """Matched n-grams (first word positions, sorted) merged into runs of words `[first, last]`."""
+def _runs(starts: np.ndarray, sizes: np.ndarray) -> list[tuple[int, int]]:
+    """Matched n-grams (first word positions, sorted, and their sizes) merged into runs of words
+    `[first, last]`."""
     runs: list[tuple[int, int]] = []
-    for start in starts.tolist():
+    for start, size in zip(starts.tolist(), sizes.tolist(), strict=True):
         if runs and start <= runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], max(runs[-1][1], start + n - 1))
+            runs[-1] = (runs[-1][0], max(runs[-1][1], start + size - 1))
         else:
-            runs.append((start, start + n - 1))
+            runs.append((start, start + size - 1))
     return runs
 
 
@@ -306,7 +385,14 @@ class Decontaminate(Filter):
     def __init__(self, config: StageConfig | None = None, /, **parameters: Any) -> None:
         super().__init__(config, **parameters)
         self._built: BenchmarkIndex | None = None
-        self.index()  # a bad benchmark fails here, before any work
+        index = self.index()  # a bad benchmark fails here, before any work
+        self.facts = {
+            "decontamination": {
+                "ngram": self.config.ngram,
+                "min_ngram": self.config.min_ngram,
+                "benchmarks": index.coverage,
+            }
+        }
 
     def __getstate__(self) -> dict[str, Any]:  # a worker rebuilds the index on its first batch
         return {**self.__dict__, "_built": None}
@@ -314,14 +400,15 @@ class Decontaminate(Filter):
     def index(self) -> BenchmarkIndex:
         """The benchmarks' n-gram index, built on first use and kept."""
         if self._built is None:
-            self._built = build_index(self.config.benchmarks, self.config.ngram)
+            self._built = build_index(self.config.benchmarks, self.config.ngram, self.config.min_ngram)
         return self._built
 
     def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
-        index, n = self.index(), self.config.ngram
-        found = word_ngrams(batch[TEXT].fill_null(""), n)
+        index = self.index()
+        found = word_ngrams(batch[TEXT].fill_null(""), index.sizes, keep=index.holds)
         position = index.find(found.hashes)
-        hit = position >= 0
+        hit = np.flatnonzero(position >= 0)
+        hit = hit[np.lexsort((found.start[hit], found.text[hit]))]  # by document, then by place in it
         rows = found.text[hit]
         matches = np.bincount(rows, minlength=batch.height).astype(np.uint32)
         documents, first = np.unique(rows, return_index=True)
@@ -335,10 +422,12 @@ class Decontaminate(Filter):
             item = item.scatter(documents, [index.item[i] for i in where])
             ngram = ngram.scatter(documents, [index.ngram[i] for i in where])
         elif len(documents):
-            starts = found.start[hit]
+            starts, sizes = found.start[hit], found.size[hit]
             bounds = np.append(first, len(rows))
             cut = [
-                cut_words(text[int(row)], _runs(np.sort(starts[bounds[k] : bounds[k + 1]]), n))
+                cut_words(
+                    text[int(row)], _runs(starts[bounds[k] : bounds[k + 1]], sizes[bounds[k] : bounds[k + 1]])
+                )
                 for k, row in enumerate(documents)
             ]
             text = text.scatter(documents, cut)

@@ -12,6 +12,7 @@ import orjson
 import polars as pl
 import pytest
 
+from pipeline.report import checked_sentences
 from tests.conftest import CliResult, shared_file
 
 Winnow = Callable[..., CliResult]
@@ -64,6 +65,14 @@ def test_decontaminate_removes_planted_questions_and_reports_them(
     ]
     report = (out / "report.html").read_text()
     assert "decontaminate" in report and "contaminated_gsm8k_test" in report
+    facts = stats["stages"][0]["facts"]["decontamination"]
+    (coverage,) = facts["benchmarks"]
+    assert coverage["items"] == 2 * 1319 and coverage["unchecked"] == 0  # question + answer, none too short
+    assert coverage["by_ngrams"] + coverage["whole"] == coverage["items"]
+    (sentence,) = checked_sentences(facts)
+    assert sentence.startswith("gsm8k_test: 2,638 of 2,638 items checked")
+    for shown in (result.output, (out / "report.md").read_text(), report):
+        assert sentence in " ".join(shown.split()), "the CLI, report.md and report.html say what was checked"
 
 
 def test_a_recipe_redacts_inside_clean(
@@ -106,5 +115,19 @@ def test_bad_benchmarks_are_clear_errors(
         and "field 'problem'" in field.output
         and "no item has a text field" in field.output
     )
-    for result in (missing, field):
+    short = tmp_path / "short.jsonl"  # a 6-word item: under the 8 words an item needs to be checked
+    short.write_text(json.dumps({"text": "natalia sold clips to her friends"}) + "\n")
+    too_short = winnow("decontaminate", pages, "--benchmarks", short, "--out", tmp_path / "c")
+    assert (
+        too_short.exit_code == 1
+        and "no item has 8 words (the longest has 6): lower `min_ngram`" in " ".join(too_short.output.split())
+    )
+    for result in (missing, field, too_short):
         assert "Traceback" not in result.output
+    lowered = winnow(
+        "decontaminate", pages, "--benchmarks", short, "--min-ngram", "6", "--out", tmp_path / "d"
+    )
+    assert lowered.exit_code == 0, lowered.output
+    assert "short: 1 of 1 items checked (0 by their 13-word n-grams, 1 whole (6-12 words))" in " ".join(
+        lowered.output.split()
+    )

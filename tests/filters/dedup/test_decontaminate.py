@@ -145,6 +145,94 @@ def test_a_list_field_contributes_each_string(tmp_path: Path) -> None:
     assert stage.apply(pl.DataFrame({ID: ["a"], TEXT: [page]}))[REASON].item() == "contaminated_mc"
 
 
+def test_short_questions_are_matched_whole_and_what_goes_unchecked_is_counted(
+    tmp_path: Path, pages: pl.DataFrame
+) -> None:
+    """NaturalQuestions-open questions (median 9 words) planted verbatim into C4 pages: 13-word n-grams alone
+    (datatrove's rule) check only the few of 13 words or more; matched whole from 8 words (NeMo Curator's),
+    every planted question of 8 words or more is found, and no untouched page is removed."""
+    questions = pl.read_ndjson(shared_file("nq_open_oracle.jsonl.gz"))["question"]
+    bench = tmp_path / "nq.jsonl"
+    pl.DataFrame({"question": questions}).write_ndjson(bench)
+    lengths = normalized_words(questions).list.len().to_numpy()
+    rng = random.Random(0)
+    planted = rng.sample(range(len(questions)), PLANTS)
+    texts = pages[TEXT].to_list()
+    corpus = pl.DataFrame(
+        {
+            ID: [f"d{i}" for i in range(len(texts) + PLANTS)],
+            TEXT: texts + [" ".join(plant(rng, texts[k], questions[q])) for k, q in enumerate(planted)],
+        }
+    )
+    recall = {}
+    for min_ngram in (8, 13):
+        stage = Decontaminate(benchmarks=[{"path": bench, "fields": ["question"]}], min_ngram=min_ngram)
+        found = stage.apply(corpus)[REASON].is_not_null().to_numpy()
+        assert not found[: len(texts)].any(), "untouched pages are kept"
+        assert (found[len(texts) :] == (lengths[planted] >= min_ngram)).all()
+        recall[min_ngram] = found[len(texts) :].mean()
+        (coverage,) = stage.facts["decontamination"]["benchmarks"]
+        assert coverage == {
+            "name": "nq",
+            "items": len(questions),
+            "by_ngrams": int((lengths >= 13).sum()),
+            "whole": int(((lengths >= min_ngram) & (lengths < 13)).sum()),
+            "unchecked": int((lengths < min_ngram).sum()),
+        }
+    assert recall[8] >= 0.99 and recall[13] < 0.1
+
+
+def test_chinese_and_japanese_characters_are_words_of_their_own() -> None:
+    texts = pl.Series(["谁是第一位现代主义作家？", "東京タワーは 2 km", "Café 世界"])
+    assert normalized_words(texts).to_list() == [
+        ["谁", "是", "第", "一", "位", "现", "代", "主", "义", "作", "家"],
+        ["東", "京", "タ", "ワ", "ー", "は", "0", "km"],
+        ["cafe", "世", "界"],
+    ]
+
+
+def test_chinese_questions_are_checked_and_found(tmp_path: Path, pages: pl.DataFrame) -> None:
+    """XQuAD's Chinese questions (no spaces between words) planted into C4 pages are found: a character is a
+    word, so nearly all of them have 8 characters or more; a Chinese page quoting one is redacted exactly."""
+    xquad = pl.read_ndjson(shared_file("xquad_dev.jsonl.gz")).filter(pl.col("lang") == "zh")
+    questions = xquad.explode("qas").select(pl.col("qas").struct.field("question"))["question"]
+    bench = tmp_path / "xquad_zh.jsonl"
+    pl.DataFrame({"question": questions}).write_ndjson(bench)
+    stage = Decontaminate(benchmarks=[{"path": bench, "fields": ["question"]}])
+    (coverage,) = stage.facts["decontamination"]["benchmarks"]
+    assert coverage["by_ngrams"] + coverage["whole"] >= 0.95 * coverage["items"] == 0.95 * len(questions)
+    lengths = normalized_words(questions).list.len().to_numpy()
+    rng = random.Random(0)
+    planted = rng.sample(range(len(questions)), PLANTS)
+    texts = pages[TEXT].to_list()
+    corpus = pl.DataFrame(
+        {
+            ID: [f"d{i}" for i in range(len(texts) + PLANTS)],
+            TEXT: texts + [" ".join(plant(rng, texts[k], questions[q])) for k, q in enumerate(planted)],
+        }
+    )
+    found = stage.apply(corpus)[REASON].is_not_null().to_numpy()
+    assert not found[: len(texts)].any()
+    assert (found[len(texts) :] == (lengths[planted] >= 8)).all() and found[len(texts) :].mean() >= 0.95
+    question = questions[planted[0]].rstrip("？?。 ")
+    page = f"背景：{question}，谢谢。"
+    redact = Decontaminate(benchmarks=[{"path": bench, "fields": ["question"]}], mode="redact")
+    assert redact.apply(pl.DataFrame({ID: ["p"], TEXT: [page]}))[TEXT].item() == "背景：，谢谢。"
+
+
+def test_a_short_item_matches_only_whole_and_redaction_cuts_it(tmp_path: Path) -> None:
+    items = tmp_path / "quiz.jsonl"
+    items.write_text(json.dumps({"text": "Who wrote the song 'You Light Up My Life'?"}) + "\n")
+    page = "Quiz night: who wrote the song You light up my life? Answer below."
+    partial = "Who wrote the song you light up my heart, and when?"
+    batch = pl.DataFrame({ID: ["a", "b"], TEXT: [page, partial]})
+    marked = Decontaminate(benchmarks=[{"path": items}]).apply(batch)
+    assert marked[REASON].to_list() == ["contaminated_quiz", None]
+    assert marked[NGRAM][0] == "who wrote the song you light up my life"
+    redacted = Decontaminate(benchmarks=[{"path": items}], mode="redact").apply(batch)
+    assert redacted[TEXT].to_list() == ["Quiz night: ? Answer below.", partial]
+
+
 def test_bad_benchmarks_fail_when_the_stage_is_built(tmp_path: Path, gsm8k: Path) -> None:
     with pytest.raises(ValidationError, match=r"benchmark file .*missing\.jsonl does not exist"):
         Decontaminate(benchmarks=[{"path": tmp_path / "missing.jsonl"}])
@@ -154,8 +242,10 @@ def test_bad_benchmarks_fail_when_the_stage_is_built(tmp_path: Path, gsm8k: Path
         Decontaminate(benchmarks=[{"path": empty}])
     short = tmp_path / "short.jsonl"
     short.write_text(json.dumps({"text": "too short to hold a 13-gram"}) + "\n")
-    with pytest.raises(InputError, match="no item has 13 words"):
+    with pytest.raises(InputError, match=r"no item has 8 words \(the longest has 7\): lower `min_ngram`"):
         Decontaminate(benchmarks=[{"path": short}])
+    with pytest.raises(InputError, match="no item has 13 words"):
+        Decontaminate(benchmarks=[{"path": short}], min_ngram=13)
     with pytest.raises(InputError, match=r"gsm8k_test.*field 'problem'.*no item has a text field problem"):
         Decontaminate(benchmarks=[{"path": gsm8k, "fields": ["problem"]}])
     with pytest.raises(InputError, match=r"no item has field 'solution' \(fields: question, answer\)"):
