@@ -35,7 +35,7 @@ from flows.cli_options import (  # noqa: E402
     user_errors,
     with_run_options,
 )
-from flows.run_cli import clean_and_print, print_run, run_clean, stats_table  # noqa: E402
+from flows.run_cli import clean_and_print, print_findings, print_run, run_clean, stats_table  # noqa: E402
 from pipeline.errors import WinnowError  # noqa: E402
 from pipeline.stats import RunStats  # noqa: E402
 
@@ -201,6 +201,7 @@ def stats(
         out_console.print_json(path.read_text())
         return
     out_console.print(stats_table(data))
+    print_findings(data)
     errors = data.read.quarantine_errors
     if errors:
         out_console.print("quarantined: " + ", ".join(f"{k}: {v}" for k, v in errors.items()))

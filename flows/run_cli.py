@@ -96,6 +96,19 @@ def print_run(out: str | Path, stats: RunStats) -> None:
             f"{resume.tasks_run} run"
         )
     out_console.print(stats_table(stats))
+    print_findings(stats)
+    out_console.print(f"kept corpus: {stats.paths['kept']}")
+    out_console.print(f"ledger:      {stats.paths['removed']}  (removed)")
+    out_console.print(f"             {stats.paths['quarantine']}  (quarantined)")
+    from pipeline.storage import absolute, as_path, display
+
+    root = absolute(as_path(out))
+    out_console.print(f"report:      {display(root / 'report.md')}  and  {display(root / 'stats.json')}")
+
+
+def print_findings(stats: RunStats) -> None:
+    """What the stages counted and found beside their removals: counters, how many documents score like a
+    selection's target, how many benchmark items a decontamination checked."""
     for stage in stats.stages:
         if stage.counters:
             counted = ", ".join(f"{name}: {value}" for name, value in stage.counters.items())
@@ -106,13 +119,6 @@ def print_run(out: str | Path, stats: RunStats) -> None:
             out_console.print(f"{stage.name}: {target_sentence(likeness)}", highlight=False)
         for line in checked_sentences(stage.facts.get("decontamination")):
             out_console.print(f"{stage.name}: {line}", highlight=False)
-    out_console.print(f"kept corpus: {stats.paths['kept']}")
-    out_console.print(f"ledger:      {stats.paths['removed']}  (removed)")
-    out_console.print(f"             {stats.paths['quarantine']}  (quarantined)")
-    from pipeline.storage import absolute, as_path, display
-
-    root = absolute(as_path(out))
-    out_console.print(f"report:      {display(root / 'report.md')}  and  {display(root / 'stats.json')}")
 
 
 def stats_table(stats: RunStats) -> Table:

@@ -71,8 +71,11 @@ def test_decontaminate_removes_planted_questions_and_reports_them(
     assert coverage["by_ngrams"] + coverage["whole"] == coverage["items"]
     (sentence,) = checked_sentences(facts)
     assert sentence.startswith("gsm8k_test: 2,638 of 2,638 items checked")
-    for shown in (result.output, (out / "report.md").read_text(), report):
-        assert sentence in " ".join(shown.split()), "the CLI, report.md and report.html say what was checked"
+    later = winnow("stats", out).output
+    for shown in (result.output, later, (out / "report.md").read_text(), report):
+        assert sentence in " ".join(shown.split()), (
+            "the run, `winnow stats` and both reports say what was checked"
+        )
 
 
 def test_a_recipe_redacts_inside_clean(
