@@ -7,8 +7,9 @@ fields of each record; a list field gives each of its strings) and documents are
 marks), split into words (a Chinese or Japanese character, Han, Hiragana or Katakana, is a word of its
 own: those scripts put no spaces between words), and a document that contains any word n-gram (default
 13) of an item is contaminated; an item of `min_ngram` (default 8) to 12 words is matched whole, as NeMo
-Curator does, and a shorter one is not checked (the stage's facts count them). N-grams made only of numbers (`0 0 ... 0`, from a worked answer's arithmetic) are left out
-of the index: any table of figures has them. Punctuation here is every Unicode punctuation, symbol and
+Curator does, and a shorter one is not checked (the stage's facts count them). N-grams made only of
+numbers (`0 0 ... 0`, from a worked answer's arithmetic) are left out of the index: any table of figures
+has them. Punctuation here is every Unicode punctuation, symbol and
 control character (`\\p{P}`, `\\p{S}`, `\\p{Cc}`): all of datatrove's list (its `１` is a digit, made `0`
 first) and the symbols it keeps (`‘`, `£`, `®`, `°`, `•`); on C4 and GSM8K, 94% of texts give datatrove's
 words exactly, the rest differ only by such symbols.
@@ -285,10 +286,10 @@ def _read_records(benchmark: Benchmark) -> tuple[pl.DataFrame, str]:
     raise InputError(problem, source=str(benchmark.path), field=", ".join(benchmark.fields))
 
 
-def build_index(benchmarks: list[Benchmark], n: int, min_whole: int | None = None) -> BenchmarkIndex:
-    """The n-gram index of every benchmark: each item's `n`-grams, and an item of `min_whole` to `n - 1`
+def build_index(benchmarks: list[Benchmark], n: int, min_ngram: int | None = None) -> BenchmarkIndex:
+    """The n-gram index of every benchmark: each item's `n`-grams, and an item of `min_ngram` to `n - 1`
     words whole; InputError for a benchmark that is empty or has no n-gram."""
-    shortest = n if min_whole is None else min(n, min_whole)
+    shortest = n if min_ngram is None else min(n, min_ngram)
     hashes, sizes, benchmark, item, ngram, coverage = [], [], [], [], [], []
     for each in benchmarks:
         items = read_items(each)
@@ -406,10 +407,10 @@ class Decontaminate(Filter):
     def apply(self, batch: pl.DataFrame) -> pl.DataFrame:
         index = self.index()
         found = word_ngrams(batch[TEXT].fill_null(""), index.sizes, keep=index.holds)
-        position = index.find(found.hashes)
-        hit = np.flatnonzero(position >= 0)
-        hit = hit[np.lexsort((found.start[hit], found.text[hit]))]  # by document, then by place in it
-        rows = found.text[hit]
+        hit = np.lexsort(
+            (found.start, found.text)
+        )  # every n-gram kept is in the index: by document and place
+        position, rows = index.find(found.hashes[hit]), found.text[hit]
         matches = np.bincount(rows, minlength=batch.height).astype(np.uint32)
         documents, first = np.unique(rows, return_index=True)
         reason = pl.Series(REASON, [None] * batch.height, pl.String)
@@ -417,7 +418,7 @@ class Decontaminate(Filter):
         ngram = pl.Series(NGRAM, [None] * batch.height, pl.String)
         text = batch[TEXT]
         if len(documents) and self.config.mode == "remove":
-            where = position[hit][first]
+            where = position[first]
             reason = reason.scatter(documents, [f"contaminated_{index.benchmark[i]}" for i in where])
             item = item.scatter(documents, [index.item[i] for i in where])
             ngram = ngram.scatter(documents, [index.ngram[i] for i in where])
