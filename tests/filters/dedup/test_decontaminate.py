@@ -145,6 +145,17 @@ def test_a_list_field_contributes_each_string(tmp_path: Path) -> None:
     assert stage.apply(pl.DataFrame({ID: ["a"], TEXT: [page]}))[REASON].item() == "contaminated_mc"
 
 
+def questions_in_pages(pages: pl.DataFrame, questions: pl.Series) -> tuple[pl.DataFrame, list[int]]:
+    """The untouched pages, then `PLANTS` of them with a seeded sample of `questions` planted verbatim; the
+    questions planted."""
+    rng = random.Random(0)
+    planted = rng.sample(range(len(questions)), PLANTS)
+    texts = pages[TEXT].to_list()
+    with_questions = [" ".join(plant(rng, texts[k], questions[q])) for k, q in enumerate(planted)]
+    ids = [f"d{i}" for i in range(len(texts) + PLANTS)]
+    return pl.DataFrame({ID: ids, TEXT: texts + with_questions}), planted
+
+
 def test_short_questions_are_matched_whole_and_what_goes_unchecked_is_counted(
     tmp_path: Path, pages: pl.DataFrame
 ) -> None:
@@ -155,15 +166,8 @@ def test_short_questions_are_matched_whole_and_what_goes_unchecked_is_counted(
     bench = tmp_path / "nq.jsonl"
     pl.DataFrame({"question": questions}).write_ndjson(bench)
     lengths = normalized_words(questions).list.len().to_numpy()
-    rng = random.Random(0)
-    planted = rng.sample(range(len(questions)), PLANTS)
+    corpus, planted = questions_in_pages(pages, questions)
     texts = pages[TEXT].to_list()
-    corpus = pl.DataFrame(
-        {
-            ID: [f"d{i}" for i in range(len(texts) + PLANTS)],
-            TEXT: texts + [" ".join(plant(rng, texts[k], questions[q])) for k, q in enumerate(planted)],
-        }
-    )
     recall = {}
     for min_ngram in (8, 13):
         stage = Decontaminate(benchmarks=[{"path": bench, "fields": ["question"]}], min_ngram=min_ngram)
@@ -202,15 +206,8 @@ def test_chinese_questions_are_checked_and_found(tmp_path: Path, pages: pl.DataF
     (coverage,) = stage.facts["decontamination"]["benchmarks"]
     assert coverage["by_ngrams"] + coverage["whole"] >= 0.95 * coverage["items"] == 0.95 * len(questions)
     lengths = normalized_words(questions).list.len().to_numpy()
-    rng = random.Random(0)
-    planted = rng.sample(range(len(questions)), PLANTS)
+    corpus, planted = questions_in_pages(pages, questions)
     texts = pages[TEXT].to_list()
-    corpus = pl.DataFrame(
-        {
-            ID: [f"d{i}" for i in range(len(texts) + PLANTS)],
-            TEXT: texts + [" ".join(plant(rng, texts[k], questions[q])) for k, q in enumerate(planted)],
-        }
-    )
     found = stage.apply(corpus)[REASON].is_not_null().to_numpy()
     assert not found[: len(texts)].any()
     assert (found[len(texts) :] == (lengths[planted] >= 8)).all() and found[len(texts) :].mean() >= 0.95
