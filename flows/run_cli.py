@@ -12,7 +12,7 @@ from typing import Any
 from rich.table import Table
 
 from flows.cli_options import RunArguments, out_console, show_progress
-from pipeline.report import checked_sentences, target_sentence
+from pipeline.report import checked_sentences, summary_rows, target_sentence
 from pipeline.stats import RunStats
 
 #: tasks run at once in this process without Prefect: as Prefect's default thread pool
@@ -123,8 +123,6 @@ def print_findings(stats: RunStats) -> None:
 
 def stats_table(stats: RunStats) -> Table:
     """The per-step table of a run."""
-    from pipeline.report import summary_rows
-
     table = Table(
         title=f"{stats.input} in: {stats.kept} kept, {stats.removed} removed, "
         f"{stats.quarantined} quarantined ({stats.seconds:.1f} s)"

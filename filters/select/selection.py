@@ -367,7 +367,7 @@ class Selection(SplitCorpusStage):
         if config.method in EMBEDDED:
             self.facts = self._facts(summaries, rows, keep, files)
         if log_odds is not None:
-            self.facts["target"] = target_facts(log_odds, keep, config.min_log_odds)
+            self.facts = {**self.facts, "target": target_facts(log_odds, keep, config.min_log_odds)}
         score = rows[SCORE] if SCORE in rows.columns else pl.lit(None, dtype=pl.Float64)
         return rows.select(ORDER, reasons.alias(REASON), score.alias("selection_score")).filter(
             ~pl.Series(keep)
